@@ -1,0 +1,83 @@
+//! The CustomResourceDefinitions, generated from the Rust types.
+
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
+    CustomResourceDefinition, JSONSchemaProps,
+};
+use kube::CustomResourceExt;
+
+use crate::{OpenClawClusterDefaults, OpenClawInstance, OpenClawSelfConfig};
+
+/// The three CRDs, in a stable order (cluster defaults, instances, self configs).
+pub fn all() -> Vec<CustomResourceDefinition> {
+    vec![
+        finish(OpenClawClusterDefaults::crd()),
+        finish(OpenClawInstance::crd()),
+        finish(OpenClawSelfConfig::crd()),
+    ]
+}
+
+/// Bring the derived CRD in line with the contract: `listKind` is named, the standard
+/// `apiVersion`/`kind`/`metadata` properties are declared, and `spec` is optional (manifests
+/// without a spec are valid; every field has a default).
+fn finish(mut crd: CustomResourceDefinition) -> CustomResourceDefinition {
+    crd.spec.names.list_kind = Some(format!("{}List", crd.spec.names.kind));
+    for version in &mut crd.spec.versions {
+        let Some(schema) = version
+            .schema
+            .as_mut()
+            .and_then(|s| s.open_api_v3_schema.as_mut())
+        else {
+            continue;
+        };
+        schema.required = None;
+        let props = schema.properties.get_or_insert_with(Default::default);
+        let string = |description: &str| JSONSchemaProps {
+            type_: Some("string".into()),
+            description: Some(description.into()),
+            ..Default::default()
+        };
+        props.insert(
+            "apiVersion".into(),
+            string("Versioned schema of this representation of an object."),
+        );
+        props.insert("kind".into(), string("REST resource this object represents."));
+        props.insert(
+            "metadata".into(),
+            JSONSchemaProps {
+                type_: Some("object".into()),
+                ..Default::default()
+            },
+        );
+    }
+    crd
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_scope_and_columns() {
+        let crds = all();
+        let names: Vec<_> = crds.iter().map(|c| c.metadata.name.clone().unwrap_or_default()).collect();
+        assert_eq!(
+            names,
+            [
+                "openclawclusterdefaults.openclaw.rocks",
+                "openclawinstances.openclaw.rocks",
+                "openclawselfconfigs.openclaw.rocks"
+            ]
+        );
+        assert_eq!(crds[0].spec.scope, "Cluster");
+        assert_eq!(crds[0].spec.names.short_names, Some(vec!["occd".to_string()]));
+        assert_eq!(crds[1].spec.scope, "Namespaced");
+        assert_eq!(crds[2].spec.names.short_names, Some(vec!["ocsc".to_string()]));
+        let cols: Vec<_> = crds[1].spec.versions[0]
+            .additional_printer_columns
+            .iter()
+            .flatten()
+            .map(|c| c.name.as_str())
+            .collect();
+        assert_eq!(cols, ["Phase", "Ready", "Gateway", "Age"]);
+    }
+}
