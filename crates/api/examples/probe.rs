@@ -2,7 +2,12 @@ use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, JsonSchema)]
-#[kube(group = "openclaw.rocks", version = "v1alpha1", kind = "Probe", namespaced)]
+#[kube(
+    group = "openclaw.rocks",
+    version = "v1alpha1",
+    kind = "Probe",
+    namespaced
+)]
 #[serde(rename_all = "camelCase")]
 pub struct ProbeSpec {
     pub init_containers: Option<Vec<k8s_openapi::api::core::v1::Container>>,

@@ -1,7 +1,7 @@
 //! The CustomResourceDefinitions, generated from the Rust types.
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
-    CustomResourceDefinition, JSONSchemaProps,
+    CustomResourceDefinition, JSONSchemaProps, JSONSchemaPropsOrArray, JSONSchemaPropsOrBool,
 };
 use kube::CustomResourceExt;
 
@@ -30,6 +30,20 @@ fn finish(mut crd: CustomResourceDefinition) -> CustomResourceDefinition {
             continue;
         };
         schema.required = None;
+        strip_nullable(schema);
+        if crd.spec.names.kind == "OpenClawInstance" {
+            // The contract lets `spec.probes: null` through (the Go type is a pointer without
+            // omitempty); it is the only nullable field.
+            if let Some(probes) = schema
+                .properties
+                .as_mut()
+                .and_then(|p| p.get_mut("spec"))
+                .and_then(|s| s.properties.as_mut())
+                .and_then(|p| p.get_mut("probes"))
+            {
+                probes.nullable = Some(true);
+            }
+        }
         let props = schema.properties.get_or_insert_with(Default::default);
         let string = |description: &str| JSONSchemaProps {
             type_: Some("string".into()),
@@ -40,7 +54,10 @@ fn finish(mut crd: CustomResourceDefinition) -> CustomResourceDefinition {
             "apiVersion".into(),
             string("Versioned schema of this representation of an object."),
         );
-        props.insert("kind".into(), string("REST resource this object represents."));
+        props.insert(
+            "kind".into(),
+            string("REST resource this object represents."),
+        );
         props.insert(
             "metadata".into(),
             JSONSchemaProps {
@@ -52,6 +69,24 @@ fn finish(mut crd: CustomResourceDefinition) -> CustomResourceDefinition {
     crd
 }
 
+/// schemars marks every `Option` field nullable; the contract does not, and a nullable field
+/// keeps an explicit `null` instead of having it dropped and defaulted by the API server.
+fn strip_nullable(schema: &mut JSONSchemaProps) {
+    schema.nullable = None;
+    for sub in schema.properties.iter_mut().flat_map(|p| p.values_mut()) {
+        strip_nullable(sub);
+    }
+    if let Some(JSONSchemaPropsOrArray::Schema(items)) = schema.items.as_mut() {
+        strip_nullable(items);
+    }
+    if let Some(JSONSchemaPropsOrBool::Schema(extra)) = schema.additional_properties.as_mut() {
+        strip_nullable(extra);
+    }
+    for sub in schema.any_of.iter_mut().flatten() {
+        strip_nullable(sub);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -59,7 +94,10 @@ mod tests {
     #[test]
     fn names_scope_and_columns() {
         let crds = all();
-        let names: Vec<_> = crds.iter().map(|c| c.metadata.name.clone().unwrap_or_default()).collect();
+        let names: Vec<_> = crds
+            .iter()
+            .map(|c| c.metadata.name.clone().unwrap_or_default())
+            .collect();
         assert_eq!(
             names,
             [
@@ -69,9 +107,15 @@ mod tests {
             ]
         );
         assert_eq!(crds[0].spec.scope, "Cluster");
-        assert_eq!(crds[0].spec.names.short_names, Some(vec!["occd".to_string()]));
+        assert_eq!(
+            crds[0].spec.names.short_names,
+            Some(vec!["occd".to_string()])
+        );
         assert_eq!(crds[1].spec.scope, "Namespaced");
-        assert_eq!(crds[2].spec.names.short_names, Some(vec!["ocsc".to_string()]));
+        assert_eq!(
+            crds[2].spec.names.short_names,
+            Some(vec!["ocsc".to_string()])
+        );
         let cols: Vec<_> = crds[1].spec.versions[0]
             .additional_printer_columns
             .iter()

@@ -44,9 +44,21 @@ pub const RESERVED_INIT_CONTAINER_NAMES: &[&str] = &[
     cel,
     doc = "An OpenClaw AI-agent gateway managed by the operator.",
     printcolumn(name = "Phase", type_ = "string", json_path = ".status.phase"),
-    printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type=='Ready')].status"),
-    printcolumn(name = "Gateway", type_ = "string", json_path = ".status.gatewayEndpoint"),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type=='Ready')].status"
+    ),
+    printcolumn(
+        name = "Gateway",
+        type_ = "string",
+        json_path = ".status.gatewayEndpoint"
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
 )]
 #[serde(rename_all = "camelCase")]
 #[x_kube(
@@ -137,7 +149,6 @@ pub struct OpenClawInstanceSpec {
     pub networking: Option<NetworkingSpec>,
     /// Main container probes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(extend("nullable" = true))]
     pub probes: Option<ProbesSpec>,
     /// Metrics and logging.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -264,7 +275,10 @@ pub struct WorkspaceSpec {
 #[serde(rename_all = "camelCase")]
 pub struct AdditionalWorkspace {
     /// Workspace name (lowercase letters, digits, single hyphens).
-    #[schemars(length(min = 1, max = 63), regex(pattern = r"^[a-z0-9]+(-[a-z0-9]+)*$"))]
+    #[schemars(
+        length(min = 1, max = 63),
+        regex(pattern = r"^[a-z0-9]+(-[a-z0-9]+)*$")
+    )]
     pub name: String,
     /// Every key of this ConfigMap becomes a file of this workspace.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -375,13 +389,21 @@ pub struct NetworkPolicySpec {
     #[schemars(extend("default" = true))]
     pub enabled: Option<bool>,
     /// Extra ingress source CIDRs.
-    #[serde(default, rename = "allowedIngressCIDRs", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        rename = "allowedIngressCIDRs",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub allowed_ingress_cidrs: Option<Vec<String>>,
     /// Extra ingress namespaces.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allowed_ingress_namespaces: Option<Vec<String>>,
     /// Extra egress destination CIDRs (all ports).
-    #[serde(default, rename = "allowedEgressCIDRs", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        rename = "allowedEgressCIDRs",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub allowed_egress_cidrs: Option<Vec<String>>,
     /// Allow DNS (UDP and TCP 53).
     #[serde(default, rename = "allowDNS", skip_serializing_if = "Option::is_none")]
@@ -759,11 +781,19 @@ pub struct IngressTls {
 #[serde(rename_all = "camelCase")]
 pub struct IngressSecuritySpec {
     /// Redirect HTTP to HTTPS.
-    #[serde(default, rename = "forceHTTPS", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        rename = "forceHTTPS",
+        skip_serializing_if = "Option::is_none"
+    )]
     #[schemars(extend("default" = true))]
     pub force_https: Option<bool>,
     /// Send HSTS (nginx).
-    #[serde(default, rename = "enableHSTS", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        rename = "enableHSTS",
+        skip_serializing_if = "Option::is_none"
+    )]
     #[schemars(extend("default" = true))]
     pub enable_hsts: Option<bool>,
     /// Rate limiting (absent means none).
@@ -964,7 +994,11 @@ pub struct PrometheusRuleSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub labels: Option<BTreeMap<String, String>>,
     /// Base URL of the runbooks linked from alerts.
-    #[serde(default, rename = "runbookBaseURL", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        rename = "runbookBaseURL",
+        skip_serializing_if = "Option::is_none"
+    )]
     #[schemars(extend("default" = "https://paperclip.inc/docs/operators/openclaw/runbooks"))]
     pub runbook_base_url: Option<String>,
 }
@@ -1059,7 +1093,11 @@ pub struct AutoScalingSpec {
     #[schemars(range(min = 1), extend("default" = 5))]
     pub max_replicas: Option<i32>,
     /// Target CPU utilization in percent.
-    #[serde(default, rename = "targetCPUUtilization", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        rename = "targetCPUUtilization",
+        skip_serializing_if = "Option::is_none"
+    )]
     #[schemars(range(min = 1, max = 100), extend("default" = 80))]
     pub target_cpu_utilization: Option<i32>,
     /// Target memory utilization in percent.
@@ -1228,7 +1266,11 @@ pub struct ManagedResources {
     pub config_map: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pvc: Option<String>,
-    #[serde(default, rename = "chromiumPVC", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        rename = "chromiumPVC",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub chromium_pvc: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub network_policy: Option<String>,

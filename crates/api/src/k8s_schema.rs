@@ -93,7 +93,8 @@ fn overlay(ours: &mut Map<String, Value>, contract: &Map<String, Value>) {
 /// the type named `name` in `k8s_schemas.json`.
 pub fn core<T: JsonSchema>(generator: &mut SchemaGenerator, name: &str) -> Schema {
     let mut schema = generator.subschema_for::<T>();
-    if let (Some(ours), Some(Value::Object(contract))) = (schema.as_object_mut(), CONTRACT.get(name))
+    if let (Some(ours), Some(Value::Object(contract))) =
+        (schema.as_object_mut(), CONTRACT.get(name))
     {
         overlay(ours, contract);
     }

@@ -11,6 +11,7 @@ pub mod defaults;
 pub mod instance;
 pub mod k8s_schema;
 pub mod selfconfig;
+pub mod units;
 pub mod validation;
 
 pub use clusterdefaults::{OpenClawClusterDefaults, OpenClawClusterDefaultsSpec};

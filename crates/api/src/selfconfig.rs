@@ -25,7 +25,11 @@ use crate::common::RawConfig;
     doc = "A change an agent requests on its own OpenClawInstance.",
     printcolumn(name = "Instance", type_ = "string", json_path = ".spec.instanceRef"),
     printcolumn(name = "Phase", type_ = "string", json_path = ".status.phase"),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
 )]
 #[serde(rename_all = "camelCase")]
 pub struct OpenClawSelfConfigSpec {

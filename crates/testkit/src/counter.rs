@@ -92,7 +92,9 @@ impl WriteCounter {
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner);
             self.inner.writes.fetch_add(1, Ordering::SeqCst);
-            let path = uri.path_and_query().map_or_else(|| uri.path(), |p| p.as_str());
+            let path = uri
+                .path_and_query()
+                .map_or_else(|| uri.path(), |p| p.as_str());
             log.push(format!("{method} {path}"));
         } else {
             self.inner.reads.fetch_add(1, Ordering::SeqCst);

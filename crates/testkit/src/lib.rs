@@ -141,12 +141,13 @@ pub fn cluster_required() -> bool {
 pub async fn load_config() -> Result<(Config, String), Error> {
     let options = KubeConfigOptions::default();
     if let Some(value) = non_empty_env("KUBECONFIG") {
-        let config = Config::from_kubeconfig(&options)
-            .await
-            .map_err(|source| Error::Kubeconfig {
-                path: format!("$KUBECONFIG={value}"),
-                source,
-            })?;
+        let config =
+            Config::from_kubeconfig(&options)
+                .await
+                .map_err(|source| Error::Kubeconfig {
+                    path: format!("$KUBECONFIG={value}"),
+                    source,
+                })?;
         return Ok((config, value));
     }
     let path = default_kubeconfig_path();
