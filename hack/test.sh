@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# Runs every check of the project; CI runs it through .ci/run.
+#
+#   1. cargo fmt --all -- --check
+#   2. cargo clippy --workspace --all-targets -- -D warnings
+#   3. build (or reuse) the cached control-plane binaries
+#   4. start the local cluster, or reuse one that is already up (and leave it up)
+#   5. cargo test --workspace --all-targets, with OPENCLAW_REQUIRE_CLUSTER=1
+#   6. every hack/test-extra.d/*.sh, in name order (optional extra steps)
+#   7. stop the cluster if step 4 started it (also on failure or Ctrl-C)
+#
+# Cargo's target dir defaults to a cache outside the repo, keyed by the rustc
+# version: $OPENCLAW_CACHE_DIR/cargo-target/<rustc version> (OPENCLAW_CACHE_DIR
+# defaults to ~/.cache/openclaw-operator). An explicit CARGO_TARGET_DIR wins.
+#
+# Extra steps: drop an executable-or-not bash script into hack/test-extra.d/.
+# It runs with the repo as working directory and KUBECONFIG,
+# OPENCLAW_REQUIRE_CLUSTER and CARGO_TARGET_DIR exported; a non-zero exit fails
+# the run.
+set -euo pipefail
+
+REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$REPO_ROOT"
+
+CLUSTER=hack/control-plane/cluster.sh
+export OPENCLAW_CACHE_DIR=${OPENCLAW_CACHE_DIR:-$HOME/.cache/openclaw-operator}
+RUN_START=$SECONDS
+STARTED_CLUSTER=0
+TIMINGS=()
+
+step() {
+	STEP_NAME=$1
+	STEP_START=$SECONDS
+	printf '\n==== [test.sh] %s\n' "$STEP_NAME"
+}
+
+step_done() {
+	local took=$((SECONDS - STEP_START))
+	TIMINGS+=("$(printf '%4ds  %s' "$took" "$STEP_NAME")")
+}
+
+finish() {
+	local rc=$?
+	set +e
+	if ((STARTED_CLUSTER)); then
+		printf '\n==== [test.sh] stopping the cluster started by this run\n'
+		bash "$CLUSTER" down
+	fi
+	printf '\n==== [test.sh] step timings\n'
+	local t
+	for t in "${TIMINGS[@]}"; do
+		echo "$t"
+	done
+	if ((rc == 0)); then
+		echo "[test.sh] all checks passed in $((SECONDS - RUN_START))s"
+	else
+		echo "[test.sh] FAILED (exit $rc) after $((SECONDS - RUN_START))s${STEP_NAME:+ in step: $STEP_NAME}"
+		echo "[test.sh] control-plane logs, if it ran: bash $CLUSTER logs [NAME]"
+	fi
+	exit "$rc"
+}
+trap finish EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+if [[ -z ${CARGO_TARGET_DIR:-} ]]; then
+	rustc_version=$(rustc --version | awk '{gsub(/[()]/, ""); print $2 "-" $3}')
+	export CARGO_TARGET_DIR=$OPENCLAW_CACHE_DIR/cargo-target/$rustc_version
+fi
+echo "[test.sh] CARGO_TARGET_DIR=$CARGO_TARGET_DIR"
+
+if command -v shellcheck >/dev/null 2>&1; then
+	step "shellcheck"
+	shellcheck -x hack/*.sh hack/control-plane/*.sh .ci/run
+	step_done
+else
+	echo "[test.sh] shellcheck not installed; skipping it (apt-get install shellcheck)"
+fi
+
+step "cargo fmt --all -- --check"
+cargo fmt --all -- --check
+step_done
+
+step "cargo clippy --workspace --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets -- -D warnings
+step_done
+
+step "control-plane binaries (build or reuse)"
+bash "$CLUSTER" build
+step_done
+
+step "local cluster up"
+if bash "$CLUSTER" status >/dev/null 2>&1; then
+	echo "[test.sh] a cluster is already running; reusing it (it stays up afterwards)"
+else
+	if bash "$CLUSTER" status 2>/dev/null | grep -q 'running (pid'; then
+		echo "[test.sh] found a partially running cluster; stopping it first"
+		bash "$CLUSTER" down
+	fi
+	STARTED_CLUSTER=1
+	bash "$CLUSTER" up
+fi
+eval "$(bash "$CLUSTER" env)"
+export KUBECONFIG
+export OPENCLAW_REQUIRE_CLUSTER=1
+step_done
+
+step "cargo test --workspace --all-targets"
+cargo test --workspace --all-targets
+step_done
+
+shopt -s nullglob
+for extra in hack/test-extra.d/*.sh; do
+	step "extra: $extra"
+	bash "$extra"
+	step_done
+done
+shopt -u nullglob
