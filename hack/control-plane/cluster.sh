@@ -81,6 +81,12 @@ stop_component() {
 			sleep 0.1
 		done
 	fi
+	# The daemon is not our child: give its reaper (init) a moment to collect
+	# the zombie, so that process listings right after `down` are clean.
+	for ((i = 0; i < 30; i++)); do
+		[[ -e /proc/$pid ]] || break
+		sleep 0.1
+	done
 	rm -f "$PIDS/$name.pid"
 	log "stopped $name (pid $pid)"
 }

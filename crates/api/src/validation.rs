@@ -382,7 +382,7 @@ fn check_security(f: &mut Findings, spec: &OpenClawInstanceSpec) {
         .as_ref()
         .is_some_and(|np| is_false(np.enabled))
     {
-        f.warn("spec.security.networkPolicy.enabled is false: the instance has unrestricted network access");
+        f.warn("spec.security.networkPolicy.enabled is false: NetworkPolicy disabled, the instance has unrestricted network access");
     }
     if let Some(ca) = &sec.ca_bundle {
         let cm = ca.config_map_name.as_deref().is_some_and(|s| !s.is_empty());

@@ -28,7 +28,10 @@ fn rejects(spec: Value, needle: &str) {
         Ok(()) => panic!("expected {spec} to be rejected"),
         Err(e) => {
             let text = format!("{e:?}");
-            assert!(text.contains(needle), "{spec}: error {text} lacks {needle:?}");
+            assert!(
+                text.contains(needle),
+                "{spec}: error {text} lacks {needle:?}"
+            );
         }
     }
 }
@@ -58,7 +61,12 @@ fn root_uid_is_rejected() {
 #[test]
 fn reserved_init_container_names() {
     accepts(json!({"initContainers": [{"name": "my-init", "image": "busybox"}]}));
-    for name in ["init-config", "init-skills", "init-uv", "init-tailscale-bin"] {
+    for name in [
+        "init-config",
+        "init-skills",
+        "init-uv",
+        "init-tailscale-bin",
+    ] {
         rejects(
             json!({"initContainers": [{"name": name, "image": "busybox"}]}),
             "reserved",
@@ -102,7 +110,10 @@ fn force_paths_need_merge_and_valid_paths() {
     accepts(
         json!({"config": {"mergeMode": "merge", "forcePaths": ["gateway", "models.providers"]}}),
     );
-    rejects(json!({"config": {"forcePaths": ["gateway"]}}), "only valid when");
+    rejects(
+        json!({"config": {"forcePaths": ["gateway"]}}),
+        "only valid when",
+    );
     rejects(
         json!({"config": {"mergeMode": "overwrite", "forcePaths": ["gateway"]}}),
         "only valid when",

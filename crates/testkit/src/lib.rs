@@ -71,6 +71,17 @@ pub enum Error {
     /// A watch used for waiting failed.
     #[error("watch failed: {0}")]
     Watch(#[from] kube::runtime::watcher::Error),
+    /// The API server could not be reached, or refused the probe request.
+    #[error("cannot reach the API server at {url} (kubeconfig: {kubeconfig}): {source}")]
+    Connect {
+        /// The server URL from the kubeconfig.
+        url: String,
+        /// Where the kubeconfig came from.
+        kubeconfig: String,
+        /// The underlying error.
+        #[source]
+        source: kube::Error,
+    },
     /// The API server did not answer in time.
     #[error("API server at {url} did not answer within {timeout:?}")]
     Unreachable {
@@ -176,7 +187,11 @@ pub async fn try_cluster() -> Result<Cluster, Error> {
             config,
             source,
         }),
-        Ok(Err(e)) => Err(e.into()),
+        Ok(Err(source)) => Err(Error::Connect {
+            url: config.cluster_url.to_string(),
+            kubeconfig: source_path(&source_desc),
+            source,
+        }),
         Err(_) => Err(Error::Unreachable {
             url: config.cluster_url.to_string(),
             timeout: PROBE_TIMEOUT,
