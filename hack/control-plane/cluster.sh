@@ -81,20 +81,27 @@ stop_component() {
 			sleep 0.1
 		done
 	fi
-	# The daemon is not our child: give its reaper (init) a moment to collect
-	# the zombie, so that process listings right after `down` are clean.
-	for ((i = 0; i < 30; i++)); do
-		[[ -e /proc/$pid ]] || break
-		sleep 0.1
-	done
 	rm -f "$PIDS/$name.pid"
+	STOPPED_PIDS+=("$pid")
 	log "stopped $name (pid $pid)"
 }
 
+STOPPED_PIDS=()
+
 stop_all() {
-	local i
+	local i pid
 	for ((i = ${#COMPONENTS[@]} - 1; i >= 0; i--)); do
 		stop_component "${COMPONENTS[i]}"
+	done
+	# The daemons are not our children: give their reaper (init) a moment to
+	# collect the zombies, so that process listings right after `down` are clean.
+	for ((i = 0; i < 50; i++)); do
+		for pid in "${STOPPED_PIDS[@]}"; do
+			[[ -e /proc/$pid ]] && break
+			pid=""
+		done
+		[[ -z ${pid:-} ]] && break
+		sleep 0.1
 	done
 }
 
@@ -311,17 +318,17 @@ cmd_up() {
 		command -v "$tool" >/dev/null 2>&1 || die "$tool is required"
 	done
 
-	cmd_build
-	local build bin
-	build=$(cp_build_dir)
-	bin=$build/bin
-
 	local p
 	for p in "$ETCD_PORT" "$ETCD_PEER_PORT" "$API_PORT" "$KCM_PORT" "$SCHED_PORT" "$KWOK_PORT"; do
 		if port_in_use "$p"; then
 			die "port 127.0.0.1:$p is already in use (see the OPENCLAW_*_PORT variables in hack/control-plane/lib.sh)"
 		fi
 	done
+
+	cmd_build
+	local build bin
+	build=$(cp_build_dir)
+	bin=$build/bin
 
 	UP_IN_PROGRESS=1
 	trap on_up_exit EXIT
@@ -340,11 +347,11 @@ cmd_up() {
 	EOF
 
 	start_component etcd "$bin/etcd" \
-		--name=default --data-dir="$CLUSTER_DIR/etcd-data" \
+		--name=openclaw --data-dir="$CLUSTER_DIR/etcd-data" \
 		--listen-client-urls="http://127.0.0.1:$ETCD_PORT" --advertise-client-urls="http://127.0.0.1:$ETCD_PORT" \
 		--listen-peer-urls="http://127.0.0.1:$ETCD_PEER_PORT" \
 		--initial-advertise-peer-urls="http://127.0.0.1:$ETCD_PEER_PORT" \
-		--initial-cluster="default=http://127.0.0.1:$ETCD_PEER_PORT" \
+		--initial-cluster="openclaw=http://127.0.0.1:$ETCD_PEER_PORT" \
 		--unsafe-no-fsync=true --log-level=warn
 	wait_until 30 "etcd /health" etcd_healthy
 

@@ -13,6 +13,8 @@ use crate::k8s_schema;
 pub const CLUSTER_DEFAULTS_NAME: &str = "cluster";
 
 /// Defaults merged into every OpenClawInstance (the instance's own values win).
+// kube-derive takes repeated `printcolumn(...)` entries, which clippy mistakes for duplicates.
+#[allow(clippy::duplicated_attributes)]
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 #[kube(
     group = "openclaw.rocks",

@@ -30,6 +30,8 @@ pub const RESERVED_INIT_CONTAINER_NAMES: &[&str] = &[
 ];
 
 /// Desired state of an OpenClaw instance.
+// kube-derive takes repeated `printcolumn(...)` entries, which clippy mistakes for duplicates.
+#[allow(clippy::duplicated_attributes)]
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 #[kube(
     group = "openclaw.rocks",

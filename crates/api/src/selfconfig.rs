@@ -10,6 +10,8 @@ use serde::{Deserialize, Serialize};
 use crate::common::RawConfig;
 
 /// A self-configuration request against an instance of the same namespace.
+// kube-derive takes repeated `printcolumn(...)` entries, which clippy mistakes for duplicates.
+#[allow(clippy::duplicated_attributes)]
 #[derive(CustomResource, JsonSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 #[kube(
     group = "openclaw.rocks",

@@ -1,6 +1,8 @@
 //! The CRDs' CEL rules, evaluated locally with kube's CEL support (the API server evaluates the
 //! same rules; the integration tests check that it does).
 
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)] // tests may fail loudly
+
 use openclaw_api::OpenClawInstance;
 use openclaw_api::clusterdefaults::OpenClawClusterDefaults;
 use serde_json::{Value, json};

@@ -1,6 +1,8 @@
 //! Property tests: arbitrary specs, shaped by the CRD schema itself, never make the admission
 //! checks or the cluster-defaults merge panic, and the merge keeps what the instance chose.
 
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)] // tests may fail loudly
+
 use std::sync::LazyLock;
 
 use kube::CustomResourceExt;

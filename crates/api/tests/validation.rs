@@ -1,5 +1,7 @@
 //! Every admission check, with a case that trips it and a case that passes it.
 
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)] // tests may fail loudly
+
 use openclaw_api::OpenClawInstance;
 use openclaw_api::selfconfig::OpenClawSelfConfig;
 use openclaw_api::validation::{Findings, validate, validate_self_config};

@@ -22,7 +22,11 @@ struct Args {
 #[derive(Subcommand)]
 enum Command {
     /// Print the three CustomResourceDefinitions as YAML.
-    Crd,
+    Crd {
+        /// Write one file per CRD into this directory instead of printing.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
     /// Run the admission checks on manifests offline; exit code 1 when any has errors.
     Validate {
         /// YAML file with one or more documents (`-` reads standard input).
@@ -45,8 +49,18 @@ fn main() -> ExitCode {
 
 fn run() -> anyhow::Result<ExitCode> {
     match Args::parse().command {
-        Command::Crd => {
+        Command::Crd { dir: None } => {
             print!("{}", cli::crds_yaml()?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Crd { dir: Some(dir) } => {
+            std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+            for (name, body) in cli::crd_files()? {
+                let path = dir.join(name);
+                std::fs::write(&path, body)
+                    .with_context(|| format!("writing {}", path.display()))?;
+                println!("wrote {}", path.display());
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Version => {

@@ -179,17 +179,17 @@ pub async fn load_config() -> Result<(Config, String), Error> {
 /// Connects to the cluster and checks that the API server answers.
 /// Unlike [`cluster`], never skips or panics.
 pub async fn try_cluster() -> Result<Cluster, Error> {
-    let (config, source) = load_config().await?;
+    let (config, kubeconfig) = load_config().await?;
     let client = Client::try_from(config.clone())?;
     match tokio::time::timeout(PROBE_TIMEOUT, client.apiserver_version()).await {
         Ok(Ok(_)) => Ok(Cluster {
             client,
             config,
-            source,
+            source: kubeconfig,
         }),
         Ok(Err(source)) => Err(Error::Connect {
             url: config.cluster_url.to_string(),
-            kubeconfig: source_path(&source_desc),
+            kubeconfig,
             source,
         }),
         Err(_) => Err(Error::Unreachable {
