@@ -249,7 +249,7 @@ main() {
 	rm -rf "$TMP_OUT"
 	mkdir -p "$TMP_OUT/bin" "$TMP_OUT/kwok" "$TMP_OUT/logs" "$TMP_OUT/work"
 	log "building the control plane (Kubernetes v$K8S_VERSION, etcd $ETCD_VERSION, kwok $KWOK_VERSION, $(go_version))"
-	log "output: $out (logs in $out/logs). A cold build takes about 12 minutes on 2 cores; a rebuild with a warm GOCACHE about 3."
+	log "output: $out (logs in $out/logs). A cold build takes about 12 minutes on 2 cores; a rebuild with warm Go caches about 1."
 	log "GOPROXY=$GOPROXY GOMODCACHE=$(go env GOMODCACHE) GOCACHE=$(go env GOCACHE)"
 
 	build_kubernetes "$TMP_OUT/work/kubernetes" "$TMP_OUT/bin" "$TMP_OUT/logs"

@@ -12,6 +12,7 @@
 #   kubectl ARGS   run the pinned kubectl against the cluster
 #   add-nodes N    add N more fake nodes
 #   logs [NAME]    list the log files, or print the tail of one component's log
+#   prune          delete cached builds other than the current one (and the one in use)
 set -euo pipefail
 
 # shellcheck source=hack/control-plane/lib.sh
@@ -480,6 +481,24 @@ cmd_logs() {
 	fi
 }
 
+cmd_prune() {
+	local current in_use="" d
+	current=$(cp_build_dir)
+	if [[ $(running_count) != 0 && -f $STATE_FILE ]]; then
+		in_use=$(dirname "$(sed -n 's/^BIN=//p' "$STATE_FILE")")
+	fi
+	shopt -s nullglob
+	for d in "$CP_CACHE_ROOT"/k8s-*; do
+		if [[ $d == "$current" || $d == "$in_use" ]]; then
+			continue
+		fi
+		log "removing $d ($(du -sh "$d" | cut -f1))"
+		rm -rf "$d"
+	done
+	shopt -u nullglob
+	log "kept $current"
+}
+
 main() {
 	local cmd=${1:-}
 	shift || true
@@ -492,6 +511,7 @@ main() {
 	kubectl) kc "$@" ;;
 	add-nodes) cmd_add_nodes "$@" ;;
 	logs) cmd_logs "$@" ;;
+	prune) cmd_prune ;;
 	*)
 		sed -n '2,/^set -euo/p' "$0" | sed -e '/^set -euo/d' -e 's/^# \{0,1\}//' >&2
 		exit 2

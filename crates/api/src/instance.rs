@@ -30,6 +30,10 @@ pub const RESERVED_INIT_CONTAINER_NAMES: &[&str] = &[
 ];
 
 /// Desired state of an OpenClaw instance.
+///
+/// CEL rules here must stay within the API server's cost budget: the contract's strings carry no
+/// `maxLength`, so per-character checks (regular expressions) on list items are too expensive
+/// for the server and are left to the admission checks in [`crate::validation`].
 // kube-derive takes repeated `printcolumn(...)` entries, which clippy mistakes for duplicates.
 #[allow(clippy::duplicated_attributes)]
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
@@ -85,14 +89,14 @@ pub struct OpenClawInstanceSpec {
     /// Skills to install: ClawHub slugs, `npm:<package>` or `pack:owner/repo/path[@ref]`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 20), extend("x-kubernetes-list-type" = "set"))]
-    #[x_kube(validation = Rule::new("self.all(s, size(s) > 0 && size(s) <= 128 && s.matches('^(npm:|pack:)?[A-Za-z0-9_./@-]+$'))")
-        .message("spec.skills: each entry must be 1-128 characters: an optional npm: or pack: prefix, then letters, digits and - _ / . @"))]
+    #[x_kube(validation = Rule::new("self.all(s, size(s) > 0 && size(s) <= 128)")
+        .message("spec.skills: each entry must be 1-128 characters"))]
     pub skills: Option<Vec<String>>,
     /// npm plugins to install (an optional `npm:` prefix is allowed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 20))]
-    #[x_kube(validation = Rule::new("self.all(s, size(s) > 0 && size(s) <= 128 && s.matches('^(npm:)?[A-Za-z0-9_./@-]+$'))")
-        .message("spec.plugins: each entry must be 1-128 characters: an optional npm: prefix, then letters, digits and - _ / . @"))]
+    #[x_kube(validation = Rule::new("self.all(s, size(s) > 0 && size(s) <= 128 && !s.startsWith('pack:'))")
+        .message("spec.plugins: each entry must be 1-128 characters and not a pack: reference"))]
     pub plugins: Option<Vec<String>>,
     /// Environment sources of the main container.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -222,8 +226,6 @@ pub struct ConfigSpec {
     /// Dot-separated paths that the spec owns entirely in merge mode.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 20), extend("x-kubernetes-list-type" = "set"))]
-    #[x_kube(validation = Rule::new("self.all(p, p.matches('^[A-Za-z0-9_-]+(\\\\.[A-Za-z0-9_-]+)*$'))")
-        .message("spec.config.forcePaths: each path is dot-separated segments of letters, digits, - and _"))]
     pub force_paths: Option<Vec<String>>,
 }
 
@@ -296,8 +298,8 @@ pub struct AdditionalWorkspace {
     /// Skills for this workspace only (same formats as `spec.skills`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 20), extend("x-kubernetes-list-type" = "set"))]
-    #[x_kube(validation = Rule::new("self.all(s, size(s) > 0 && size(s) <= 128 && s.matches('^(npm:|pack:)?[A-Za-z0-9_./@-]+$'))")
-        .message("skills: each entry must be 1-128 characters: an optional npm: or pack: prefix, then letters, digits and - _ / . @"))]
+    #[x_kube(validation = Rule::new("self.all(s, size(s) > 0 && size(s) <= 128)")
+        .message("skills: each entry must be 1-128 characters"))]
     pub skills: Option<Vec<String>>,
 }
 

@@ -120,14 +120,7 @@ fn force_paths_need_merge_and_valid_paths() {
         json!({"config": {"mergeMode": "overwrite", "forcePaths": ["gateway"]}}),
         "only valid when",
     );
-    rejects(
-        json!({"config": {"mergeMode": "merge", "forcePaths": ["a..b"]}}),
-        "dot-separated",
-    );
-    rejects(
-        json!({"config": {"mergeMode": "merge", "forcePaths": [".a"]}}),
-        "dot-separated",
-    );
+    // Path syntax is an admission check (crates/api/src/validation.rs), too costly for CEL.
 }
 
 #[test]
@@ -170,16 +163,17 @@ fn duration_bounds() {
 }
 
 #[test]
-fn skill_and_plugin_syntax() {
+fn skill_and_plugin_length() {
     accepts(
         json!({"skills": ["weather", "@owner/slug", "npm:@scope/pkg", "pack:owner/repo/path@v1"]}),
     );
-    rejects(json!({"skills": ["bad skill"]}), "spec.skills");
+    // Character checks are admission checks (too costly for CEL on unbounded strings).
+    accepts(json!({"skills": ["bad skill"]}));
     rejects(json!({"skills": [""]}), "spec.skills");
     rejects(json!({"skills": ["x".repeat(129)]}), "spec.skills");
     accepts(json!({"plugins": ["npm:@scope/plugin", "plugin-name"]}));
     rejects(json!({"plugins": ["pack:owner/repo"]}), "spec.plugins");
-    rejects(json!({"plugins": ["a;b"]}), "spec.plugins");
+    rejects(json!({"plugins": [""]}), "spec.plugins");
 }
 
 #[test]
@@ -190,7 +184,7 @@ fn additional_workspace_names_unique() {
         "must be unique",
     );
     rejects(
-        json!({"workspace": {"additionalWorkspaces": [{"name": "a", "skills": ["bad skill"]}]}}),
+        json!({"workspace": {"additionalWorkspaces": [{"name": "a", "skills": [""]}]}}),
         "skills",
     );
 }
