@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Runs every check of the project; CI runs it through .ci/run.
 #
+#   0. shellcheck (when installed)
 #   1. cargo fmt --all -- --check
 #   2. cargo clippy --workspace --all-targets -- -D warnings
 #   3. build (or reuse) the cached control-plane binaries
 #   4. start the local cluster, or reuse one that is already up (and leave it up)
-#   5. cargo test --workspace --all-targets, with OPENCLAW_REQUIRE_CLUSTER=1
+#   5. cargo test --workspace --all-targets, then --doc, with OPENCLAW_REQUIRE_CLUSTER=1
 #   6. every hack/test-extra.d/*.sh, in name order (optional extra steps)
 #   7. stop the cluster if step 4 started it (also on failure or Ctrl-C)
 #
@@ -13,7 +14,7 @@
 # version: $OPENCLAW_CACHE_DIR/cargo-target/<rustc version> (OPENCLAW_CACHE_DIR
 # defaults to ~/.cache/openclaw-operator). An explicit CARGO_TARGET_DIR wins.
 #
-# Extra steps: drop an executable-or-not bash script into hack/test-extra.d/.
+# Extra steps: drop a bash script into hack/test-extra.d/.
 # It runs with the repo as working directory and KUBECONFIG,
 # OPENCLAW_REQUIRE_CLUSTER and CARGO_TARGET_DIR exported; a non-zero exit fails
 # the run.
@@ -107,6 +108,11 @@ step_done
 
 step "cargo test --workspace --all-targets"
 cargo test --workspace --all-targets
+step_done
+
+# --all-targets does not include doctests; run them too (examples must compile).
+step "cargo test --workspace --doc"
+cargo test --workspace --doc
 step_done
 
 shopt -s nullglob

@@ -136,8 +136,9 @@ wait_until() {
 	done
 }
 
+# The binaries of the running cluster, else those of the current build.
 bin_dir() {
-	if [[ -f $STATE_FILE ]]; then
+	if [[ -f $STATE_FILE && $(running_count) != 0 ]]; then
 		sed -n 's/^BIN=//p' "$STATE_FILE"
 	else
 		printf '%s/bin' "$(cp_build_dir)"

@@ -17,9 +17,17 @@ REPO_ROOT=$(cd "$CP_SCRIPT_DIR/../.." && pwd)
 # shellcheck source=hack/control-plane/versions.sh
 source "$CP_SCRIPT_DIR/versions.sh"
 
-OPENCLAW_CACHE_DIR=${OPENCLAW_CACHE_DIR:-$HOME/.cache/openclaw-operator}
+# absolute PATH: makes a relative path absolute (kubeconfig and PID checks need that).
+absolute() {
+	case "$1" in
+	/*) printf '%s' "$1" ;;
+	*) printf '%s/%s' "$PWD" "$1" ;;
+	esac
+}
+
+OPENCLAW_CACHE_DIR=$(absolute "${OPENCLAW_CACHE_DIR:-$HOME/.cache/openclaw-operator}")
 CP_CACHE_ROOT=$OPENCLAW_CACHE_DIR/control-plane
-CLUSTER_DIR=${OPENCLAW_CLUSTER_DIR:-$OPENCLAW_CACHE_DIR/cluster}
+CLUSTER_DIR=$(absolute "${OPENCLAW_CLUSTER_DIR:-$OPENCLAW_CACHE_DIR/cluster}")
 
 # Loopback ports. All below Linux's ephemeral range (32768-60999), so outgoing
 # connections never occupy them, and away from the usual 6443/2379/10257/10259.

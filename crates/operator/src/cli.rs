@@ -31,6 +31,66 @@ pub fn crds_yaml() -> Result<String, CliError> {
     Ok(out)
 }
 
+/// The objects rendered for the OpenClawInstance in `yaml` (with optional cluster defaults), as a
+/// multi-document YAML stream. Values only the cluster can supply are placeholders: the gateway
+/// token reads `<generated-by-the-operator>` and ConfigMaps the instance references are not read.
+pub fn render_yaml(
+    source: &str,
+    yaml: &str,
+    cluster_defaults: Option<&str>,
+) -> Result<String, CliError> {
+    let doc: Value = serde_saphyr::from_str(yaml)
+        .map_err(|e| CliError::Yaml(source.to_string(), e.to_string()))?;
+    let mut instance: OpenClawInstance = serde_json::from_value(doc)
+        .map_err(|e| CliError::Document(source.to_string(), e.to_string()))?;
+    if instance.metadata.namespace.is_none() {
+        instance.metadata.namespace = Some("default".into());
+    }
+    if instance.metadata.uid.is_none() {
+        instance.metadata.uid = Some("00000000-0000-0000-0000-000000000000".into());
+    }
+    let defaults = match cluster_defaults {
+        Some(text) => {
+            let d: OpenClawClusterDefaults = serde_saphyr::from_str(text)
+                .map_err(|e| CliError::Document("cluster defaults".into(), e.to_string()))?;
+            Some(d.spec)
+        }
+        None => None,
+    };
+    let spec = openclaw_api::defaults::apply_cluster_defaults(&instance.spec, defaults.as_ref());
+    instance.spec = spec;
+    let observed = openclaw_render::Observed {
+        cluster_defaults: defaults,
+        gateway_token: Some("<generated-by-the-operator>".into()),
+        ..Default::default()
+    };
+    let rendered = openclaw_render::render(&instance, &observed)
+        .map_err(|e| CliError::Document(source.to_string(), e.to_string()))?;
+    let mut out = String::new();
+    for object in &rendered.objects {
+        let value = object_value(object).map_err(|e| CliError::Print(e.to_string()))?;
+        out.push_str("---\n");
+        out.push_str(&serde_saphyr::to_string(&value).map_err(|e| CliError::Print(e.to_string()))?);
+    }
+    Ok(out)
+}
+
+fn object_value(object: &openclaw_render::Object) -> Result<Value, serde_json::Error> {
+    use openclaw_render::Object as O;
+    match object {
+        O::ServiceAccount(o) => serde_json::to_value(o),
+        O::Role(o) => serde_json::to_value(o),
+        O::RoleBinding(o) => serde_json::to_value(o),
+        O::NetworkPolicy(o) => serde_json::to_value(o),
+        O::Secret(o) => serde_json::to_value(o),
+        O::ConfigMap(o) => serde_json::to_value(o),
+        O::PersistentVolumeClaim(o) => serde_json::to_value(o),
+        O::PodDisruptionBudget(o) => serde_json::to_value(o),
+        O::StatefulSet(o) => serde_json::to_value(o),
+        O::Service(o) => serde_json::to_value(o),
+    }
+}
+
 /// One YAML file per CRD, named like the contract's (`openclaw.rocks_<plural>.yaml`).
 pub fn crd_files() -> Result<Vec<(String, String)>, CliError> {
     crd::all()

@@ -1,3 +1,4 @@
-//! The `openclaw-operator` binary's library: command-line commands that need no cluster.
+//! The `openclaw-operator` binary's library: the controller and the offline commands.
 
 pub mod cli;
+pub mod controller;

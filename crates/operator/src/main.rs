@@ -35,6 +35,39 @@ enum Command {
     },
     /// Print the version.
     Version,
+    /// Run the controller against the cluster of the current kubeconfig (or in-cluster config).
+    Run(RunArgs),
+    /// Print every object the operator would create for an instance, with no cluster.
+    Render {
+        /// YAML file with one OpenClawInstance.
+        #[arg(short = 'f', long = "filename")]
+        file: PathBuf,
+        /// YAML file with the OpenClawClusterDefaults to merge in.
+        #[arg(long)]
+        cluster_defaults: Option<PathBuf>,
+    },
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    /// Watch only this namespace (default: all namespaces).
+    #[arg(long, env = "WATCH_NAMESPACE")]
+    namespace: Option<String>,
+    /// Instances reconciled in parallel.
+    #[arg(long, env = "OPENCLAW_CONCURRENCY", default_value_t = 4)]
+    concurrency: u16,
+    /// Log format.
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Plain)]
+    log_format: LogFormat,
+    /// Log filter (tracing env-filter syntax), e.g. `info` or `openclaw_operator=debug`.
+    #[arg(long, env = "RUST_LOG", default_value = "info")]
+    log_level: String,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    Plain,
+    Json,
 }
 
 fn main() -> ExitCode {
@@ -65,6 +98,54 @@ fn run() -> anyhow::Result<ExitCode> {
         }
         Command::Version => {
             println!("openclaw-operator {}", env!("CARGO_PKG_VERSION"));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Run(args) => {
+            let filter = tracing_subscriber::EnvFilter::try_new(&args.log_level)
+                .context("invalid --log-level")?;
+            let builder = tracing_subscriber::fmt().with_env_filter(filter);
+            match args.log_format {
+                LogFormat::Json => builder.json().init(),
+                LogFormat::Plain => builder.init(),
+            }
+            let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+            runtime.block_on(async {
+                let client = kube::Client::try_default()
+                    .await
+                    .context("connecting to Kubernetes")?;
+                tracing::info!(
+                    version = env!("CARGO_PKG_VERSION"),
+                    namespace = args.namespace.as_deref().unwrap_or("<all>"),
+                    "starting the OpenClawInstance controller"
+                );
+                openclaw_operator::controller::run(
+                    client,
+                    openclaw_operator::controller::Scope {
+                        namespace: args.namespace,
+                    },
+                    args.concurrency.max(1),
+                )
+                .await
+            })?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Render {
+            file,
+            cluster_defaults,
+        } => {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            let defaults = match cluster_defaults {
+                Some(path) => Some(
+                    std::fs::read_to_string(&path)
+                        .with_context(|| format!("reading {}", path.display()))?,
+                ),
+                None => None,
+            };
+            print!(
+                "{}",
+                cli::render_yaml(&file.display().to_string(), &text, defaults.as_deref())?
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Validate { files } => {

@@ -22,6 +22,7 @@
 
 mod counter;
 mod namespace;
+pub mod openclaw;
 mod wait;
 
 use std::io::Write as _;
@@ -36,7 +37,7 @@ use kube::runtime::wait::conditions;
 use kube::{Client, Config};
 
 pub use counter::{CountingLayer, CountingService, WriteCounter};
-pub use namespace::TestNamespace;
+pub use namespace::{KEEP_NAMESPACES_ENV, TestNamespace};
 pub use wait::{wait_for, wait_for_condition, wait_for_deletion};
 
 /// Set this environment variable (to anything but `0` or an empty string) to

@@ -9,7 +9,6 @@ use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
 use kube::api::{Api, DeleteParams, ObjectMeta, PostParams};
 use kube::{Client, Config, Resource};
-use serde::de::DeserializeOwned;
 
 use crate::{Error, NAMESPACE_LABEL, wait_for};
 
@@ -119,7 +118,6 @@ impl TestNamespace {
     where
         K: Resource<Scope = NamespaceResourceScope>,
         <K as Resource>::DynamicType: Default,
-        K: Clone + DeserializeOwned + std::fmt::Debug,
     {
         Api::namespaced(self.client.clone(), &self.name)
     }

@@ -1,0 +1,289 @@
+//! Writing desired objects only when the cluster does not already hold them.
+//!
+//! Every managed object carries the annotation `openclaw.rocks/applied-hash`: a hash of exactly
+//! what we last applied. An object is re-applied (server-side apply, one field manager, `force`)
+//! when that hash differs from the desired one (the desired state changed, including fields we
+//! stopped setting, which server-side apply then removes) or when the live object no longer
+//! contains a desired field (someone edited it: drift). Otherwise nothing is sent, so a
+//! converged reconcile makes no write request at all.
+
+use kube::api::{Api, DeleteParams, Patch, PatchParams};
+use kube::runtime::reflector::{ObjectRef, Store};
+use kube::{Resource, ResourceExt};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use openclaw_api::units::quantity_value;
+
+/// The field manager of every write the operator makes.
+pub const FIELD_MANAGER: &str = "openclaw-operator";
+/// Annotation holding the hash of what was last applied.
+pub const APPLIED_HASH: &str = "openclaw.rocks/applied-hash";
+
+/// Errors while writing objects.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    /// The API server refused or failed a request.
+    #[error("{verb} {kind} {name}: {source}")]
+    Kube {
+        /// What we tried.
+        verb: &'static str,
+        /// Object kind.
+        kind: String,
+        /// Object name.
+        name: String,
+        /// The error.
+        #[source]
+        source: kube::Error,
+    },
+    /// An object could not be serialized.
+    #[error("serializing {0}: {1}")]
+    Json(String, serde_json::Error),
+}
+
+/// How a desired object is written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Applied whenever it differs.
+    Apply,
+    /// Created when missing, never changed afterwards (PVCs: their spec is mostly immutable and
+    /// user data must never be put at risk by an update).
+    CreateOnly,
+}
+
+/// A short, stable hash of a JSON value.
+pub fn hash_value(value: &Value) -> String {
+    let digest = Sha256::digest(value.to_string().as_bytes());
+    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The first path at which `live` does not hold what `desired` says (for logs), if any.
+pub fn difference(live: &Value, desired: &Value, path: &str) -> Option<String> {
+    match (live, desired) {
+        (Value::Object(l), Value::Object(d)) => d.iter().find_map(|(k, dv)| {
+            let p = format!("{path}.{k}");
+            match l.get(k) {
+                _ if dv.is_null() => None,
+                Some(lv) => difference(lv, dv, &p),
+                None => Some(p),
+            }
+        }),
+        (Value::Array(l), Value::Array(d)) => {
+            if contains(live, desired) {
+                return None;
+            }
+            if l.len() == d.len() {
+                l.iter()
+                    .zip(d)
+                    .enumerate()
+                    .find_map(|(i, (lv, dv))| difference(lv, dv, &format!("{path}[{i}]")))
+                    .or_else(|| Some(path.to_string()))
+            } else {
+                Some(format!("{path} (length {} vs {})", l.len(), d.len()))
+            }
+        }
+        _ if contains(live, desired) => None,
+        _ => Some(format!("{path}: live {live}, desired {desired}")),
+    }
+}
+
+/// Whether `live` holds everything `desired` says. Objects: every desired key present and
+/// contained. Lists of named objects: matched by name (extra live items allowed, e.g. injected
+/// sidecars). Other lists: same length, pairwise. Quantities compare by value (`2000m` == `2`).
+pub fn contains(live: &Value, desired: &Value) -> bool {
+    match (live, desired) {
+        (_, Value::Null) => true,
+        (Value::Object(l), Value::Object(d)) => d
+            .iter()
+            .all(|(k, dv)| dv.is_null() || l.get(k).is_some_and(|lv| contains(lv, dv))),
+        (Value::Array(l), Value::Array(d)) => {
+            let named = |v: &Value| v.get("name").and_then(Value::as_str).map(str::to_owned);
+            let names: Vec<_> = d.iter().filter_map(named).collect();
+            let unique = names
+                .iter()
+                .collect::<std::collections::BTreeSet<_>>()
+                .len()
+                == d.len();
+            // Lists keyed by a unique name (containers, env, ports, volumes) may hold extra live
+            // items; anything else (e.g. volumeMounts, which repeat a volume name) is positional.
+            if !d.is_empty() && unique {
+                d.iter().all(|dv| {
+                    l.iter()
+                        .find(|lv| named(lv) == named(dv))
+                        .is_some_and(|lv| contains(lv, dv))
+                })
+            } else {
+                l.len() == d.len() && l.iter().zip(d).all(|(lv, dv)| contains(lv, dv))
+            }
+        }
+        (Value::String(l), Value::String(d)) => {
+            l == d
+                || matches!((quantity_value(l), quantity_value(d)), (Some(a), Some(b)) if (a - b).abs() <= f64::EPSILON * a.abs().max(1.0))
+        }
+        (Value::Number(l), Value::Number(d)) => l.as_f64() == d.as_f64(),
+        (l, d) => l == d,
+    }
+}
+
+/// Make sure the cluster holds `desired`; returns whether a write was sent.
+pub async fn ensure<K>(
+    api: &Api<K>,
+    store: &Store<K>,
+    desired: &K,
+    mode: Mode,
+) -> Result<bool, ApplyError>
+where
+    K: Resource<DynamicType = ()> + Clone + Serialize + DeserializeOwned + std::fmt::Debug,
+{
+    let kind = K::kind(&()).to_string();
+    let name = desired.name_any();
+    let mut desired = desired.clone();
+    let body = serde_json::to_value(&desired).map_err(|e| ApplyError::Json(name.clone(), e))?;
+    let hash = hash_value(&body);
+    desired
+        .annotations_mut()
+        .insert(APPLIED_HASH.to_string(), hash.clone());
+    let mut key = ObjectRef::<K>::new(&name);
+    if let Some(ns) = desired.meta().namespace.as_deref() {
+        key = key.within(ns);
+    }
+    if let Some(live) = store.get(&key) {
+        if mode == Mode::CreateOnly {
+            return Ok(false);
+        }
+        let unchanged = live.annotations().get(APPLIED_HASH) == Some(&hash);
+        let live_json =
+            serde_json::to_value(&*live).map_err(|e| ApplyError::Json(name.clone(), e))?;
+        if unchanged && contains(&live_json, &body) {
+            return Ok(false);
+        }
+        tracing::debug!(
+            kind = %kind,
+            name = %name,
+            changed = !unchanged,
+            drift = ?difference(&live_json, &body, ""),
+            "applying"
+        );
+    }
+    api.patch(
+        &name,
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(&desired),
+    )
+    .await
+    .map_err(|source| ApplyError::Kube {
+        verb: "apply",
+        kind,
+        name,
+        source,
+    })?;
+    Ok(true)
+}
+
+/// Delete the objects of this kind that the instance owns (controller reference with its UID)
+/// but that are no longer desired. Returns the number of deletions sent.
+pub async fn prune<K>(
+    api_for: impl Fn(&str) -> Api<K>,
+    store: &Store<K>,
+    owner_uid: &str,
+    keep: &[String],
+) -> Result<usize, ApplyError>
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug,
+{
+    let mut deleted = 0;
+    for obj in store.state() {
+        let owned = obj
+            .owner_references()
+            .iter()
+            .any(|o| o.uid == owner_uid && o.controller == Some(true));
+        let name = obj.name_any();
+        if !owned || keep.contains(&name) || obj.meta().deletion_timestamp.is_some() {
+            continue;
+        }
+        let ns = obj.namespace().unwrap_or_default();
+        match api_for(&ns)
+            .delete(&name, &DeleteParams::background())
+            .await
+        {
+            Ok(_) => deleted += 1,
+            Err(kube::Error::Api(status)) if status.code == 404 => {}
+            Err(source) => {
+                return Err(ApplyError::Kube {
+                    verb: "delete",
+                    kind: K::kind(&()).to_string(),
+                    name,
+                    source,
+                });
+            }
+        }
+    }
+    Ok(deleted)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn contains_ignores_server_defaults() {
+        let live = json!({"spec": {"replicas": 1, "template": {"spec": {
+            "containers": [{"name": "a", "image": "x", "terminationMessagePath": "/dev/termination-log"}],
+            "dnsPolicy": "ClusterFirst"
+        }}}});
+        let desired = json!({"spec": {"replicas": 1, "template": {"spec": {"containers": [{"name": "a", "image": "x"}]}}}});
+        assert!(contains(&live, &desired));
+    }
+
+    #[test]
+    fn contains_detects_drift() {
+        let live = json!({"spec": {"replicas": 3}});
+        assert!(!contains(&live, &json!({"spec": {"replicas": 1}})));
+        assert!(!contains(&json!({}), &json!({"data": {"a": "b"}})));
+        let live = json!({"env": [{"name": "A", "value": "1"}]});
+        assert!(!contains(
+            &live,
+            &json!({"env": [{"name": "A", "value": "2"}]})
+        ));
+        assert!(!contains(
+            &live,
+            &json!({"env": [{"name": "B", "value": "1"}]})
+        ));
+    }
+
+    #[test]
+    fn contains_named_lists_allow_extra_live_items() {
+        let live = json!([{"name": "injected"}, {"name": "main", "image": "x"}]);
+        assert!(contains(&live, &json!([{"name": "main", "image": "x"}])));
+        let live = json!(["a", "b"]);
+        assert!(!contains(&live, &json!(["a"])));
+        // Repeated names (volumeMounts of one volume at two paths) compare by position.
+        let mounts =
+            json!([{"name": "data", "mountPath": "/a"}, {"name": "data", "mountPath": "/b"}]);
+        assert!(contains(&mounts, &mounts));
+    }
+
+    #[test]
+    fn quantities_compare_by_value() {
+        assert!(contains(&json!({"cpu": "2"}), &json!({"cpu": "2000m"})));
+        assert!(contains(
+            &json!({"memory": "1Gi"}),
+            &json!({"memory": "1024Mi"})
+        ));
+        assert!(!contains(
+            &json!({"memory": "1Gi"}),
+            &json!({"memory": "1G"})
+        ));
+        assert!(contains(&json!({"n": 5}), &json!({"n": 5.0})));
+    }
+
+    #[test]
+    fn hash_is_stable_and_short() {
+        let a = hash_value(&json!({"b": 1, "a": [1, 2]}));
+        assert_eq!(a, hash_value(&json!({"a": [1, 2], "b": 1})));
+        assert_eq!(a.len(), 16);
+    }
+}

@@ -1,0 +1,597 @@
+//! Reconcile one OpenClawInstance.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::core::v1::{
+    ConfigMap, PersistentVolumeClaim, Secret, Service, ServiceAccount,
+};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::jiff::Timestamp;
+use kube::api::{Api, Patch, PatchParams};
+use kube::runtime::controller::Action;
+use kube::runtime::events::{Event, EventType};
+use kube::runtime::reflector::ObjectRef;
+use kube::{Resource, ResourceExt};
+use openclaw_api::defaults::apply_cluster_defaults;
+use openclaw_api::validation::validate;
+use openclaw_api::{ManagedResources, OpenClawInstance, OpenClawInstanceStatus};
+use openclaw_render::{Object, Rendered, render};
+use serde_json::json;
+
+use super::apply::{FIELD_MANAGER, Mode, ensure, prune};
+use super::observe::{Inputs, observe};
+use super::status::{FALSE, TRUE, phase, remove_condition, set_condition};
+use super::{Context, Error};
+
+/// Drift check interval when nothing else happens.
+const RESYNC: Duration = Duration::from_secs(600);
+
+/// What one pass concluded, turned into status at the end.
+struct Outcome {
+    status: OpenClawInstanceStatus,
+    events: Vec<Event>,
+    action: Action,
+}
+
+/// The reconcile entry point.
+pub async fn reconcile(
+    instance: Arc<OpenClawInstance>,
+    ctx: Arc<Context>,
+) -> Result<Action, Error> {
+    if instance.meta().deletion_timestamp.is_some() {
+        // Owned objects go with the instance (garbage collection); the data PVC carries no
+        // owner reference unless `orphan: false`, so it stays.
+        return Ok(Action::await_change());
+    }
+    let key = format!(
+        "{}/{}",
+        instance.namespace().unwrap_or_default(),
+        instance.name_any()
+    );
+    let outcome = reconcile_inner(&instance, &ctx).await?;
+    write_status(&instance, &ctx, &outcome.status).await?;
+    for event in &outcome.events {
+        if let Err(e) = ctx.recorder.publish(event, &instance.object_ref(&())).await {
+            tracing::warn!(instance = %key, "cannot record event: {e}");
+        }
+    }
+    ctx.failures
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .remove(&key);
+    Ok(outcome.action)
+}
+
+fn now() -> Time {
+    Time(Timestamp::now())
+}
+
+fn event(type_: EventType, reason: &str, note: impl Into<String>) -> Event {
+    Event {
+        type_,
+        reason: reason.into(),
+        note: Some(note.into()),
+        action: "Reconcile".into(),
+        secondary: None,
+    }
+}
+
+async fn reconcile_inner(instance: &OpenClawInstance, ctx: &Context) -> Result<Outcome, Error> {
+    let generation = instance.meta().generation;
+    let old = instance.status.clone().unwrap_or_default();
+    let mut status = old.clone();
+    let mut conditions = status.conditions.take().unwrap_or_default();
+    let mut events = Vec::new();
+    let now = now();
+    let was = |phase: &str| old.phase.as_deref() == Some(phase);
+
+    // Validate the spec with the cluster defaults merged.
+    let defaults = ctx.cluster_defaults().map(|d| d.spec.clone());
+    let spec = apply_cluster_defaults(&instance.spec, defaults.as_ref());
+    let mut merged = instance.clone();
+    merged.spec = spec.clone();
+    let findings = validate(&merged, None);
+    if !findings.errors.is_empty() {
+        let message = format!("invalid spec: {}", findings.errors.join("; "));
+        if !was(phase::FAILED) || old_reason(&old, "Ready") != Some("InvalidSpec") {
+            events.push(event(EventType::Warning, "InvalidSpec", &message));
+        }
+        set_condition(
+            &mut conditions,
+            "Ready",
+            FALSE,
+            "InvalidSpec",
+            message,
+            generation,
+            &now,
+        );
+        status.phase = Some(phase::FAILED.into());
+        status.conditions = Some(conditions);
+        status.observed_generation = generation;
+        // Wait for a change of the spec (or of the cluster defaults); nothing is rolled out.
+        return Ok(Outcome {
+            status,
+            events,
+            action: Action::await_change(),
+        });
+    }
+
+    let inputs = observe(&ctx.client, instance, &spec).await?;
+    let Inputs {
+        mut observed,
+        missing_secrets,
+        config_problem,
+        workspace_problems,
+        workspace_refs,
+        token_generated,
+    } = inputs;
+    observed.cluster_defaults = defaults;
+
+    // Secrets.
+    if missing_secrets.is_empty() {
+        set_condition(
+            &mut conditions,
+            "SecretsReady",
+            TRUE,
+            "AllSecretsFound",
+            "All referenced Secrets found",
+            generation,
+            &now,
+        );
+    } else {
+        let message = format!("Missing secrets: {}", missing_secrets.join(", "));
+        if old_reason(&old, "SecretsReady") != Some("SecretsMissing") {
+            events.push(event(EventType::Warning, "SecretNotFound", &message));
+        }
+        set_condition(
+            &mut conditions,
+            "SecretsReady",
+            FALSE,
+            "SecretsMissing",
+            message,
+            generation,
+            &now,
+        );
+    }
+    // Workspace ConfigMaps.
+    if workspace_refs == 0 {
+        remove_condition(&mut conditions, "WorkspaceReady");
+    } else if let Some(p) = workspace_problems.first() {
+        let message = workspace_problems
+            .iter()
+            .map(|p| p.message.as_str())
+            .collect::<Vec<_>>()
+            .join("; ");
+        if old_reason(&old, "WorkspaceReady") != Some(p.reason) {
+            events.push(event(
+                EventType::Warning,
+                "WorkspaceConfigMapProblem",
+                &message,
+            ));
+        }
+        set_condition(
+            &mut conditions,
+            "WorkspaceReady",
+            FALSE,
+            p.reason,
+            message,
+            generation,
+            &now,
+        );
+    } else {
+        set_condition(
+            &mut conditions,
+            "WorkspaceReady",
+            TRUE,
+            "Resolved",
+            "All workspace ConfigMaps resolved",
+            generation,
+            &now,
+        );
+    }
+    // External config: nothing can be rendered without it; keep what runs.
+    if let Some(p) = config_problem {
+        if old_reason(&old, "ConfigValid") != Some(p.reason) {
+            events.push(event(EventType::Warning, p.reason, &p.message));
+        }
+        set_condition(
+            &mut conditions,
+            "ConfigValid",
+            FALSE,
+            p.reason,
+            &p.message,
+            generation,
+            &now,
+        );
+        set_condition(
+            &mut conditions,
+            "Ready",
+            FALSE,
+            p.reason,
+            p.message,
+            generation,
+            &now,
+        );
+        status.phase = Some(phase::DEGRADED.into());
+        status.conditions = Some(conditions);
+        status.observed_generation = generation;
+        return Ok(Outcome {
+            status,
+            events,
+            action: Action::requeue(RESYNC),
+        });
+    }
+
+    let rendered = match render(&merged, &observed) {
+        Ok(r) => r,
+        Err(e) => {
+            let message = e.to_string();
+            if old_reason(&old, "ConfigValid") != Some("InvalidConfig") {
+                events.push(event(EventType::Warning, "InvalidConfig", &message));
+            }
+            set_condition(
+                &mut conditions,
+                "ConfigValid",
+                FALSE,
+                "InvalidConfig",
+                &message,
+                generation,
+                &now,
+            );
+            set_condition(
+                &mut conditions,
+                "Ready",
+                FALSE,
+                "InvalidConfig",
+                message,
+                generation,
+                &now,
+            );
+            status.phase = Some(phase::FAILED.into());
+            status.conditions = Some(conditions);
+            status.observed_generation = generation;
+            return Ok(Outcome {
+                status,
+                events,
+                action: Action::await_change(),
+            });
+        }
+    };
+    set_condition(
+        &mut conditions,
+        "ConfigValid",
+        TRUE,
+        "ConfigMapCreated",
+        "openclaw.json rendered",
+        generation,
+        &now,
+    );
+    for w in &rendered.warnings {
+        tracing::info!(instance = %instance.name_any(), "{w}");
+    }
+
+    let managed = apply_all(instance, ctx, &rendered).await?;
+    if token_generated {
+        events.push(event(
+            EventType::Normal,
+            "GatewayTokenCreated",
+            "Generated the gateway token Secret",
+        ));
+    }
+
+    // Report.
+    let name = instance.name_any();
+    let ns = instance.namespace().unwrap_or_default();
+    let suspended = spec.suspended == Some(true);
+    let sts = ctx
+        .stores
+        .stateful_sets
+        .get(&ObjectRef::new(&name).within(&ns));
+    let sts_status = sts
+        .as_ref()
+        .and_then(|s| s.status.clone())
+        .unwrap_or_default();
+    let current = sts.as_ref().is_some_and(|s| {
+        s.status.as_ref().and_then(|st| st.observed_generation) >= s.meta().generation
+    });
+    let ready = current && sts_status.ready_replicas.unwrap_or(0) > 0;
+    let degraded = !missing_secrets.is_empty() || !workspace_problems.is_empty();
+    let new_phase = if suspended {
+        if current && sts_status.replicas == 0 {
+            set_condition(
+                &mut conditions,
+                "StatefulSetReady",
+                TRUE,
+                "StatefulSetSuspended",
+                "Scaled to zero",
+                generation,
+                &now,
+            );
+        } else {
+            set_condition(
+                &mut conditions,
+                "StatefulSetReady",
+                FALSE,
+                "StatefulSetScalingDown",
+                "Scaling to zero",
+                generation,
+                &now,
+            );
+        }
+        set_condition(
+            &mut conditions,
+            "Ready",
+            FALSE,
+            "Suspended",
+            "Instance is suspended (spec.suspended=true), workload scaled to zero",
+            generation,
+            &now,
+        );
+        phase::SUSPENDED
+    } else if ready {
+        set_condition(
+            &mut conditions,
+            "StatefulSetReady",
+            TRUE,
+            "StatefulSetReady",
+            "The pod is Ready",
+            generation,
+            &now,
+        );
+        if degraded {
+            set_condition(
+                &mut conditions,
+                "Ready",
+                TRUE,
+                "ReconcileSucceededDegraded",
+                "Running, but a referenced input is missing (see SecretsReady / WorkspaceReady)",
+                generation,
+                &now,
+            );
+            phase::DEGRADED
+        } else {
+            set_condition(
+                &mut conditions,
+                "Ready",
+                TRUE,
+                "ReconcileSucceeded",
+                "All resources reconciled and the pod is Ready",
+                generation,
+                &now,
+            );
+            phase::RUNNING
+        }
+    } else {
+        set_condition(
+            &mut conditions,
+            "StatefulSetReady",
+            FALSE,
+            "StatefulSetNotReady",
+            "Waiting for the StatefulSet pod to become ready",
+            generation,
+            &now,
+        );
+        set_condition(
+            &mut conditions,
+            "Ready",
+            FALSE,
+            "StatefulSetNotReady",
+            "Waiting for the StatefulSet pod to become ready",
+            generation,
+            &now,
+        );
+        if degraded {
+            phase::DEGRADED
+        } else {
+            phase::PROVISIONING
+        }
+    };
+    if !was(new_phase) {
+        match new_phase {
+            phase::RUNNING => events.push(event(
+                EventType::Normal,
+                "Running",
+                "The instance's pod is Ready",
+            )),
+            phase::SUSPENDED => events.push(event(
+                EventType::Normal,
+                "Suspended",
+                "Instance suspended, workload scaled to zero",
+            )),
+            _ => {}
+        }
+    }
+    status.phase = Some(new_phase.into());
+    status.conditions = Some(conditions);
+    if status.observed_generation != generation {
+        status.last_reconcile_time = Some(now.clone());
+    }
+    status.observed_generation = generation;
+    status.managed_resources = Some(managed);
+    status.gateway_endpoint = Some(format!("{name}.{ns}.svc:18789"));
+    status.canvas_endpoint = Some(format!("{name}.{ns}.svc:18793"));
+    Ok(Outcome {
+        status,
+        events,
+        action: Action::requeue(RESYNC),
+    })
+}
+
+fn old_reason<'a>(old: &'a OpenClawInstanceStatus, type_: &str) -> Option<&'a str> {
+    old.conditions
+        .as_deref()
+        .and_then(|c| super::status::condition(c, type_))
+        .map(|c| c.reason.as_str())
+}
+
+/// Apply every rendered object, prune what is no longer wanted, and name what is managed.
+async fn apply_all(
+    instance: &OpenClawInstance,
+    ctx: &Context,
+    rendered: &Rendered,
+) -> Result<ManagedResources, Error> {
+    let client = &ctx.client;
+    let ns = instance.namespace().unwrap_or_default();
+    let s = &ctx.stores;
+    let mut managed = ManagedResources::default();
+    let mut keep: std::collections::BTreeMap<&'static str, Vec<String>> = Default::default();
+    for object in &rendered.objects {
+        macro_rules! ensure_kind {
+            ($ty:ty, $store:expr, $obj:expr, $mode:expr, $kind:literal) => {{
+                let api: Api<$ty> = Api::namespaced(client.clone(), &ns);
+                ensure(&api, &$store, $obj, $mode).await?;
+                keep.entry($kind).or_default().push($obj.name_any());
+                $obj.name_any()
+            }};
+        }
+        match object {
+            Object::ServiceAccount(o) => {
+                managed.service_account = Some(ensure_kind!(
+                    ServiceAccount,
+                    s.service_accounts,
+                    o,
+                    Mode::Apply,
+                    "sa"
+                ))
+            }
+            Object::Role(o) => {
+                managed.role = Some(ensure_kind!(Role, s.roles, o, Mode::Apply, "role"))
+            }
+            Object::RoleBinding(o) => {
+                managed.role_binding = Some(ensure_kind!(
+                    RoleBinding,
+                    s.role_bindings,
+                    o,
+                    Mode::Apply,
+                    "rb"
+                ))
+            }
+            Object::NetworkPolicy(o) => {
+                managed.network_policy = Some(ensure_kind!(
+                    NetworkPolicy,
+                    s.network_policies,
+                    o,
+                    Mode::Apply,
+                    "np"
+                ))
+            }
+            Object::Secret(o) => {
+                managed.gateway_token_secret = Some(ensure_kind!(
+                    Secret,
+                    s.secrets,
+                    o,
+                    Mode::CreateOnly,
+                    "secret"
+                ))
+            }
+            Object::ConfigMap(o) => {
+                let name = ensure_kind!(ConfigMap, s.config_maps, o, Mode::Apply, "cm");
+                if name.ends_with("-config") {
+                    managed.config_map = Some(name);
+                }
+            }
+            Object::PersistentVolumeClaim(o) => {
+                managed.pvc = Some(ensure_kind!(
+                    PersistentVolumeClaim,
+                    s.pvcs,
+                    o,
+                    Mode::CreateOnly,
+                    "pvc"
+                ))
+            }
+            Object::PodDisruptionBudget(o) => {
+                managed.pod_disruption_budget = Some(ensure_kind!(
+                    PodDisruptionBudget,
+                    s.pdbs,
+                    o,
+                    Mode::Apply,
+                    "pdb"
+                ))
+            }
+            Object::StatefulSet(o) => {
+                managed.stateful_set = Some(ensure_kind!(
+                    StatefulSet,
+                    s.stateful_sets,
+                    o,
+                    Mode::Apply,
+                    "sts"
+                ))
+            }
+            Object::Service(o) => {
+                managed.service = Some(ensure_kind!(Service, s.services, o, Mode::Apply, "svc"))
+            }
+        }
+    }
+    if managed.gateway_token_secret.is_none() {
+        managed.gateway_token_secret = Some(super::observe::gateway_secret_name(instance));
+    }
+    if let Some(claim) = instance
+        .spec
+        .storage
+        .as_ref()
+        .and_then(|s| s.persistence.as_ref())
+        .and_then(|p| p.existing_claim.clone())
+        .filter(|c| !c.is_empty())
+    {
+        managed.pvc = Some(claim);
+    }
+
+    // Prune objects of switched-off features (PVCs never: user data).
+    let uid = instance.uid().unwrap_or_default();
+    let get = |k: &str| keep.get(k).cloned().unwrap_or_default();
+    let c = client.clone();
+    macro_rules! prune_kind {
+        ($ty:ty, $store:expr, $kind:literal) => {{
+            let c = c.clone();
+            prune(
+                move |ns: &str| Api::<$ty>::namespaced(c.clone(), ns),
+                &$store,
+                &uid,
+                &get($kind),
+            )
+            .await?;
+        }};
+    }
+    prune_kind!(ServiceAccount, s.service_accounts, "sa");
+    prune_kind!(Role, s.roles, "role");
+    prune_kind!(RoleBinding, s.role_bindings, "rb");
+    prune_kind!(NetworkPolicy, s.network_policies, "np");
+    prune_kind!(Secret, s.secrets, "secret");
+    prune_kind!(ConfigMap, s.config_maps, "cm");
+    prune_kind!(PodDisruptionBudget, s.pdbs, "pdb");
+    prune_kind!(StatefulSet, s.stateful_sets, "sts");
+    prune_kind!(Service, s.services, "svc");
+    Ok(managed)
+}
+
+/// Write the status only when it changed (server-side apply on the status subresource).
+async fn write_status(
+    instance: &OpenClawInstance,
+    ctx: &Context,
+    status: &OpenClawInstanceStatus,
+) -> Result<(), Error> {
+    if instance.status.as_ref() == Some(status) {
+        return Ok(());
+    }
+    let api: Api<OpenClawInstance> = Api::namespaced(
+        ctx.client.clone(),
+        &instance.namespace().unwrap_or_default(),
+    );
+    let body = json!({
+        "apiVersion": "openclaw.rocks/v1alpha1",
+        "kind": "OpenClawInstance",
+        "status": status,
+    });
+    api.patch_status(
+        &instance.name_any(),
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(&body),
+    )
+    .await?;
+    Ok(())
+}

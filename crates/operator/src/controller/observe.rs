@@ -1,0 +1,259 @@
+//! Observe: read what an instance references (Secrets, ConfigMaps, the gateway token) and
+//! generate what must be random (a new gateway token), so rendering can stay pure.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use kube::api::Api;
+use kube::{Client, ResourceExt};
+use openclaw_api::validation::check_workspace_filename;
+use openclaw_api::{OpenClawInstance, OpenClawInstanceSpec};
+use openclaw_render::Observed;
+use sha2::{Digest, Sha256};
+
+/// Key of the token in a gateway Secret.
+pub const TOKEN_KEY: &str = "token";
+
+/// A problem with one referenced input, reported as a condition.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Problem {
+    /// Condition reason.
+    pub reason: &'static str,
+    /// Human-readable message naming the missing object.
+    pub message: String,
+}
+
+/// Everything observe found.
+#[derive(Clone, Debug, Default)]
+pub struct Inputs {
+    /// What rendering needs.
+    pub observed: Observed,
+    /// Referenced Secrets that do not exist (or lack the key we need).
+    pub missing_secrets: Vec<String>,
+    /// The external config ConfigMap is missing or lacks its key.
+    pub config_problem: Option<Problem>,
+    /// Workspace ConfigMaps that are missing or hold invalid file names.
+    pub workspace_problems: Vec<Problem>,
+    /// Whether any workspace `configMapRef` is used (then `WorkspaceReady` is reported).
+    pub workspace_refs: usize,
+    /// A new gateway token was generated in this pass.
+    pub token_generated: bool,
+}
+
+/// Name of the Secret that holds the gateway token for this instance.
+pub fn gateway_secret_name(instance: &OpenClawInstance) -> String {
+    instance
+        .spec
+        .gateway
+        .as_ref()
+        .and_then(|g| g.existing_secret.clone())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| format!("{}-gateway-token", instance.name_any()))
+}
+
+/// The Secret names an instance references, as hashed into `openclaw.rocks/secret-hash`.
+pub fn referenced_secrets(instance: &OpenClawInstance, spec: &OpenClawInstanceSpec) -> Vec<String> {
+    let mut names: Vec<String> = spec
+        .env_from
+        .iter()
+        .flatten()
+        .filter_map(|e| e.secret_ref.as_ref().map(|s| s.name.clone()))
+        .filter(|n| !n.is_empty())
+        .collect();
+    names.push(gateway_secret_name(instance));
+    if let Some(ts) = spec.tailscale.as_ref().filter(|t| t.enabled == Some(true))
+        && let Some(r) = ts
+            .auth_key_secret_ref
+            .as_ref()
+            .filter(|r| !r.name.is_empty())
+    {
+        names.push(r.name.clone());
+    }
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// The ConfigMap names an instance references (for the watch that maps changes to instances).
+pub fn referenced_config_maps(spec: &OpenClawInstanceSpec) -> Vec<String> {
+    let mut names = Vec::new();
+    if let Some(r) = spec.config.as_ref().and_then(|c| c.config_map_ref.as_ref()) {
+        names.push(r.name.clone());
+    }
+    if let Some(ws) = &spec.workspace {
+        names.extend(ws.config_map_ref.iter().map(|r| r.name.clone()));
+        names.extend(
+            ws.additional_workspaces
+                .iter()
+                .flatten()
+                .filter_map(|a| a.config_map_ref.as_ref().map(|r| r.name.clone())),
+        );
+    }
+    names
+}
+
+fn new_token() -> String {
+    let bytes: [u8; 32] = rand::random();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn secret_strings(secret: &Secret) -> BTreeMap<String, Vec<u8>> {
+    let mut out: BTreeMap<String, Vec<u8>> = secret
+        .data
+        .iter()
+        .flatten()
+        .map(|(k, v)| (k.clone(), v.0.clone()))
+        .collect();
+    for (k, v) in secret.string_data.iter().flatten() {
+        out.entry(k.clone())
+            .or_insert_with(|| v.clone().into_bytes());
+    }
+    out
+}
+
+/// Read the instance's inputs. `spec` is the spec with cluster defaults merged.
+pub async fn observe(
+    client: &Client,
+    instance: &OpenClawInstance,
+    spec: &OpenClawInstanceSpec,
+) -> Result<Inputs, kube::Error> {
+    let ns = instance.namespace().unwrap_or_default();
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), &ns);
+    let config_maps: Api<ConfigMap> = Api::namespaced(client.clone(), &ns);
+    let mut inputs = Inputs::default();
+
+    // Gateway token and the secret hash.
+    let gateway_secret = gateway_secret_name(instance);
+    let user_gateway_secret = spec
+        .gateway
+        .as_ref()
+        .and_then(|g| g.existing_secret.as_deref())
+        .is_some_and(|s| !s.is_empty());
+    let mut hasher = Sha256::new();
+    for name in referenced_secrets(instance, spec) {
+        let found = secrets.get_opt(&name).await?;
+        let mut data = found.as_ref().map(secret_strings);
+        if name == gateway_secret && !user_gateway_secret {
+            // Our own token Secret: reuse its token; generate one when it does not exist yet
+            // and hash it as the Secret will hold it, so creating it does not roll the pod.
+            let token = data
+                .as_ref()
+                .and_then(|d| d.get(TOKEN_KEY))
+                .and_then(|t| String::from_utf8(t.clone()).ok())
+                .filter(|t| !t.is_empty());
+            let token = match token {
+                Some(t) => t,
+                None => {
+                    inputs.token_generated = true;
+                    new_token()
+                }
+            };
+            data.get_or_insert_with(BTreeMap::new)
+                .insert(TOKEN_KEY.to_string(), token.clone().into_bytes());
+            inputs.observed.gateway_token = Some(token);
+        } else if name == gateway_secret
+            && data.as_ref().is_some_and(|d| !d.contains_key(TOKEN_KEY))
+        {
+            inputs
+                .missing_secrets
+                .push(format!("{name} (no key \"{TOKEN_KEY}\")"));
+        }
+        match data {
+            Some(d) => {
+                for (k, v) in d {
+                    hasher.update(k.as_bytes());
+                    hasher.update(b"=");
+                    hasher.update(&v);
+                    hasher.update(b"\n");
+                }
+            }
+            None => {
+                hasher.update(format!("{name}=NOT_FOUND\n").as_bytes());
+                inputs.missing_secrets.push(name);
+            }
+        }
+    }
+    inputs.observed.secret_hash = hasher.finalize()[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+
+    // External openclaw.json.
+    if let Some(r) = spec.config.as_ref().and_then(|c| c.config_map_ref.as_ref()) {
+        let key = r
+            .key
+            .clone()
+            .filter(|k| !k.is_empty())
+            .unwrap_or_else(|| "openclaw.json".into());
+        match config_maps.get_opt(&r.name).await? {
+            None => {
+                inputs.config_problem = Some(Problem {
+                    reason: "ConfigMapNotFound",
+                    message: format!("config ConfigMap {:?} not found", r.name),
+                })
+            }
+            Some(cm) => match cm.data.as_ref().and_then(|d| d.get(&key)) {
+                Some(content) => inputs.observed.external_config = Some(content.clone()),
+                None => {
+                    inputs.config_problem = Some(Problem {
+                        reason: "ConfigMapKeyNotFound",
+                        message: format!("config ConfigMap {:?} has no key {key:?}", r.name),
+                    })
+                }
+            },
+        }
+    }
+
+    // Workspace files from ConfigMaps.
+    if let Some(ws) = &spec.workspace {
+        if let Some(r) = &ws.config_map_ref {
+            inputs.workspace_refs += 1;
+            if let Some(files) =
+                workspace_files(&config_maps, &r.name, "workspace", &mut inputs).await?
+            {
+                inputs.observed.workspace_files = files;
+            }
+        }
+        for aw in ws.additional_workspaces.iter().flatten() {
+            if let Some(r) = &aw.config_map_ref {
+                inputs.workspace_refs += 1;
+                let what = format!("workspace {:?}", aw.name);
+                if let Some(files) =
+                    workspace_files(&config_maps, &r.name, &what, &mut inputs).await?
+                {
+                    inputs
+                        .observed
+                        .additional_workspace_files
+                        .insert(aw.name.clone(), files);
+                }
+            }
+        }
+    }
+    Ok(inputs)
+}
+
+async fn workspace_files(
+    api: &Api<ConfigMap>,
+    name: &str,
+    what: &str,
+    inputs: &mut Inputs,
+) -> Result<Option<BTreeMap<String, String>>, kube::Error> {
+    let Some(cm) = api.get_opt(name).await? else {
+        inputs.workspace_problems.push(Problem {
+            reason: "ConfigMapNotFound",
+            message: format!("{what} ConfigMap {name:?} not found"),
+        });
+        return Ok(None);
+    };
+    let files = cm.data.unwrap_or_default();
+    for key in files.keys() {
+        if let Err(e) = check_workspace_filename(key) {
+            inputs.workspace_problems.push(Problem {
+                reason: "InvalidFilename",
+                message: format!("{what} ConfigMap {name:?}: {e}; its files are skipped"),
+            });
+            return Ok(None);
+        }
+    }
+    Ok(Some(files))
+}

@@ -1,0 +1,473 @@
+//! The instance controller against the real control plane (kwok nodes make pods Ready).
+//! Each test runs its own controller, scoped to its own temporary namespace.
+
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)] // tests may fail loudly
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use k8s_openapi::api::apps::v1::{ControllerRevision, StatefulSet};
+use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Secret, Service};
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::{Client, ResourceExt};
+use openclaw_api::{OpenClawInstance, crd};
+use openclaw_operator::controller::{self, Scope};
+use serde_json::{Value, json};
+use testkit::{TestNamespace, WriteCounter};
+use tokio::task::JoinHandle;
+
+const TIMEOUT: Duration = Duration::from_secs(120);
+
+struct Harness {
+    ns: TestNamespace,
+    client: Client,
+    counter: WriteCounter,
+    controller: JoinHandle<()>,
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        self.controller.abort();
+    }
+}
+
+impl Harness {
+    async fn start(prefix: &str) -> Option<Self> {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
+        let cluster = testkit::cluster().await?;
+        cluster
+            .install_crds(&crd::all(), TIMEOUT)
+            .await
+            .expect("CRDs");
+        let ns = cluster.namespace(prefix).await.expect("namespace");
+        let (counting, counter) = cluster.counting_client().expect("counting client");
+        let scope = Scope {
+            namespace: Some(ns.name().to_string()),
+        };
+        let controller = tokio::spawn(async move {
+            if let Err(e) = controller::run(counting, scope, 2).await {
+                eprintln!("controller stopped: {e}");
+            }
+        });
+        Some(Self {
+            client: cluster.client(),
+            ns,
+            counter,
+            controller,
+        })
+    }
+
+    fn api<K>(&self) -> Api<K>
+    where
+        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
+    {
+        Api::namespaced(self.client.clone(), self.ns.name())
+    }
+
+    async fn apply_instance(&self, name: &str, spec: Value) {
+        let obj: OpenClawInstance = serde_json::from_value(json!({
+            "apiVersion": "openclaw.rocks/v1alpha1",
+            "kind": "OpenClawInstance",
+            "metadata": {"name": name},
+            "spec": spec,
+        }))
+        .expect("instance");
+        self.api::<OpenClawInstance>()
+            .patch(
+                name,
+                &PatchParams::apply("test").force(),
+                &Patch::Apply(&obj),
+            )
+            .await
+            .expect("instance applied");
+    }
+
+    async fn wait_phase(&self, name: &str, phase: &str) -> OpenClawInstance {
+        let want = phase.to_string();
+        testkit::wait_for(
+            &self.api::<OpenClawInstance>(),
+            name,
+            move |i: &OpenClawInstance| {
+                i.status.as_ref().and_then(|s| s.phase.as_ref()) == Some(&want)
+            },
+            TIMEOUT,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{name} never reached {phase}: {e}"))
+    }
+
+    /// Wait until the controller has sent no write for `quiet`.
+    async fn settle(&self, quiet: Duration) {
+        let deadline = tokio::time::Instant::now() + TIMEOUT;
+        loop {
+            let before = self.counter.writes();
+            tokio::time::sleep(quiet).await;
+            if self.counter.writes() == before {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "controller never settled: {:?}",
+                self.counter.write_log()
+            );
+        }
+    }
+
+    async fn revisions(&self, name: &str) -> usize {
+        let sel = format!("app.kubernetes.io/instance={name}");
+        self.api::<ControllerRevision>()
+            .list(&ListParams::default().labels(&sel))
+            .await
+            .expect("revisions")
+            .items
+            .len()
+    }
+
+    async fn config_hash(&self, name: &str) -> String {
+        let sts = self.api::<StatefulSet>().get(name).await.expect("sts");
+        sts.spec
+            .and_then(|s| s.template.metadata)
+            .and_then(|m| m.annotations)
+            .and_then(|a| a.get("openclaw.rocks/config-hash").cloned())
+            .unwrap_or_default()
+    }
+
+    /// Poke the instance (an annotation, no spec change) so the controller reconciles it.
+    async fn poke(&self, name: &str, value: &str) {
+        self.api::<OpenClawInstance>()
+            .patch(
+                name,
+                &PatchParams::default(),
+                &Patch::Merge(json!({"metadata": {"annotations": {"test/poke": value}}})),
+            )
+            .await
+            .expect("poked");
+    }
+}
+
+fn minimal() -> Value {
+    json!({"image": {"tag": "2026.9.6"}, "envFrom": [{"secretRef": {"name": "api-keys"}}]})
+}
+
+async fn api_keys(h: &Harness, value: &str) {
+    let secret: Secret = serde_json::from_value(json!({
+        "apiVersion": "v1", "kind": "Secret", "metadata": {"name": "api-keys"},
+        "stringData": {"ANTHROPIC_API_KEY": value}
+    }))
+    .expect("secret");
+    h.api::<Secret>()
+        .patch(
+            "api-keys",
+            &PatchParams::apply("test").force(),
+            &Patch::Apply(&secret),
+        )
+        .await
+        .expect("secret applied");
+}
+
+#[tokio::test]
+async fn instance_runs_converges_and_stays_quiet() {
+    let Some(h) = Harness::start("ctl-run").await else {
+        return;
+    };
+    api_keys(&h, "k1").await;
+    h.apply_instance("demo", minimal()).await;
+    let running = h.wait_phase("demo", "Running").await;
+    let status = running.status.expect("status");
+    assert_eq!(
+        status.gateway_endpoint.as_deref(),
+        Some(format!("demo.{}.svc:18789", h.ns.name()).as_str())
+    );
+    let ready = status
+        .conditions
+        .iter()
+        .flatten()
+        .find(|c| c.type_ == "Ready")
+        .expect("Ready");
+    assert_eq!(ready.status, "True");
+    assert_eq!(status.observed_generation, running.metadata.generation);
+    for (kind, present) in [
+        (
+            "service",
+            h.api::<Service>()
+                .get_opt("demo")
+                .await
+                .expect("get")
+                .is_some(),
+        ),
+        (
+            "config",
+            h.api::<ConfigMap>()
+                .get_opt("demo-config")
+                .await
+                .expect("get")
+                .is_some(),
+        ),
+        (
+            "token",
+            h.api::<Secret>()
+                .get_opt("demo-gateway-token")
+                .await
+                .expect("get")
+                .is_some(),
+        ),
+        (
+            "pvc",
+            h.api::<PersistentVolumeClaim>()
+                .get_opt("demo-data")
+                .await
+                .expect("get")
+                .is_some(),
+        ),
+    ] {
+        assert!(present, "{kind} missing");
+    }
+
+    // Converged: a forced reconcile sends no write at all.
+    h.settle(Duration::from_secs(3)).await;
+    h.counter.reset();
+    h.poke("demo", "1").await;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert_eq!(
+        h.counter.writes(),
+        0,
+        "writes after convergence: {:?}",
+        h.counter.write_log()
+    );
+
+    // A third-party label on the StatefulSet survives reconciles (and causes no write).
+    h.api::<StatefulSet>()
+        .patch(
+            "demo",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"labels": {"team": "blue"}}})),
+        )
+        .await
+        .expect("labelled");
+    h.poke("demo", "2").await;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let sts = h.api::<StatefulSet>().get("demo").await.expect("sts");
+    assert_eq!(sts.labels().get("team").map(String::as_str), Some("blue"));
+    assert_eq!(h.counter.writes(), 0, "writes: {:?}", h.counter.write_log());
+
+    // Drift is corrected: scaling the StatefulSet by hand is undone.
+    h.api::<StatefulSet>()
+        .patch(
+            "demo",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"replicas": 3}})),
+        )
+        .await
+        .expect("scaled");
+    testkit::wait_for(
+        &h.api::<StatefulSet>(),
+        "demo",
+        |s: &StatefulSet| s.spec.as_ref().and_then(|s| s.replicas) == Some(1),
+        TIMEOUT,
+    )
+    .await
+    .expect("drift corrected");
+}
+
+#[tokio::test]
+async fn config_change_rolls_once_workspace_change_does_not_secret_rotation_does() {
+    let Some(h) = Harness::start("ctl-roll").await else {
+        return;
+    };
+    api_keys(&h, "k1").await;
+    let mut spec = minimal();
+    spec["config"] =
+        json!({"raw": {"agents": {"defaults": {"workspace": "~/.openclaw/workspace"}}}});
+    spec["workspace"] = json!({"initialFiles": {"NOTES.md": "one"}});
+    h.apply_instance("roll", spec.clone()).await;
+    h.wait_phase("roll", "Running").await;
+    h.settle(Duration::from_secs(3)).await;
+    let revisions = h.revisions("roll").await;
+    let hash = h.config_hash("roll").await;
+    assert!(!hash.is_empty());
+
+    // Workspace files only: no rollout.
+    spec["workspace"] = json!({"initialFiles": {"NOTES.md": "two"}});
+    h.apply_instance("roll", spec.clone()).await;
+    testkit::wait_for(
+        &h.api::<ConfigMap>(),
+        "roll-workspace",
+        |c: &ConfigMap| {
+            c.data
+                .as_ref()
+                .is_some_and(|d| d.values().any(|v| v.contains("two")))
+        },
+        TIMEOUT,
+    )
+    .await
+    .expect("workspace ConfigMap updated");
+    h.settle(Duration::from_secs(3)).await;
+    assert_eq!(h.config_hash("roll").await, hash);
+    assert_eq!(h.revisions("roll").await, revisions);
+
+    // Raw config: exactly one new revision.
+    spec["config"] =
+        json!({"raw": {"agents": {"defaults": {"workspace": "~/.openclaw/workspace-b"}}}});
+    h.apply_instance("roll", spec.clone()).await;
+    let old = hash.clone();
+    testkit::wait_for(
+        &h.api::<StatefulSet>(),
+        "roll",
+        move |s: &StatefulSet| {
+            s.spec
+                .as_ref()
+                .and_then(|s| s.template.metadata.as_ref())
+                .and_then(|m| m.annotations.as_ref())
+                .and_then(|a| a.get("openclaw.rocks/config-hash"))
+                .is_some_and(|h| *h != old)
+        },
+        TIMEOUT,
+    )
+    .await
+    .expect("config hash changed");
+    h.wait_phase("roll", "Running").await;
+    h.settle(Duration::from_secs(3)).await;
+    assert_eq!(h.revisions("roll").await, revisions + 1);
+
+    // Rotating a referenced Secret: exactly one new revision.
+    api_keys(&h, "k2").await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    h.settle(Duration::from_secs(3)).await;
+    assert_eq!(h.revisions("roll").await, revisions + 2);
+}
+
+#[tokio::test]
+async fn suspend_resume_and_delete_keeps_the_pvc() {
+    let Some(h) = Harness::start("ctl-suspend").await else {
+        return;
+    };
+    api_keys(&h, "k1").await;
+    let mut spec = minimal();
+    h.apply_instance("nap", spec.clone()).await;
+    h.wait_phase("nap", "Running").await;
+
+    spec["suspended"] = json!(true);
+    h.apply_instance("nap", spec.clone()).await;
+    h.wait_phase("nap", "Suspended").await;
+    let sts = h.api::<StatefulSet>().get("nap").await.expect("sts");
+    assert_eq!(sts.spec.and_then(|s| s.replicas), Some(0));
+    assert!(
+        h.api::<Service>()
+            .get_opt("nap")
+            .await
+            .expect("get")
+            .is_some(),
+        "service kept"
+    );
+
+    spec["suspended"] = json!(false);
+    h.apply_instance("nap", spec).await;
+    h.wait_phase("nap", "Running").await;
+
+    h.api::<OpenClawInstance>()
+        .delete("nap", &DeleteParams::foreground())
+        .await
+        .expect("deleted");
+    testkit::wait_for_deletion(&h.api::<OpenClawInstance>(), "nap", TIMEOUT)
+        .await
+        .expect("instance gone");
+    testkit::wait_for_deletion(&h.api::<StatefulSet>(), "nap", TIMEOUT)
+        .await
+        .expect("sts gone");
+    testkit::wait_for_deletion(&h.api::<ConfigMap>(), "nap-config", TIMEOUT)
+        .await
+        .expect("config gone");
+    assert!(
+        h.api::<PersistentVolumeClaim>()
+            .get_opt("nap-data")
+            .await
+            .expect("get")
+            .is_some(),
+        "the data PVC is kept"
+    );
+}
+
+#[tokio::test]
+async fn bad_input_is_reported_and_recovers() {
+    let Some(h) = Harness::start("ctl-bad").await else {
+        return;
+    };
+    // A spec only the admission functions catch (character set of a skill).
+    let mut spec = minimal();
+    spec["skills"] = json!(["bad skill"]);
+    h.apply_instance("bad", spec).await;
+    let failed = h.wait_phase("bad", "Failed").await;
+    let ready = failed
+        .status
+        .and_then(|s| s.conditions)
+        .into_iter()
+        .flatten()
+        .find(|c| c.type_ == "Ready")
+        .expect("Ready");
+    assert_eq!(ready.reason, "InvalidSpec");
+    assert!(ready.message.contains("skills[0]"), "{}", ready.message);
+    assert!(
+        h.api::<StatefulSet>()
+            .get_opt("bad")
+            .await
+            .expect("get")
+            .is_none(),
+        "nothing rolled out"
+    );
+
+    // A missing Secret: Degraded with the name, then recovery when it appears.
+    h.apply_instance("bad", minimal()).await;
+    let degraded = h.wait_phase("bad", "Degraded").await;
+    let secrets = degraded
+        .status
+        .and_then(|s| s.conditions)
+        .into_iter()
+        .flatten()
+        .find(|c| c.type_ == "SecretsReady")
+        .expect("SecretsReady");
+    assert_eq!(secrets.status, "False");
+    assert!(secrets.message.contains("api-keys"), "{}", secrets.message);
+    api_keys(&h, "k1").await;
+    h.wait_phase("bad", "Running").await;
+
+    // Malformed external config: clear error, nothing new rolled out.
+    let cm: ConfigMap = serde_json::from_value(json!({
+        "apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "ext"},
+        "data": {"openclaw.json": "{not json"}
+    }))
+    .expect("cm");
+    h.api::<ConfigMap>()
+        .create(&PostParams::default(), &cm)
+        .await
+        .expect("cm created");
+    let hash = h.config_hash("bad").await;
+    let mut spec = minimal();
+    spec["config"] = json!({"configMapRef": {"name": "ext"}});
+    h.apply_instance("bad", spec).await;
+    let failed = h.wait_phase("bad", "Failed").await;
+    let cond = failed
+        .status
+        .and_then(|s| s.conditions)
+        .into_iter()
+        .flatten()
+        .find(|c| c.type_ == "ConfigValid")
+        .expect("ConfigValid");
+    assert_eq!(cond.reason, "InvalidConfig");
+    assert_eq!(h.config_hash("bad").await, hash, "nothing rolled out");
+
+    // Fixing the ConfigMap recovers by itself (the ConfigMap is watched).
+    let mut data = BTreeMap::new();
+    data.insert("openclaw.json".to_string(), "{}".to_string());
+    h.api::<ConfigMap>()
+        .patch(
+            "ext",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"data": data})),
+        )
+        .await
+        .expect("fixed");
+    h.wait_phase("bad", "Running").await;
+}

@@ -1,0 +1,145 @@
+//! The config ConfigMap `<name>-config`: `openclaw.json` (the user's config, enriched) and the
+//! gateway proxy's `nginx.conf`.
+
+pub mod enrich;
+pub mod json;
+pub mod nginx;
+mod strict;
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::ConfigMap;
+use serde_json::{Map, Value};
+
+use crate::RenderError;
+use crate::consts::{CONFIG_KEY, NGINX_KEY};
+use crate::meta::object_meta;
+use crate::model::{MergeMode, Model};
+
+pub use enrich::Auth;
+
+/// The rendered config and what the rest of the pod needs to know about it.
+pub struct RenderedConfig {
+    /// The ConfigMap's data.
+    pub data: BTreeMap<String, String>,
+    /// How the gateway authenticates.
+    pub auth: Auth,
+    /// How the init container and the postStart hook apply `openclaw.json`.
+    pub mode: MergeMode,
+}
+
+impl RenderedConfig {
+    /// The ConfigMap object.
+    pub fn config_map(&self, m: &Model) -> ConfigMap {
+        ConfigMap {
+            metadata: object_meta(m, format!("{}-config", m.name)),
+            data: Some(self.data.clone()),
+            ..Default::default()
+        }
+    }
+}
+
+/// Where the base config comes from.
+enum Base {
+    /// A JSON object (inline, external JSON, or external JSON5 the operator could parse).
+    Object(Map<String, Value>),
+    /// External JSON5 the operator could not parse: used as written, without enrichment.
+    Verbatim(String),
+}
+
+fn base(m: &Model, warnings: &mut Vec<String>) -> Result<Base, RenderError> {
+    let Some(config) = m.config() else {
+        return Ok(Base::Object(Map::new()));
+    };
+    let Some(r) = &config.config_map_ref else {
+        return Ok(Base::Object(
+            config.raw.as_ref().map(|r| r.0.clone()).unwrap_or_default(),
+        ));
+    };
+    let key = r
+        .key
+        .as_deref()
+        .filter(|k| !k.is_empty())
+        .unwrap_or(CONFIG_KEY);
+    let what = format!("ConfigMap {:?} key {key:?}", r.name);
+    if config.raw.is_some() {
+        warnings.push(format!(
+            "spec.config.raw is ignored because spec.config.configMapRef is set ({what})"
+        ));
+    }
+    let text = m
+        .observed
+        .external_config
+        .as_deref()
+        .ok_or_else(|| RenderError::MissingExternalConfig(what.clone()))?;
+    if text.trim().is_empty() {
+        return Ok(Base::Object(Map::new()));
+    }
+    if m.json5() {
+        return match json5::from_str::<strict::Strict>(text).map(|s| s.0) {
+            Ok(Value::Object(map)) => Ok(Base::Object(map)),
+            Ok(other) => Err(RenderError::InvalidConfig(format!(
+                "{what} must hold a JSON5 object, not {}",
+                kind(&other)
+            ))),
+            Err(e) => {
+                warnings.push(format!(
+                    "{what}: the operator could not parse this JSON5 ({e}); it is used as written, without the operator's additions (gateway mode, auth, bind, trusted proxies, Control UI origins)"
+                ));
+                Ok(Base::Verbatim(text.to_string()))
+            }
+        };
+    }
+    match serde_json::from_str::<Value>(text) {
+        Ok(Value::Object(map)) => Ok(Base::Object(map)),
+        Ok(other) => Err(RenderError::InvalidConfig(format!(
+            "{what} must hold a JSON object, not {}",
+            kind(&other)
+        ))),
+        Err(e) => Err(RenderError::InvalidConfig(format!(
+            "{what} is not valid JSON: {e} (set spec.config.format: json5 for JSON5)"
+        ))),
+    }
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// Render the config ConfigMap's data.
+pub fn render(m: &Model, warnings: &mut Vec<String>) -> Result<RenderedConfig, RenderError> {
+    let inputs = enrich::Inputs {
+        proxy: m.proxy_enabled(),
+        token: true,
+        origins: enrich::default_origins(&m.ingress_hosts(), &m.control_ui_origins()),
+        explicit_origins: !m.control_ui_origins().is_empty(),
+    };
+    let mut mode = m.merge_mode();
+    let (openclaw_json, auth) = match base(m, warnings)? {
+        Base::Object(mut map) => {
+            let auth = enrich::enrich(&mut map, &inputs, warnings);
+            (json::pretty(&Value::Object(map)), auth)
+        }
+        Base::Verbatim(text) => {
+            if mode == MergeMode::Merge {
+                warnings.push(
+                    "spec.config.mergeMode merge needs a JSON config; the unparsed JSON5 overwrites openclaw.json instead".to_string(),
+                );
+                mode = MergeMode::Overwrite;
+            }
+            (text, Auth::Token)
+        }
+    };
+    let mut data = BTreeMap::from([(CONFIG_KEY.to_string(), openclaw_json)]);
+    if m.proxy_enabled() {
+        data.insert(NGINX_KEY.to_string(), nginx::nginx_conf());
+    }
+    Ok(RenderedConfig { data, auth, mode })
+}

@@ -1,0 +1,67 @@
+//! The `openclaw.rocks/config-hash` pod annotation.
+//!
+//! SHA-256 (first 8 bytes, hex) over everything that decides what `init-config` writes as
+//! `openclaw.json`: the rendered config ConfigMap data (`openclaw.json` after enrichment and the
+//! proxy's `nginx.conf`), the apply program and its arguments (merge mode, forcePaths). The
+//! token never enters it (the ConfigMap holds only the `${OPENCLAW_GATEWAY_TOKEN}` reference;
+//! Secret changes roll the pod through `openclaw.rocks/secret-hash`). Workspace files never
+//! enter it, and no workspace input reaches the pod template, so workspace edits do not restart
+//! the pod.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::config::json;
+
+/// First 8 bytes of the SHA-256 of `bytes`, as 16 lower-case hex characters.
+pub fn short_sha256(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The config hash from the config ConfigMap data and the `init-config` command.
+pub fn config_hash(config_data: &BTreeMap<String, String>, init_command: &[String]) -> String {
+    let input = Value::Object(
+        [
+            ("version".to_string(), Value::from(1)),
+            (
+                "configMap".to_string(),
+                Value::Object(
+                    config_data
+                        .iter()
+                        .map(|(k, v)| (k.clone(), Value::from(v.as_str())))
+                        .collect(),
+                ),
+            ),
+            (
+                "initCommand".to_string(),
+                Value::from(init_command.to_vec()),
+            ),
+        ]
+        .into_iter()
+        .collect(),
+    );
+    short_sha256(json::compact(&input).as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sixteen_hex_chars_and_stable() {
+        let data = BTreeMap::from([("openclaw.json".to_string(), "{}\n".to_string())]);
+        let h = config_hash(&data, &["node".into()]);
+        assert_eq!(h.len(), 16);
+        assert!(
+            h.bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+        );
+        assert_eq!(h, config_hash(&data.clone(), &["node".into()]));
+        assert_ne!(h, config_hash(&data, &["node".into(), "merge".into()]));
+    }
+}

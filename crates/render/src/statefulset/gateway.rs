@@ -1,0 +1,301 @@
+//! The main container `openclaw`.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::{
+    Capabilities, Container, ContainerPort, EnvVar, EnvVarSource, ExecAction, Lifecycle,
+    LifecycleHandler, ResourceRequirements, SeccompProfile, SecretKeySelector, SecurityContext,
+    VolumeMount,
+};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use openclaw_api::ResourcesSpec;
+use openclaw_api::units::quantity_value;
+
+use super::{apply_args, mount, probes, programs};
+use crate::clean::clean_all;
+use crate::config::{Auth, RenderedConfig};
+use crate::consts::{
+    CANVAS_PORT, CONFIG_KEY, GATEWAY_PORT, HOME, HOME_SUBDIRS, OPERATOR_CONFIG_DIR, STATE_DIR,
+    TOKEN_ENV, TOKEN_KEY, container, volume,
+};
+use crate::model::Model;
+use crate::quantity;
+
+fn env_value(name: &str, value: &str) -> EnvVar {
+    EnvVar {
+        name: name.to_string(),
+        value: Some(value.to_string()),
+        value_from: None,
+    }
+}
+
+/// Environment of the main container: the operator's variables, then `spec.env` (with the
+/// cluster defaults merged). A user variable replaces the operator's variable of the same name
+/// (the API server's server-side apply refuses duplicate names, and a later duplicate won at
+/// runtime anyway).
+pub fn env(m: &Model, auth: Auth) -> Vec<EnvVar> {
+    let user = clean_all(m.spec.env.as_deref().unwrap_or_default());
+    let user_has = |name: &str| user.iter().any(|e| e.name == name);
+    let mut env = vec![
+        env_value("HOME", HOME),
+        env_value("OPENCLAW_DISABLE_BONJOUR", "1"),
+        env_value("OPENCLAW_GATEWAY_HANDSHAKE_TIMEOUT_MS", "10000"),
+        env_value("NPM_CONFIG_PREFIX", &format!("{HOME}/.local")),
+        env_value("NPM_CONFIG_CACHE", &format!("{HOME}/.cache/npm")),
+        env_value("PIP_USER", "1"),
+    ];
+    // Feature variables (Chromium CDP URL, Ollama host, Tailscale socket, PATH) slot in here.
+    if auth == Auth::Token && !user_has(TOKEN_ENV) {
+        env.push(EnvVar {
+            name: TOKEN_ENV.to_string(),
+            value: None,
+            value_from: Some(EnvVarSource {
+                secret_key_ref: Some(SecretKeySelector {
+                    name: m.gateway_secret_name(),
+                    key: TOKEN_KEY.to_string(),
+                    optional: None,
+                }),
+                ..Default::default()
+            }),
+        });
+    }
+    if m.self_configure() {
+        env.push(env_value("OPENCLAW_INSTANCE_NAME", &m.name));
+        env.push(env_value("OPENCLAW_NAMESPACE", &m.namespace));
+    }
+    env.retain(|e| !user_has(&e.name));
+    for e in user {
+        match env.iter_mut().find(|x| x.name == e.name) {
+            Some(existing) => *existing = e,
+            None => env.push(e),
+        }
+    }
+    env
+}
+
+/// One of the four quantities of a container's resources.
+pub struct ResourceDefault {
+    /// Default requests: cpu, memory.
+    pub requests: (&'static str, &'static str),
+    /// Default limits: cpu, memory.
+    pub limits: (&'static str, &'static str),
+}
+
+/// Defaults of the main container.
+pub const MAIN_RESOURCES: ResourceDefault = ResourceDefault {
+    requests: ("500m", "1Gi"),
+    limits: ("2", "4Gi"),
+};
+
+/// Requests and limits, each value from the spec or its default, in canonical form. A
+/// requested amount above the default limit (with no limit given) raises that limit to the
+/// request, so the container stays valid.
+pub fn resources(
+    spec: Option<&ResourcesSpec>,
+    defaults: &ResourceDefault,
+    what: &str,
+    warnings: &mut Vec<String>,
+) -> ResourceRequirements {
+    let pick =
+        |value: Option<&String>, default: &str, path: &str, warnings: &mut Vec<String>| match value
+            .filter(|v| !v.is_empty())
+        {
+            None => (default.to_string(), false),
+            Some(v) => match quantity::canonical(v) {
+                Some(c) => (c, true),
+                None => {
+                    warnings.push(format!(
+                        "{what}.{path} {v:?} is not a quantity; using {default}"
+                    ));
+                    (default.to_string(), false)
+                }
+            },
+        };
+    let req = spec.and_then(|s| s.requests.as_ref());
+    let lim = spec.and_then(|s| s.limits.as_ref());
+    let mut requests = BTreeMap::new();
+    let mut limits = BTreeMap::new();
+    for (resource, rv, rd, lv, ld) in [
+        (
+            "cpu",
+            req.and_then(|r| r.cpu.as_ref()),
+            defaults.requests.0,
+            lim.and_then(|l| l.cpu.as_ref()),
+            defaults.limits.0,
+        ),
+        (
+            "memory",
+            req.and_then(|r| r.memory.as_ref()),
+            defaults.requests.1,
+            lim.and_then(|l| l.memory.as_ref()),
+            defaults.limits.1,
+        ),
+    ] {
+        let (request, _) = pick(rv, rd, &format!("requests.{resource}"), warnings);
+        let (mut limit, explicit_limit) = pick(lv, ld, &format!("limits.{resource}"), warnings);
+        if !explicit_limit
+            && let (Some(r), Some(l)) = (quantity_value(&request), quantity_value(&limit))
+            && r > l
+        {
+            warnings.push(format!(
+                "{what}.requests.{resource} {request} exceeds the default limit {limit}; the limit is raised to the request"
+            ));
+            limit = request.clone();
+        }
+        requests.insert(resource.to_string(), Quantity(request));
+        limits.insert(resource.to_string(), Quantity(limit));
+    }
+    ResourceRequirements {
+        requests: Some(requests),
+        limits: Some(limits),
+        ..Default::default()
+    }
+}
+
+/// `capabilities: {drop: [ALL]}`.
+pub fn drop_all() -> Capabilities {
+    Capabilities {
+        add: None,
+        drop: Some(vec!["ALL".to_string()]),
+    }
+}
+
+/// `seccompProfile: {type: RuntimeDefault}`.
+pub fn runtime_default() -> SeccompProfile {
+    SeccompProfile {
+        type_: "RuntimeDefault".to_string(),
+        localhost_profile: None,
+    }
+}
+
+/// The hardened baseline; `spec.security.containerSecurityContext` overrides single fields.
+fn security_context(m: &Model) -> SecurityContext {
+    let csc = m
+        .spec
+        .security
+        .as_ref()
+        .and_then(|s| s.container_security_context.clone())
+        .unwrap_or_default();
+    SecurityContext {
+        allow_privilege_escalation: Some(csc.allow_privilege_escalation.unwrap_or(false)),
+        read_only_root_filesystem: Some(csc.read_only_root_filesystem.unwrap_or(true)),
+        run_as_non_root: Some(
+            csc.run_as_non_root
+                .unwrap_or_else(|| super::pod_run_as_non_root(m)),
+        ),
+        run_as_user: csc.run_as_user,
+        capabilities: Some(
+            csc.capabilities
+                .map(|c| crate::clean::clean(&c))
+                .unwrap_or_else(drop_all),
+        ),
+        seccomp_profile: Some(runtime_default()),
+        ..Default::default()
+    }
+}
+
+/// The operator's mounts of the main container, before `spec.extraVolumeMounts`.
+fn mounts() -> Vec<VolumeMount> {
+    let mut mounts = vec![mount(volume::DATA, STATE_DIR, None, false)];
+    for sub in HOME_SUBDIRS {
+        mounts.push(mount(
+            volume::DATA,
+            &format!("{HOME}/{sub}"),
+            Some(sub),
+            false,
+        ));
+    }
+    mounts.push(mount(volume::TMP, "/tmp", None, false));
+    // Feature mounts (CA bundle, Tailscale socket, skills) slot in here.
+    mounts
+}
+
+fn port(name: &str, number: i32) -> ContainerPort {
+    ContainerPort {
+        name: Some(name.to_string()),
+        container_port: number,
+        protocol: Some("TCP".to_string()),
+        ..Default::default()
+    }
+}
+
+/// The main container.
+pub fn container(
+    m: &Model,
+    config: &RenderedConfig,
+    image: &str,
+    warnings: &mut Vec<String>,
+) -> Container {
+    let mut volume_mounts = mounts();
+    let config_mount = mount(volume::CONFIG, OPERATOR_CONFIG_DIR, None, true);
+    let reserved: Vec<String> = volume_mounts
+        .iter()
+        .chain([&config_mount])
+        .map(|v| v.mount_path.clone())
+        .collect();
+    for extra in clean_all(m.spec.extra_volume_mounts.as_deref().unwrap_or_default()) {
+        if reserved.contains(&extra.mount_path)
+            || volume_mounts
+                .iter()
+                .any(|v| v.mount_path == extra.mount_path)
+        {
+            warnings.push(format!(
+                "spec.extraVolumeMounts: mount path {:?} is already used; the extra mount is skipped",
+                extra.mount_path
+            ));
+            continue;
+        }
+        volume_mounts.push(extra);
+    }
+    volume_mounts.push(config_mount);
+
+    let (liveness, readiness, startup) = probes::probes(m, warnings);
+    let mut post_start = vec![
+        "node".to_string(),
+        "-e".to_string(),
+        programs::APPLY.to_string(),
+    ];
+    post_start.extend(apply_args(
+        config,
+        m,
+        STATE_DIR,
+        &format!("{OPERATOR_CONFIG_DIR}/{CONFIG_KEY}"),
+        None,
+    ));
+    Container {
+        name: container::MAIN.to_string(),
+        image: Some(image.to_string()),
+        image_pull_policy: Some(m.pull_policy()),
+        ports: Some(vec![
+            port("gateway", GATEWAY_PORT),
+            port("canvas", CANVAS_PORT),
+        ]),
+        env: Some(env(m, config.auth)),
+        env_from: crate::meta::non_empty_vec(clean_all(
+            m.spec.env_from.as_deref().unwrap_or_default(),
+        )),
+        resources: Some(resources(
+            m.spec.resources.as_ref(),
+            &MAIN_RESOURCES,
+            "spec.resources",
+            warnings,
+        )),
+        security_context: Some(security_context(m)),
+        volume_mounts: Some(volume_mounts),
+        // Re-apply openclaw.json when the container restarts inside a running pod (init
+        // containers only run when the pod starts).
+        lifecycle: Some(Lifecycle {
+            post_start: Some(LifecycleHandler {
+                exec: Some(ExecAction {
+                    command: Some(post_start),
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+        liveness_probe: liveness,
+        readiness_probe: readiness,
+        startup_probe: startup,
+        ..Default::default()
+    }
+}

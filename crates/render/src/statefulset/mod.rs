@@ -1,0 +1,399 @@
+//! The StatefulSet `<name>` and its pod.
+//!
+//! Pod layout (a feature adds its containers, volumes, mounts and env in the marked places):
+//! - init containers: `init-config`, then `spec.initContainers`;
+//! - containers: `openclaw`, `gateway-proxy` (unless `spec.gateway.enabled: false`), then
+//!   `spec.sidecars`;
+//! - volumes: `data`, `config`, `workspace-init`, `tmp`, `gateway-proxy-tmp`, then
+//!   `spec.sidecarVolumes` and `spec.extraVolumes`.
+//!
+//! Objects copied from the spec that collide with the operator's (same container name, volume
+//! name or mount path) are skipped with a warning: the pod would be invalid otherwise.
+
+pub mod gateway;
+pub mod probes;
+pub mod programs;
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::apps::v1::{
+    StatefulSet, StatefulSetPersistentVolumeClaimRetentionPolicy, StatefulSetSpec,
+    StatefulSetUpdateStrategy,
+};
+use k8s_openapi::api::core::v1::{
+    ConfigMapVolumeSource, Container, ContainerPort, EmptyDirVolumeSource, LocalObjectReference,
+    PersistentVolumeClaimVolumeSource, PodSecurityContext, PodSpec, PodTemplateSpec,
+    SecurityContext, Volume, VolumeMount,
+};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+use crate::clean::{clean, clean_all};
+use crate::config::RenderedConfig;
+use crate::config::json;
+use crate::consts::{
+    CONFIG_HASH_ANNOTATION, CONFIG_KEY, DEFAULT_POD_ID, INIT_CONFIG_DIR, INIT_DATA_DIR,
+    INIT_WORKSPACE_DIR, NGINX_IMAGE, NGINX_KEY, NGINX_UID, PROXY_CANVAS_PORT, PROXY_GATEWAY_PORT,
+    SECRET_HASH_ANNOTATION, container, volume,
+};
+use crate::image::with_registry;
+use crate::meta::{labels, non_empty_map, non_empty_vec, object_meta, pod_selector};
+use crate::model::{MergeMode, Model};
+
+/// `420` (0644), the mode of every ConfigMap volume.
+const CONFIG_MAP_MODE: i32 = 0o644;
+
+/// A volume mount.
+pub fn mount(name: &str, path: &str, sub_path: Option<&str>, read_only: bool) -> VolumeMount {
+    VolumeMount {
+        name: name.to_string(),
+        mount_path: path.to_string(),
+        sub_path: sub_path.map(str::to_string),
+        read_only: read_only.then_some(true),
+        ..Default::default()
+    }
+}
+
+/// The pod-level `runAsNonRoot` (default true).
+pub fn pod_run_as_non_root(m: &Model) -> bool {
+    m.spec
+        .security
+        .as_ref()
+        .and_then(|s| s.pod_security_context.as_ref())
+        .and_then(|p| p.run_as_non_root)
+        .unwrap_or(true)
+}
+
+/// Arguments of [`programs::APPLY`]: mode, forcePaths (merge mode only), data directory,
+/// config file and, in `init-config`, the workspace ConfigMap directory.
+pub fn apply_args(
+    config: &RenderedConfig,
+    m: &Model,
+    data_dir: &str,
+    config_file: &str,
+    seed_dir: Option<&str>,
+) -> Vec<String> {
+    let force_paths = match config.mode {
+        MergeMode::Merge => m.force_paths(),
+        MergeMode::Overwrite => Vec::new(),
+    };
+    let mut args = vec![
+        config.mode.as_str().to_string(),
+        json::compact(&serde_json::Value::from(force_paths)),
+        data_dir.to_string(),
+        config_file.to_string(),
+    ];
+    args.extend(seed_dir.map(str::to_string));
+    args
+}
+
+/// The hardened security context of the operator's helper containers.
+fn helper_security(run_as_non_root: bool, run_as_user: Option<i64>) -> SecurityContext {
+    SecurityContext {
+        allow_privilege_escalation: Some(false),
+        read_only_root_filesystem: Some(true),
+        run_as_non_root: Some(run_as_non_root),
+        run_as_user,
+        capabilities: Some(gateway::drop_all()),
+        seccomp_profile: Some(gateway::runtime_default()),
+        ..Default::default()
+    }
+}
+
+/// The command of `init-config` (an input of the config hash).
+pub fn init_command(m: &Model, config: &RenderedConfig) -> Vec<String> {
+    let mut command = vec![
+        "node".to_string(),
+        "-e".to_string(),
+        programs::APPLY.to_string(),
+    ];
+    command.extend(apply_args(
+        config,
+        m,
+        INIT_DATA_DIR,
+        &format!("{INIT_CONFIG_DIR}/{CONFIG_KEY}"),
+        Some(INIT_WORKSPACE_DIR),
+    ));
+    command
+}
+
+/// `init-config`: applies `openclaw.json` and seeds the workspaces (see
+/// [`programs::APPLY`]). Runs the OpenClaw image, which every pod pulls anyway and which has
+/// Node; nothing in it depends on the workspace files, so editing them never changes the pod.
+fn init_config(m: &Model, config: &RenderedConfig, image: &str) -> Container {
+    Container {
+        name: container::INIT_CONFIG.to_string(),
+        image: Some(image.to_string()),
+        image_pull_policy: Some(m.pull_policy()),
+        command: Some(init_command(m, config)),
+        security_context: Some(helper_security(pod_run_as_non_root(m), None)),
+        volume_mounts: Some(vec![
+            mount(volume::DATA, INIT_DATA_DIR, None, false),
+            mount(volume::CONFIG, INIT_CONFIG_DIR, None, true),
+            mount(volume::WORKSPACE_INIT, INIT_WORKSPACE_DIR, None, true),
+        ]),
+        ..Default::default()
+    }
+}
+
+/// The resources of the gateway proxy: requests 10m / 16Mi, limits 100m / 64Mi.
+const PROXY_RESOURCES: gateway::ResourceDefault = gateway::ResourceDefault {
+    requests: ("10m", "16Mi"),
+    limits: ("100m", "64Mi"),
+};
+
+/// `gateway-proxy`: nginx forwarding the pod's 18790/18794 to the loopback-bound gateway.
+fn gateway_proxy(m: &Model, warnings: &mut Vec<String>) -> Container {
+    let port = |name: &str, number: i32| ContainerPort {
+        name: Some(name.to_string()),
+        container_port: number,
+        protocol: Some("TCP".to_string()),
+        ..Default::default()
+    };
+    Container {
+        name: container::GATEWAY_PROXY.to_string(),
+        image: Some(with_registry(NGINX_IMAGE, m.registry())),
+        image_pull_policy: Some("IfNotPresent".to_string()),
+        command: Some(vec![
+            "nginx".to_string(),
+            "-g".to_string(),
+            "daemon off;".to_string(),
+        ]),
+        ports: Some(vec![
+            port("gw-proxy", PROXY_GATEWAY_PORT),
+            port("canvas-proxy", PROXY_CANVAS_PORT),
+        ]),
+        resources: Some(gateway::resources(
+            None,
+            &PROXY_RESOURCES,
+            "gateway-proxy",
+            warnings,
+        )),
+        security_context: Some(helper_security(true, Some(NGINX_UID))),
+        volume_mounts: Some(vec![
+            mount(
+                volume::CONFIG,
+                "/etc/nginx/nginx.conf",
+                Some(NGINX_KEY),
+                true,
+            ),
+            mount(volume::GATEWAY_PROXY_TMP, "/tmp", None, false),
+        ]),
+        ..Default::default()
+    }
+}
+
+fn config_map_volume(name: &str, config_map: String) -> Volume {
+    Volume {
+        name: name.to_string(),
+        config_map: Some(ConfigMapVolumeSource {
+            name: config_map,
+            default_mode: Some(CONFIG_MAP_MODE),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+fn empty_dir(name: &str) -> Volume {
+    Volume {
+        name: name.to_string(),
+        empty_dir: Some(EmptyDirVolumeSource::default()),
+        ..Default::default()
+    }
+}
+
+fn volumes(m: &Model, warnings: &mut Vec<String>) -> Vec<Volume> {
+    let data = match m.data_claim_name() {
+        Some(claim) => Volume {
+            name: volume::DATA.to_string(),
+            persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
+                claim_name: claim,
+                read_only: None,
+            }),
+            ..Default::default()
+        },
+        None => empty_dir(volume::DATA),
+    };
+    let mut volumes = vec![
+        data,
+        config_map_volume(volume::CONFIG, format!("{}-config", m.name)),
+        config_map_volume(volume::WORKSPACE_INIT, format!("{}-workspace", m.name)),
+        empty_dir(volume::TMP),
+    ];
+    if m.proxy_enabled() {
+        volumes.push(empty_dir(volume::GATEWAY_PROXY_TMP));
+    }
+    // Feature volumes (Tailscale, Chromium, Ollama, web terminal, CA bundle) slot in here.
+    for (field, extra) in [
+        ("spec.sidecarVolumes", m.spec.sidecar_volumes.as_deref()),
+        ("spec.extraVolumes", m.spec.extra_volumes.as_deref()),
+    ] {
+        for v in clean_all(extra.unwrap_or_default()) {
+            if volumes.iter().any(|x| x.name == v.name) {
+                warnings.push(format!(
+                    "{field}: volume name {:?} is already used; the volume is skipped",
+                    v.name
+                ));
+                continue;
+            }
+            volumes.push(v);
+        }
+    }
+    volumes
+}
+
+/// Append the spec's containers, skipping names already taken.
+fn add_user_containers(
+    list: &mut Vec<Container>,
+    taken: &mut Vec<String>,
+    extra: Option<&Vec<Container>>,
+    field: &str,
+    warnings: &mut Vec<String>,
+) {
+    for c in clean_all(extra.map(Vec::as_slice).unwrap_or_default()) {
+        if taken.contains(&c.name) {
+            warnings.push(format!(
+                "{field}: container name {:?} is already used; the container is skipped",
+                c.name
+            ));
+            continue;
+        }
+        taken.push(c.name.clone());
+        list.push(c);
+    }
+}
+
+fn pod_security_context(m: &Model) -> PodSecurityContext {
+    let psc = m
+        .spec
+        .security
+        .as_ref()
+        .and_then(|s| s.pod_security_context.clone())
+        .unwrap_or_default();
+    PodSecurityContext {
+        run_as_non_root: Some(psc.run_as_non_root.unwrap_or(true)),
+        run_as_user: Some(psc.run_as_user.unwrap_or(DEFAULT_POD_ID)),
+        run_as_group: Some(psc.run_as_group.unwrap_or(DEFAULT_POD_ID)),
+        fs_group: Some(psc.fs_group.unwrap_or(DEFAULT_POD_ID)),
+        fs_group_change_policy: psc.fs_group_change_policy.filter(|p| !p.is_empty()),
+        seccomp_profile: Some(gateway::runtime_default()),
+        ..Default::default()
+    }
+}
+
+/// The StatefulSet.
+pub fn render(
+    m: &Model,
+    config: &RenderedConfig,
+    config_hash: &str,
+    warnings: &mut Vec<String>,
+) -> StatefulSet {
+    let image = with_registry(&m.main_image(), m.registry());
+
+    let mut names = vec![
+        container::INIT_CONFIG.to_string(),
+        container::MAIN.to_string(),
+    ];
+    let mut init_containers = vec![init_config(m, config, &image)];
+    // Feature init containers (runtime dependencies, skills, plugins, Chromium) slot in here.
+    let mut containers = vec![gateway::container(m, config, &image, warnings)];
+    if m.proxy_enabled() {
+        names.push(container::GATEWAY_PROXY.to_string());
+        containers.push(gateway_proxy(m, warnings));
+    }
+    // Feature sidecars (Tailscale, Ollama, web terminal, OTel collector) slot in here.
+    add_user_containers(
+        &mut init_containers,
+        &mut names,
+        m.spec.init_containers.as_ref(),
+        "spec.initContainers",
+        warnings,
+    );
+    add_user_containers(
+        &mut containers,
+        &mut names,
+        m.spec.sidecars.as_ref(),
+        "spec.sidecars",
+        warnings,
+    );
+
+    let mut annotations: BTreeMap<String, String> =
+        m.spec.pod_annotations.clone().unwrap_or_default();
+    annotations.insert(CONFIG_HASH_ANNOTATION.to_string(), config_hash.to_string());
+    if m.observed.secret_hash.is_empty() {
+        annotations.remove(SECRET_HASH_ANNOTATION);
+    } else {
+        annotations.insert(
+            SECRET_HASH_ANNOTATION.to_string(),
+            m.observed.secret_hash.clone(),
+        );
+    }
+
+    let availability = m.spec.availability.as_ref();
+    let pull_secrets: Vec<LocalObjectReference> = m
+        .spec
+        .image
+        .as_ref()
+        .and_then(|i| i.pull_secrets.clone())
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|s| !s.name.is_empty())
+        .collect();
+    let pod = PodSpec {
+        service_account_name: m.service_account_name(),
+        automount_service_account_token: Some(m.needs_api_access()),
+        share_process_namespace: Some(m.spec.share_process_namespace.unwrap_or(true)),
+        security_context: Some(pod_security_context(m)),
+        image_pull_secrets: non_empty_vec(pull_secrets),
+        node_selector: availability
+            .and_then(|a| a.node_selector.clone())
+            .and_then(non_empty_map),
+        tolerations: availability
+            .and_then(|a| a.tolerations.as_deref())
+            .map(clean_all)
+            .and_then(non_empty_vec),
+        affinity: availability.and_then(|a| a.affinity.as_ref()).map(clean),
+        topology_spread_constraints: availability
+            .and_then(|a| a.topology_spread_constraints.as_deref())
+            .map(clean_all)
+            .and_then(non_empty_vec),
+        runtime_class_name: availability
+            .and_then(|a| a.runtime_class_name.clone())
+            .filter(|r| !r.is_empty()),
+        init_containers: Some(init_containers),
+        containers,
+        volumes: Some(volumes(m, warnings)),
+        ..Default::default()
+    };
+
+    StatefulSet {
+        metadata: object_meta(m, m.name.clone()),
+        spec: Some(StatefulSetSpec {
+            replicas: Some(if m.suspended() { 0 } else { 1 }),
+            revision_history_limit: Some(10),
+            service_name: Some(m.name.clone()),
+            pod_management_policy: Some("Parallel".to_string()),
+            persistent_volume_claim_retention_policy: Some(
+                StatefulSetPersistentVolumeClaimRetentionPolicy {
+                    when_deleted: Some("Retain".to_string()),
+                    when_scaled: Some("Retain".to_string()),
+                },
+            ),
+            update_strategy: Some(StatefulSetUpdateStrategy {
+                type_: Some("RollingUpdate".to_string()),
+                rolling_update: None,
+            }),
+            selector: pod_selector(&m.name),
+            template: PodTemplateSpec {
+                metadata: Some(ObjectMeta {
+                    labels: Some(labels(&m.name)),
+                    annotations: Some(annotations),
+                    ..Default::default()
+                }),
+                spec: Some(pod),
+            },
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}

@@ -1,0 +1,306 @@
+//! Property tests: arbitrary specs (shaped by the CRD schema) and arbitrary observed inputs never
+//! make `render` panic, rendering is deterministic, and what comes out is consistent.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+use std::collections::BTreeMap;
+use std::sync::LazyLock;
+
+use kube::CustomResourceExt;
+use openclaw_api::clusterdefaults::{OpenClawClusterDefaults, OpenClawClusterDefaultsSpec};
+use openclaw_api::defaults::apply_cluster_defaults;
+use openclaw_api::{OpenClawInstance, OpenClawInstanceSpec};
+use openclaw_render::{Object, Observed, render};
+use proptest::prelude::*;
+use serde_json::{Map, Value, json};
+
+/// Strings that hit the interesting branches: defaults, enum values, quantities, paths, JSON.
+const STRINGS: &[&str] = &[
+    "",
+    "x",
+    "latest",
+    "merge",
+    "json5",
+    "overwrite",
+    "openclaw.json",
+    "ClusterIP",
+    "TCP",
+    "500m",
+    "2000m",
+    "1Gi",
+    "1.5Gi",
+    "1e3",
+    "-1",
+    "8 GB",
+    "../up",
+    "/abs",
+    "a/b",
+    "a--b",
+    ".hidden",
+    "my notes.md",
+    "ENVIRONMENT.md",
+    "BOOTSTRAP.md",
+    "--ws--a--b",
+    "init-config",
+    "openclaw",
+    "gateway-proxy",
+    "data",
+    "/tmp",
+    "registry.example.com:5000/",
+    "trusted-proxy",
+    "loopback",
+    "sha256:abc",
+    "Ünïcode ✓",
+    "${OPENCLAW_GATEWAY_TOKEN}",
+];
+
+/// Config texts an external ConfigMap may hold.
+const CONFIGS: &[&str] = &[
+    "",
+    "{}",
+    "null",
+    "[]",
+    "{",
+    r#"{"gateway": "x"}"#,
+    r#"{"gateway": {"auth": {"mode": "trusted-proxy"}, "bind": "loopback"}}"#,
+    r#"{"gateway": {"trustedProxies": "10.0.0.0/8", "controlUi": []}}"#,
+    "{a: 1, // c\n b: [1,],}",
+    "{a: NaN}",
+    "'str'",
+];
+
+fn string() -> BoxedStrategy<String> {
+    prop_oneof![
+        4 => proptest::sample::select(STRINGS).prop_map(str::to_string),
+        1 => "[ -~]{0,40}",
+    ]
+    .boxed()
+}
+
+fn any_json(depth: u32) -> BoxedStrategy<Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(|n| json!(n)),
+        any::<f64>().prop_map(|n| json!(n)),
+        string().prop_map(Value::String),
+    ];
+    leaf.prop_recursive(depth, 16, 4, |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..3).prop_map(Value::Array),
+            proptest::collection::btree_map(
+                prop_oneof![
+                    Just("gateway".to_string()),
+                    Just("auth".to_string()),
+                    string()
+                ],
+                inner,
+                0..3
+            )
+            .prop_map(|m| Value::Object(m.into_iter().collect())),
+        ]
+    })
+    .boxed()
+}
+
+/// A value roughly following `schema` (right types, any values), `depth` levels deep.
+fn from_schema(schema: &Value, depth: u32) -> BoxedStrategy<Value> {
+    if schema.get("x-kubernetes-preserve-unknown-fields") == Some(&Value::Bool(true))
+        && schema.get("properties").is_none()
+    {
+        return any_json(3);
+    }
+    if schema.get("x-kubernetes-int-or-string") == Some(&Value::Bool(true)) {
+        return prop_oneof![
+            any::<i32>().prop_map(|n| json!(n)),
+            string().prop_map(Value::String)
+        ]
+        .boxed();
+    }
+    if let Some(values) = schema
+        .get("enum")
+        .and_then(Value::as_array)
+        .filter(|v| !v.is_empty())
+    {
+        return proptest::sample::select(values.clone()).boxed();
+    }
+    match schema.get("type").and_then(Value::as_str) {
+        Some("boolean") => any::<bool>().prop_map(Value::Bool).boxed(),
+        Some("integer") => prop_oneof![
+            proptest::sample::select(vec![0i64, 1, -1, 18789, 65535, 65536]).prop_map(|n| json!(n)),
+            any::<i32>().prop_map(|n| json!(n)),
+        ]
+        .boxed(),
+        Some("number") => any::<f64>().prop_map(|n| json!(n)).boxed(),
+        Some("string") => string().prop_map(Value::String).boxed(),
+        Some("array") if depth > 0 => {
+            let item = schema.get("items").cloned().unwrap_or(Value::Null);
+            proptest::collection::vec(from_schema(&item, depth - 1), 0..3)
+                .prop_map(Value::Array)
+                .boxed()
+        }
+        Some("object") if depth > 0 => {
+            if let Some(props) = schema.get("properties").and_then(Value::as_object) {
+                let fields: Vec<BoxedStrategy<Option<(String, Value)>>> = props
+                    .iter()
+                    .map(|(name, sub)| {
+                        let name = name.clone();
+                        proptest::option::weighted(0.3, from_schema(sub, depth - 1))
+                            .prop_map(move |v| v.map(|v| (name.clone(), v)))
+                            .boxed()
+                    })
+                    .collect();
+                fields
+                    .prop_map(|entries| Value::Object(entries.into_iter().flatten().collect()))
+                    .boxed()
+            } else if let Some(extra) = schema.get("additionalProperties").filter(|v| v.is_object())
+            {
+                proptest::collection::btree_map(string(), from_schema(extra, depth - 1), 0..3)
+                    .prop_map(|m| Value::Object(m.into_iter().collect()))
+                    .boxed()
+            } else {
+                Just(Value::Object(Map::new())).boxed()
+            }
+        }
+        _ => Just(Value::Null).boxed(),
+    }
+}
+
+fn spec_schema<K: CustomResourceExt>() -> Value {
+    let crd = serde_json::to_value(K::crd()).expect("CRD serializes");
+    crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"].clone()
+}
+
+static INSTANCE_SCHEMA: LazyLock<Value> = LazyLock::new(spec_schema::<OpenClawInstance>);
+static DEFAULTS_SCHEMA: LazyLock<Value> = LazyLock::new(spec_schema::<OpenClawClusterDefaults>);
+
+fn instance() -> impl Strategy<Value = OpenClawInstance> {
+    let spec = from_schema(&INSTANCE_SCHEMA, 6).prop_filter_map("spec deserializes", |v| {
+        serde_json::from_value::<OpenClawInstanceSpec>(v).ok()
+    });
+    let name = prop_oneof![
+        4 => Just("demo".to_string()),
+        4 => "[a-z][a-z0-9-]{0,20}",
+        1 => Just(String::new()),
+    ];
+    let namespace = prop_oneof![
+        8 => Just(Some("default".to_string())),
+        1 => Just(None),
+        1 => Just(Some(String::new())),
+    ];
+    let uid = prop_oneof![9 => Just(Some("uid-1".to_string())), 1 => Just(None)];
+    (spec, name, namespace, uid).prop_map(|(spec, name, namespace, uid)| {
+        let mut i = OpenClawInstance::new(&name, spec);
+        i.metadata.namespace = namespace;
+        i.metadata.uid = uid;
+        i
+    })
+}
+
+fn defaults() -> impl Strategy<Value = Option<OpenClawClusterDefaultsSpec>> {
+    proptest::option::weighted(
+        0.3,
+        from_schema(&DEFAULTS_SCHEMA, 6)
+            .prop_filter_map("spec deserializes", |v| serde_json::from_value(v).ok()),
+    )
+}
+
+fn files() -> impl Strategy<Value = BTreeMap<String, String>> {
+    proptest::collection::btree_map(string(), string(), 0..4)
+}
+
+fn observed() -> impl Strategy<Value = Observed> {
+    (
+        defaults(),
+        prop_oneof![8 => Just(Some("t0ken".to_string())), 1 => Just(None), 1 => Just(Some(String::new()))],
+        prop_oneof![Just(String::new()), Just("0123456789abcdef".to_string())],
+        proptest::option::of(proptest::sample::select(CONFIGS).prop_map(str::to_string)),
+        files(),
+        proptest::collection::btree_map(string(), files(), 0..3),
+    )
+        .prop_map(|(cluster_defaults, gateway_token, secret_hash, external_config, workspace_files, additional_workspace_files)| Observed {
+            cluster_defaults,
+            gateway_token,
+            secret_hash,
+            external_config,
+            workspace_files,
+            additional_workspace_files,
+        })
+}
+
+fn unique_env_names(spec: Option<&[k8s_openapi::api::core::v1::EnvVar]>) -> bool {
+    let names: Vec<_> = spec.unwrap_or_default().iter().map(|e| &e.name).collect();
+    names
+        .iter()
+        .collect::<std::collections::BTreeSet<_>>()
+        .len()
+        == names.len()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 384, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn render_never_panics_and_is_deterministic(i in instance(), o in observed()) {
+        let first = render(&i, &o);
+        let second = render(&i.clone(), &o.clone());
+        prop_assert_eq!(&first, &second);
+        let Ok(r) = first else { return Ok(()) };
+
+        prop_assert_eq!(r.config_hash.len(), 16);
+        prop_assert!(r.config_hash.bytes().all(|b| b.is_ascii_hexdigit()));
+        prop_assert!(r.warnings.iter().all(|w| !w.is_empty()));
+        let name = i.metadata.name.clone().unwrap();
+        let mut sts = 0;
+        for o in &r.objects {
+            let meta = o.metadata();
+            prop_assert!(!o.name().is_empty());
+            prop_assert_eq!(meta.labels.as_ref(), Some(&openclaw_render::labels(&name)));
+            let v = o.to_value().expect("serializes");
+            prop_assert_eq!(v["kind"].as_str(), Some(o.kind()));
+            if let Object::StatefulSet(s) = o {
+                sts += 1;
+                let ann = s.spec.as_ref().unwrap().template.metadata.as_ref().unwrap().annotations.clone().unwrap();
+                prop_assert_eq!(&ann["openclaw.rocks/config-hash"], &r.config_hash);
+                // Container names are unique across init and regular containers.
+                let pod = s.spec.as_ref().unwrap().template.spec.as_ref().unwrap();
+                let mut names: Vec<&String> = pod.containers.iter().chain(pod.init_containers.iter().flatten()).map(|c| &c.name).collect();
+                let total = names.len();
+                names.sort();
+                names.dedup();
+                prop_assert_eq!(names.len(), total);
+                // Volume names are unique too.
+                let mut vols: Vec<&String> = pod.volumes.iter().flatten().map(|v| &v.name).collect();
+                let total = vols.len();
+                vols.sort();
+                vols.dedup();
+                prop_assert_eq!(vols.len(), total);
+            }
+            if let Object::ConfigMap(cm) = o
+                && o.name().ends_with("-workspace")
+            {
+                let data = cm.data.as_ref().unwrap();
+                let plan: Value = serde_json::from_str(&data[".operator-seed-plan.json"]).expect("plan is JSON");
+                // Every key the plan names exists, and every key is a valid ConfigMap key.
+                for ws in plan["workspaces"].as_array().unwrap() {
+                    for f in ws["files"].as_array().unwrap() {
+                        prop_assert!(data.contains_key(f["key"].as_str().unwrap()));
+                    }
+                }
+                for k in data.keys() {
+                    prop_assert!(!k.is_empty() && k.len() <= 253);
+                    prop_assert!(k.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b)), "{}", k);
+                }
+            }
+        }
+        prop_assert_eq!(sts, 1);
+    }
+
+    #[test]
+    fn cluster_defaults_apply_once(i in instance(), o in observed()) {
+        let Some(d) = o.cluster_defaults.clone() else { return Ok(()) };
+        prop_assume!(unique_env_names(i.spec.env.as_deref()) && unique_env_names(d.env.as_deref()));
+        let mut merged = i.clone();
+        merged.spec = apply_cluster_defaults(&i.spec, Some(&d));
+        prop_assert_eq!(render(&i, &o), render(&merged, &o));
+    }
+}
