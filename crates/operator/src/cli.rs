@@ -68,27 +68,13 @@ pub fn render_yaml(
         .map_err(|e| CliError::Document(source.to_string(), e.to_string()))?;
     let mut out = String::new();
     for object in &rendered.objects {
-        let value = object_value(object).map_err(|e| CliError::Print(e.to_string()))?;
+        let value = object
+            .to_value()
+            .map_err(|e| CliError::Print(e.to_string()))?;
         out.push_str("---\n");
         out.push_str(&serde_saphyr::to_string(&value).map_err(|e| CliError::Print(e.to_string()))?);
     }
     Ok(out)
-}
-
-fn object_value(object: &openclaw_render::Object) -> Result<Value, serde_json::Error> {
-    use openclaw_render::Object as O;
-    match object {
-        O::ServiceAccount(o) => serde_json::to_value(o),
-        O::Role(o) => serde_json::to_value(o),
-        O::RoleBinding(o) => serde_json::to_value(o),
-        O::NetworkPolicy(o) => serde_json::to_value(o),
-        O::Secret(o) => serde_json::to_value(o),
-        O::ConfigMap(o) => serde_json::to_value(o),
-        O::PersistentVolumeClaim(o) => serde_json::to_value(o),
-        O::PodDisruptionBudget(o) => serde_json::to_value(o),
-        O::StatefulSet(o) => serde_json::to_value(o),
-        O::Service(o) => serde_json::to_value(o),
-    }
 }
 
 /// One YAML file per CRD, named like the contract's (`openclaw.rocks_<plural>.yaml`).

@@ -471,3 +471,29 @@ async fn bad_input_is_reported_and_recovers() {
         .expect("fixed");
     h.wait_phase("bad", "Running").await;
 }
+
+#[tokio::test]
+async fn orphan_switch_moves_pvc_ownership_only() {
+    let Some(h) = Harness::start("ctl-orphan").await else {
+        return;
+    };
+    api_keys(&h, "k1").await;
+    let mut spec = minimal();
+    h.apply_instance("own", spec.clone()).await;
+    h.wait_phase("own", "Running").await;
+    let pvcs = h.api::<PersistentVolumeClaim>();
+    let pvc = pvcs.get("own-data").await.expect("pvc");
+    assert!(pvc.owner_references().is_empty(), "orphan by default");
+
+    spec["storage"] = json!({"persistence": {"orphan": false}});
+    h.apply_instance("own", spec).await;
+    let owned = testkit::wait_for(
+        &pvcs,
+        "own-data",
+        |p: &PersistentVolumeClaim| !p.owner_references().is_empty(),
+        TIMEOUT,
+    )
+    .await
+    .expect("owner reference added");
+    assert_eq!(owned.spec, pvc.spec, "the PVC spec is never touched");
+}

@@ -151,7 +151,22 @@ where
     }
     if let Some(live) = store.get(&key) {
         if mode == Mode::CreateOnly {
-            return Ok(false);
+            // Only ownership may change afterwards (e.g. a PVC's `orphan` switch): a merge
+            // patch of the owner references alone, never of the spec or data.
+            let wanted = desired.owner_references();
+            if live.owner_references() == wanted {
+                return Ok(false);
+            }
+            let patch = serde_json::json!({"metadata": {"ownerReferences": wanted}});
+            api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+                .await
+                .map_err(|source| ApplyError::Kube {
+                    verb: "patch owner of",
+                    kind,
+                    name,
+                    source,
+                })?;
+            return Ok(true);
         }
         let unchanged = live.annotations().get(APPLIED_HASH) == Some(&hash);
         let live_json =
