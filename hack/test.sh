@@ -6,9 +6,11 @@
 #   2. cargo clippy --workspace --all-targets -- -D warnings
 #   3. build (or reuse) the cached control-plane binaries
 #   4. start the local cluster, or reuse one that is already up (and leave it up)
-#   5. cargo test --workspace --all-targets, then --doc, with OPENCLAW_REQUIRE_CLUSTER=1
-#   6. every hack/test-extra.d/*.sh, in name order (optional extra steps)
-#   7. stop the cluster if step 4 started it (also on failure or Ctrl-C)
+#   5. install (or reuse) the real OpenClaw and nginx for the conformance tests
+#   6. cargo test --workspace --all-targets, then --doc, with OPENCLAW_REQUIRE_CLUSTER=1 and
+#      OPENCLAW_REQUIRE_RUNTIME=1
+#   7. every hack/test-extra.d/*.sh, in name order (optional extra steps)
+#   8. stop the cluster if step 4 started it (also on failure or Ctrl-C)
 #
 # Cargo's target dir defaults to a cache outside the repo, keyed by the rustc
 # version: $OPENCLAW_CACHE_DIR/cargo-target/<rustc version> (OPENCLAW_CACHE_DIR
@@ -72,7 +74,7 @@ echo "[test.sh] CARGO_TARGET_DIR=$CARGO_TARGET_DIR"
 
 if command -v shellcheck >/dev/null 2>&1; then
 	step "shellcheck"
-	shellcheck -x hack/*.sh hack/control-plane/*.sh .ci/run
+	shellcheck -x hack/*.sh hack/*/*.sh .ci/run
 	step_done
 else
 	echo "[test.sh] shellcheck not installed; skipping it (apt-get install shellcheck)"
@@ -104,6 +106,13 @@ fi
 eval "$(bash "$CLUSTER" env)"
 export KUBECONFIG
 export OPENCLAW_REQUIRE_CLUSTER=1
+step_done
+
+# The real OpenClaw (Node 26 + openclaw from the npm registry) and Debian's nginx, for the
+# conformance tests of the generated config; cached by version like the control plane.
+step "real OpenClaw runtimes and nginx (install or reuse)"
+bash hack/openclaw/install.sh
+export OPENCLAW_REQUIRE_RUNTIME=1
 step_done
 
 step "cargo test --workspace --all-targets"

@@ -312,6 +312,9 @@ cmd_up() {
 		log "cluster is already running; nothing to do (KUBECONFIG=$KUBECONFIG_PATH)"
 		return 0
 	fi
+	if ((running == ${#COMPONENTS[@]})); then
+		die "all components run but the API server is not ready (see '$0 logs kube-apiserver'); run '$0 down' first"
+	fi
 	if ((running > 0)); then
 		die "cluster is partially running ($running of ${#COMPONENTS[@]} components); run '$0 down' first"
 	fi
