@@ -5,13 +5,13 @@
 
 use std::sync::LazyLock;
 
-use kube::CustomResourceExt;
 use openclaw_api::clusterdefaults::{OpenClawClusterDefaults, OpenClawClusterDefaultsSpec};
 use openclaw_api::defaults::apply_cluster_defaults;
 use openclaw_api::validation::{validate, validate_spec};
 use openclaw_api::{OpenClawInstance, OpenClawInstanceSpec};
 use proptest::prelude::*;
-use serde_json::{Map, Value, json};
+use serde_json::Value;
+use testkit::arbitrary::{from_schema, spec_schema, unique_names};
 
 /// Strings that exercise the checks: empty, defaults, quantities, durations, path tricks,
 /// prefixes, non-ASCII and long values.
@@ -49,118 +49,17 @@ const STRINGS: &[&str] = &[
     "x",
 ];
 
-fn string() -> BoxedStrategy<Value> {
-    prop_oneof![
-        4 => proptest::sample::select(STRINGS).prop_map(|s| Value::String(s.to_string())),
-        1 => "[ -~]{0,300}".prop_map(Value::String),
-    ]
-    .boxed()
-}
-
-fn any_json(depth: u32) -> BoxedStrategy<Value> {
-    let leaf = prop_oneof![
-        Just(Value::Null),
-        any::<bool>().prop_map(Value::Bool),
-        any::<i64>().prop_map(|n| json!(n)),
-        string(),
-    ];
-    leaf.prop_recursive(depth, 16, 4, |inner| {
-        prop_oneof![
-            proptest::collection::vec(inner.clone(), 0..3).prop_map(Value::Array),
-            proptest::collection::btree_map("[a-z]{1,8}", inner, 0..3)
-                .prop_map(|m| Value::Object(m.into_iter().collect())),
-        ]
-    })
-    .boxed()
-}
-
-/// A value that follows `schema` (roughly: right types, any values) down to `depth` levels.
-fn from_schema(schema: &Value, depth: u32) -> BoxedStrategy<Value> {
-    if schema.get("x-kubernetes-preserve-unknown-fields") == Some(&Value::Bool(true))
-        && schema.get("properties").is_none()
-    {
-        return proptest::collection::btree_map("[a-zA-Z$]{1,10}", any_json(2), 0..4)
-            .prop_map(|m| Value::Object(m.into_iter().collect()))
-            .boxed();
-    }
-    if schema.get("x-kubernetes-int-or-string") == Some(&Value::Bool(true)) {
-        return prop_oneof![any::<i32>().prop_map(|n| json!(n)), string()].boxed();
-    }
-    if let Some(values) = schema
-        .get("enum")
-        .and_then(Value::as_array)
-        .filter(|v| !v.is_empty())
-    {
-        return proptest::sample::select(values.clone()).boxed();
-    }
-    match schema.get("type").and_then(Value::as_str) {
-        Some("boolean") => any::<bool>().prop_map(Value::Bool).boxed(),
-        Some("integer") => prop_oneof![
-            proptest::sample::select(vec![0i64, 1, -1, 1000, 65535, 65536]).prop_map(|n| json!(n)),
-            any::<i32>().prop_map(|n| json!(n)),
-        ]
-        .boxed(),
-        Some("number") => any::<f64>().prop_map(|n| json!(n)).boxed(),
-        Some("string") => string(),
-        Some("array") if depth > 0 => {
-            let item = schema.get("items").cloned().unwrap_or(Value::Null);
-            proptest::collection::vec(from_schema(&item, depth - 1), 0..3)
-                .prop_map(Value::Array)
-                .boxed()
-        }
-        Some("object") if depth > 0 => {
-            if let Some(props) = schema.get("properties").and_then(Value::as_object) {
-                let fields: Vec<BoxedStrategy<Option<(String, Value)>>> = props
-                    .iter()
-                    .map(|(name, sub)| {
-                        let name = name.clone();
-                        proptest::option::weighted(0.3, from_schema(sub, depth - 1))
-                            .prop_map(move |v| v.map(|v| (name.clone(), v)))
-                            .boxed()
-                    })
-                    .collect();
-                fields
-                    .prop_map(|entries| Value::Object(entries.into_iter().flatten().collect()))
-                    .boxed()
-            } else if let Some(extra) = schema.get("additionalProperties").filter(|v| v.is_object())
-            {
-                let key = proptest::sample::select(STRINGS).prop_map(str::to_string);
-                proptest::collection::btree_map(key, from_schema(extra, depth - 1), 0..3)
-                    .prop_map(|m| Value::Object(m.into_iter().collect()))
-                    .boxed()
-            } else {
-                Just(Value::Object(Map::new())).boxed()
-            }
-        }
-        _ => Just(Value::Null).boxed(),
-    }
-}
-
-fn spec_schema<K: CustomResourceExt>() -> Value {
-    let crd = serde_json::to_value(K::crd()).expect("CRD serializes");
-    crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"].clone()
-}
-
 static INSTANCE_SCHEMA: LazyLock<Value> = LazyLock::new(spec_schema::<OpenClawInstance>);
 static DEFAULTS_SCHEMA: LazyLock<Value> = LazyLock::new(spec_schema::<OpenClawClusterDefaults>);
 
 fn instance_spec() -> impl Strategy<Value = OpenClawInstanceSpec> {
-    from_schema(&INSTANCE_SCHEMA, 7)
+    from_schema(&INSTANCE_SCHEMA, 7, STRINGS)
         .prop_filter_map("spec deserializes", |v| serde_json::from_value(v).ok())
 }
 
 fn defaults_spec() -> impl Strategy<Value = OpenClawClusterDefaultsSpec> {
-    from_schema(&DEFAULTS_SCHEMA, 7)
+    from_schema(&DEFAULTS_SCHEMA, 7, STRINGS)
         .prop_filter_map("spec deserializes", |v| serde_json::from_value(v).ok())
-}
-
-fn unique_names(env: Option<&[k8s_openapi::api::core::v1::EnvVar]>) -> bool {
-    let names: Vec<_> = env.unwrap_or_default().iter().map(|e| &e.name).collect();
-    names
-        .iter()
-        .collect::<std::collections::BTreeSet<_>>()
-        .len()
-        == names.len()
 }
 
 proptest! {
@@ -187,7 +86,10 @@ proptest! {
         let merged = apply_cluster_defaults(&spec, Some(&d));
         let _ = validate_spec(&merged);
         // `env` is a list map keyed by name: the API server never stores duplicate names.
-        prop_assume!(unique_names(spec.env.as_deref()) && unique_names(d.env.as_deref()));
+        let names = |e: &Option<Vec<k8s_openapi::api::core::v1::EnvVar>>| {
+            unique_names(e.iter().flatten().map(|v| v.name.as_str()))
+        };
+        prop_assume!(names(&spec.env) && names(&d.env));
         // The instance's own registry, pull secrets and env values survive the merge.
         if let Some(r) = spec.registry.as_ref().filter(|r| !r.is_empty()) {
             prop_assert_eq!(merged.registry.as_ref(), Some(r));

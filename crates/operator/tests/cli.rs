@@ -141,3 +141,41 @@ fn binary_exit_codes() {
     assert!(String::from_utf8_lossy(&crd.stdout).contains("openclawinstances.openclaw.rocks"));
     std::fs::remove_dir_all(dir).ok();
 }
+
+#[test]
+fn render_prints_the_core_stack() {
+    let sample = repo().join("config/samples/openclawinstance-minimal.yaml");
+    let text = std::fs::read_to_string(&sample).expect("sample");
+    let yaml = cli::render_yaml("sample", &text, None).expect("renders");
+    let docs: Vec<serde_json::Value> = serde_saphyr::from_multiple(&yaml).expect("valid YAML");
+    let kinds: Vec<String> = docs
+        .iter()
+        .map(|d| {
+            format!(
+                "{}/{}",
+                d["kind"].as_str().unwrap_or_default(),
+                d["metadata"]["name"].as_str().unwrap_or_default()
+            )
+        })
+        .collect();
+    for want in [
+        "ServiceAccount/demo",
+        "NetworkPolicy/demo",
+        "Secret/demo-gateway-token",
+        "ConfigMap/demo-config",
+        "PersistentVolumeClaim/demo-data",
+        "StatefulSet/demo",
+        "Service/demo",
+    ] {
+        assert!(
+            kinds.iter().any(|k| k == want),
+            "{want} missing from {kinds:?}"
+        );
+    }
+    let defaults = "apiVersion: openclaw.rocks/v1alpha1\nkind: OpenClawClusterDefaults\nmetadata: {name: cluster}\nspec: {registry: mirror.example}\n";
+    let yaml = cli::render_yaml("sample", &text, Some(defaults)).expect("renders");
+    assert!(
+        yaml.contains("mirror.example/"),
+        "registry override applied"
+    );
+}

@@ -433,6 +433,31 @@ async fn bad_input_is_reported_and_recovers() {
     api_keys(&h, "k1").await;
     h.wait_phase("bad", "Running").await;
 
+    // A missing workspace ConfigMap: Degraded with its name, recovery when it appears.
+    let mut spec = minimal();
+    spec["workspace"] = json!({"configMapRef": {"name": "files"}});
+    h.apply_instance("bad", spec).await;
+    let degraded = h.wait_phase("bad", "Degraded").await;
+    let ws = degraded
+        .status
+        .and_then(|s| s.conditions)
+        .into_iter()
+        .flatten()
+        .find(|c| c.type_ == "WorkspaceReady")
+        .expect("WorkspaceReady");
+    assert_eq!(ws.reason, "ConfigMapNotFound");
+    assert!(ws.message.contains("files"), "{}", ws.message);
+    let files: ConfigMap = serde_json::from_value(json!({
+        "apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "files"},
+        "data": {"NOTES.md": "hello"}
+    }))
+    .expect("cm");
+    h.api::<ConfigMap>()
+        .create(&PostParams::default(), &files)
+        .await
+        .expect("created");
+    h.wait_phase("bad", "Running").await;
+
     // Malformed external config: clear error, nothing new rolled out.
     let cm: ConfigMap = serde_json::from_value(json!({
         "apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "ext"},

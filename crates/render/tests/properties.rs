@@ -5,13 +5,13 @@
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
-use kube::CustomResourceExt;
 use openclaw_api::clusterdefaults::{OpenClawClusterDefaults, OpenClawClusterDefaultsSpec};
 use openclaw_api::defaults::apply_cluster_defaults;
 use openclaw_api::{OpenClawInstance, OpenClawInstanceSpec};
 use openclaw_render::{Object, Observed, render};
 use proptest::prelude::*;
-use serde_json::{Map, Value, json};
+use serde_json::Value;
+use testkit::arbitrary::{from_schema, spec_schema};
 
 /// Strings that hit the interesting branches: defaults, enum values, quantities, paths, JSON.
 const STRINGS: &[&str] = &[
@@ -51,6 +51,9 @@ const STRINGS: &[&str] = &[
     "sha256:abc",
     "Ünïcode ✓",
     "${OPENCLAW_GATEWAY_TOKEN}",
+    "gateway",
+    "auth",
+    "mode",
 ];
 
 /// Config texts an external ConfigMap may hold.
@@ -69,114 +72,17 @@ const CONFIGS: &[&str] = &[
 ];
 
 fn string() -> BoxedStrategy<String> {
-    prop_oneof![
-        4 => proptest::sample::select(STRINGS).prop_map(str::to_string),
-        1 => "[ -~]{0,40}",
-    ]
-    .boxed()
-}
-
-fn any_json(depth: u32) -> BoxedStrategy<Value> {
-    let leaf = prop_oneof![
-        Just(Value::Null),
-        any::<bool>().prop_map(Value::Bool),
-        any::<i64>().prop_map(|n| json!(n)),
-        any::<f64>().prop_map(|n| json!(n)),
-        string().prop_map(Value::String),
-    ];
-    leaf.prop_recursive(depth, 16, 4, |inner| {
-        prop_oneof![
-            proptest::collection::vec(inner.clone(), 0..3).prop_map(Value::Array),
-            proptest::collection::btree_map(
-                prop_oneof![
-                    Just("gateway".to_string()),
-                    Just("auth".to_string()),
-                    string()
-                ],
-                inner,
-                0..3
-            )
-            .prop_map(|m| Value::Object(m.into_iter().collect())),
-        ]
-    })
-    .boxed()
-}
-
-/// A value roughly following `schema` (right types, any values), `depth` levels deep.
-fn from_schema(schema: &Value, depth: u32) -> BoxedStrategy<Value> {
-    if schema.get("x-kubernetes-preserve-unknown-fields") == Some(&Value::Bool(true))
-        && schema.get("properties").is_none()
-    {
-        return any_json(3);
-    }
-    if schema.get("x-kubernetes-int-or-string") == Some(&Value::Bool(true)) {
-        return prop_oneof![
-            any::<i32>().prop_map(|n| json!(n)),
-            string().prop_map(Value::String)
-        ]
-        .boxed();
-    }
-    if let Some(values) = schema
-        .get("enum")
-        .and_then(Value::as_array)
-        .filter(|v| !v.is_empty())
-    {
-        return proptest::sample::select(values.clone()).boxed();
-    }
-    match schema.get("type").and_then(Value::as_str) {
-        Some("boolean") => any::<bool>().prop_map(Value::Bool).boxed(),
-        Some("integer") => prop_oneof![
-            proptest::sample::select(vec![0i64, 1, -1, 18789, 65535, 65536]).prop_map(|n| json!(n)),
-            any::<i32>().prop_map(|n| json!(n)),
-        ]
-        .boxed(),
-        Some("number") => any::<f64>().prop_map(|n| json!(n)).boxed(),
-        Some("string") => string().prop_map(Value::String).boxed(),
-        Some("array") if depth > 0 => {
-            let item = schema.get("items").cloned().unwrap_or(Value::Null);
-            proptest::collection::vec(from_schema(&item, depth - 1), 0..3)
-                .prop_map(Value::Array)
-                .boxed()
-        }
-        Some("object") if depth > 0 => {
-            if let Some(props) = schema.get("properties").and_then(Value::as_object) {
-                let fields: Vec<BoxedStrategy<Option<(String, Value)>>> = props
-                    .iter()
-                    .map(|(name, sub)| {
-                        let name = name.clone();
-                        proptest::option::weighted(0.3, from_schema(sub, depth - 1))
-                            .prop_map(move |v| v.map(|v| (name.clone(), v)))
-                            .boxed()
-                    })
-                    .collect();
-                fields
-                    .prop_map(|entries| Value::Object(entries.into_iter().flatten().collect()))
-                    .boxed()
-            } else if let Some(extra) = schema.get("additionalProperties").filter(|v| v.is_object())
-            {
-                proptest::collection::btree_map(string(), from_schema(extra, depth - 1), 0..3)
-                    .prop_map(|m| Value::Object(m.into_iter().collect()))
-                    .boxed()
-            } else {
-                Just(Value::Object(Map::new())).boxed()
-            }
-        }
-        _ => Just(Value::Null).boxed(),
-    }
-}
-
-fn spec_schema<K: CustomResourceExt>() -> Value {
-    let crd = serde_json::to_value(K::crd()).expect("CRD serializes");
-    crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"].clone()
+    testkit::arbitrary::string(STRINGS)
 }
 
 static INSTANCE_SCHEMA: LazyLock<Value> = LazyLock::new(spec_schema::<OpenClawInstance>);
 static DEFAULTS_SCHEMA: LazyLock<Value> = LazyLock::new(spec_schema::<OpenClawClusterDefaults>);
 
 fn instance() -> impl Strategy<Value = OpenClawInstance> {
-    let spec = from_schema(&INSTANCE_SCHEMA, 6).prop_filter_map("spec deserializes", |v| {
-        serde_json::from_value::<OpenClawInstanceSpec>(v).ok()
-    });
+    let spec = from_schema(&INSTANCE_SCHEMA, 6, STRINGS)
+        .prop_filter_map("spec deserializes", |v| {
+            serde_json::from_value::<OpenClawInstanceSpec>(v).ok()
+        });
     let name = prop_oneof![
         4 => Just("demo".to_string()),
         4 => "[a-z][a-z0-9-]{0,20}",
@@ -199,7 +105,7 @@ fn instance() -> impl Strategy<Value = OpenClawInstance> {
 fn defaults() -> impl Strategy<Value = Option<OpenClawClusterDefaultsSpec>> {
     proptest::option::weighted(
         0.3,
-        from_schema(&DEFAULTS_SCHEMA, 6)
+        from_schema(&DEFAULTS_SCHEMA, 6, STRINGS)
             .prop_filter_map("spec deserializes", |v| serde_json::from_value(v).ok()),
     )
 }
@@ -227,13 +133,8 @@ fn observed() -> impl Strategy<Value = Observed> {
         })
 }
 
-fn unique_env_names(spec: Option<&[k8s_openapi::api::core::v1::EnvVar]>) -> bool {
-    let names: Vec<_> = spec.unwrap_or_default().iter().map(|e| &e.name).collect();
-    names
-        .iter()
-        .collect::<std::collections::BTreeSet<_>>()
-        .len()
-        == names.len()
+fn unique_env_names(env: Option<&[k8s_openapi::api::core::v1::EnvVar]>) -> bool {
+    testkit::arbitrary::unique_names(env.unwrap_or_default().iter().map(|e| e.name.as_str()))
 }
 
 proptest! {

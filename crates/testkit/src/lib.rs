@@ -20,6 +20,7 @@
 //! Finding the cluster: the kubeconfig comes from `KUBECONFIG` if it is set,
 //! else from [`default_kubeconfig_path`] (the file `cluster.sh up` writes).
 
+pub mod arbitrary;
 mod counter;
 mod namespace;
 pub mod openclaw;
