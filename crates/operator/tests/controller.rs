@@ -522,3 +522,42 @@ async fn orphan_switch_moves_pvc_ownership_only() {
     .expect("owner reference added");
     assert_eq!(owned.spec, pvc.spec, "the PVC spec is never touched");
 }
+
+#[tokio::test]
+async fn missing_existing_claim_degrades_then_recovers() {
+    let Some(h) = Harness::start("ctl-claim").await else {
+        return;
+    };
+    api_keys(&h, "k1").await;
+    let mut spec = minimal();
+    spec["storage"] = json!({"persistence": {"existingClaim": "my-data"}});
+    h.apply_instance("claim", spec).await;
+    let degraded = h.wait_phase("claim", "Degraded").await;
+    let storage = degraded
+        .status
+        .and_then(|s| s.conditions)
+        .into_iter()
+        .flatten()
+        .find(|c| c.type_ == "StorageReady")
+        .expect("StorageReady");
+    assert_eq!(storage.reason, "ExistingClaimNotFound");
+    assert!(
+        h.api::<PersistentVolumeClaim>()
+            .get_opt("claim-data")
+            .await
+            .expect("get")
+            .is_none(),
+        "no managed PVC with an existing claim"
+    );
+    let pvc: PersistentVolumeClaim = serde_json::from_value(json!({
+        "apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "my-data"},
+        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}
+    }))
+    .expect("pvc");
+    h.api::<PersistentVolumeClaim>()
+        .create(&PostParams::default(), &pvc)
+        .await
+        .expect("created");
+    // Not watched (it is the user's PVC): the controller looks again every 15 s while missing.
+    h.wait_phase("claim", "Running").await;
+}

@@ -129,6 +129,7 @@ async fn reconcile_inner(instance: &OpenClawInstance, ctx: &Context) -> Result<O
         workspace_problems,
         workspace_refs,
         token_generated,
+        missing_claim,
     } = inputs;
     observed.cluster_defaults = defaults;
 
@@ -276,6 +277,67 @@ async fn reconcile_inner(instance: &OpenClawInstance, ctx: &Context) -> Result<O
     }
 
     let managed = apply_all(instance, ctx, &rendered).await?;
+
+    // Per-object conditions, as the Go operator reports them (and removed when switched off).
+    set_condition(
+        &mut conditions,
+        "RBACReady",
+        TRUE,
+        "RBACCreated",
+        "ServiceAccount, Role and RoleBinding reconciled",
+        generation,
+        &now,
+    );
+    if managed.network_policy.is_some() {
+        set_condition(
+            &mut conditions,
+            "NetworkPolicyReady",
+            TRUE,
+            "NetworkPolicyCreated",
+            "NetworkPolicy reconciled",
+            generation,
+            &now,
+        );
+    } else {
+        remove_condition(&mut conditions, "NetworkPolicyReady");
+    }
+    set_condition(
+        &mut conditions,
+        "ServiceReady",
+        TRUE,
+        "ServiceCreated",
+        "Service reconciled",
+        generation,
+        &now,
+    );
+    let persistence = spec.storage.as_ref().and_then(|s| s.persistence.as_ref());
+    if let Some(claim) = &missing_claim {
+        let message = format!("existing claim {claim:?} not found");
+        if old_reason(&old, "StorageReady") != Some("ExistingClaimNotFound") {
+            events.push(event(EventType::Warning, "ExistingClaimNotFound", &message));
+        }
+        set_condition(
+            &mut conditions,
+            "StorageReady",
+            FALSE,
+            "ExistingClaimNotFound",
+            message,
+            generation,
+            &now,
+        );
+    } else if persistence.is_some_and(|p| p.enabled == Some(false)) {
+        remove_condition(&mut conditions, "StorageReady");
+    } else {
+        set_condition(
+            &mut conditions,
+            "StorageReady",
+            TRUE,
+            "PVCCreated",
+            "The data volume exists",
+            generation,
+            &now,
+        );
+    }
     if token_generated {
         events.push(event(
             EventType::Normal,
@@ -300,7 +362,8 @@ async fn reconcile_inner(instance: &OpenClawInstance, ctx: &Context) -> Result<O
         s.status.as_ref().and_then(|st| st.observed_generation) >= s.meta().generation
     });
     let ready = current && sts_status.ready_replicas.unwrap_or(0) > 0;
-    let degraded = !missing_secrets.is_empty() || !workspace_problems.is_empty();
+    let degraded =
+        !missing_secrets.is_empty() || !workspace_problems.is_empty() || missing_claim.is_some();
     let new_phase = if suspended {
         if current && sts_status.replicas == 0 {
             set_condition(
@@ -415,10 +478,16 @@ async fn reconcile_inner(instance: &OpenClawInstance, ctx: &Context) -> Result<O
     status.managed_resources = Some(managed);
     status.gateway_endpoint = Some(format!("{name}.{ns}.svc:18789"));
     status.canvas_endpoint = Some(format!("{name}.{ns}.svc:18793"));
+    // A user's PVC is not watched: look again soon while it is missing.
+    let action = if missing_claim.is_some() {
+        Action::requeue(Duration::from_secs(15))
+    } else {
+        Action::requeue(RESYNC)
+    };
     Ok(Outcome {
         status,
         events,
-        action: Action::requeue(RESYNC),
+        action,
     })
 }
 

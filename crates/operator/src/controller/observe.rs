@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Secret};
 use kube::api::Api;
 use kube::{Client, ResourceExt};
 use openclaw_api::validation::check_workspace_filename;
@@ -38,6 +38,8 @@ pub struct Inputs {
     pub workspace_refs: usize,
     /// A new gateway token was generated in this pass.
     pub token_generated: bool,
+    /// `spec.storage.persistence.existingClaim` names a PVC that does not exist.
+    pub missing_claim: Option<String>,
 }
 
 /// Name of the Secret that holds the gateway token for this instance.
@@ -177,6 +179,21 @@ pub async fn observe(
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();
+
+    // A user-provided data PVC must exist (the pod could never start otherwise).
+    if let Some(claim) = spec
+        .storage
+        .as_ref()
+        .and_then(|s| s.persistence.as_ref())
+        .filter(|p| p.enabled != Some(false))
+        .and_then(|p| p.existing_claim.clone())
+        .filter(|c| !c.is_empty())
+    {
+        let pvcs: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), &ns);
+        if pvcs.get_metadata_opt(&claim).await?.is_none() {
+            inputs.missing_claim = Some(claim);
+        }
+    }
 
     // External openclaw.json.
     if let Some(r) = spec.config.as_ref().and_then(|c| c.config_map_ref.as_ref()) {
