@@ -196,8 +196,11 @@ on_up_exit() {
 # --------------------------------------------------------------------- PKI --
 
 # A CA, a serving cert for the API server (SAN 127.0.0.1, localhost and the
-# in-cluster names), a service-account key pair and a static admin token in
-# group system:masters. The CA key stays in pki/ so that tests can sign more
+# in-cluster names), a service-account key pair, a static admin token in
+# group system:masters, and a second token of the same power for user
+# `openclaw-operator` (operator.kubeconfig), so that the operator's requests
+# can be told apart from everyone else's in the audit log (logs/audit.log, which
+# records that user's requests only; hack/scale counts them). The CA key stays in pki/ so that tests can sign more
 # certs (e.g. for admission webhooks on https://127.0.0.1:PORT).
 make_pki() {
 	rm -rf "$PKI"
@@ -220,13 +223,28 @@ make_pki() {
 		openssl genrsa -out sa.key 2048
 		openssl rsa -in sa.key -pubout -out sa.pub
 		od -An -tx1 -N24 /dev/urandom | tr -d ' \n' >token
-		printf '%s,admin,admin,"system:masters"\n' "$(<token)" >tokens.csv
+		od -An -tx1 -N24 /dev/urandom | tr -d ' \n' >operator-token
+		{
+			printf '%s,admin,admin,"system:masters"\n' "$(<token)"
+			printf '%s,openclaw-operator,openclaw-operator,"system:masters"\n' "$(<operator-token)"
+		} >tokens.csv
+		cat >audit-policy.yaml <<-EOF
+			apiVersion: audit.k8s.io/v1
+			kind: Policy
+			omitStages: [RequestReceived]
+			rules:
+			- level: Metadata
+			  users: [openclaw-operator]
+			- level: None
+		EOF
 		chmod 644 ca.crt apiserver.crt
 	) >"$LOGS/pki.log" 2>&1 || fail_up "openssl failed; see $LOGS/pki.log"
 }
 
+# write_kubeconfig [PATH USER TOKEN_FILE]: the admin kubeconfig by default.
 write_kubeconfig() {
-	local tmp=$KUBECONFIG_PATH.tmp
+	local path=${1:-$KUBECONFIG_PATH} user=${2:-admin} token_file=${3:-$PKI/token}
+	local tmp=$path.tmp
 	umask 077
 	cat >"$tmp" <<-EOF
 		apiVersion: v1
@@ -237,18 +255,18 @@ write_kubeconfig() {
 		    server: https://127.0.0.1:$API_PORT
 		    certificate-authority: $PKI/ca.crt
 		users:
-		- name: admin
+		- name: $user
 		  user:
-		    token: $(<"$PKI/token")
+		    token: $(<"$token_file")
 		contexts:
 		- name: openclaw-local
 		  context:
 		    cluster: openclaw-local
-		    user: admin
+		    user: $user
 		    namespace: default
 		current-context: openclaw-local
 	EOF
-	mv "$tmp" "$KUBECONFIG_PATH"
+	mv "$tmp" "$path"
 	umask 022
 }
 
@@ -345,6 +363,7 @@ cmd_up() {
 	mkdir -p "$CLUSTER_DIR" "$LOGS" "$PIDS"
 	make_pki
 	write_kubeconfig
+	write_kubeconfig "$CLUSTER_DIR/operator.kubeconfig" openclaw-operator "$PKI/operator-token"
 	cat >"$STATE_FILE" <<-EOF
 		BIN=$bin
 		KWOK=$build/kwok
@@ -369,11 +388,13 @@ cmd_up() {
 		--client-ca-file="$PKI/ca.crt" --token-auth-file="$PKI/tokens.csv" \
 		--service-account-issuer=https://kubernetes.default.svc.cluster.local \
 		--service-account-key-file="$PKI/sa.pub" --service-account-signing-key-file="$PKI/sa.key" \
-		--service-cluster-ip-range=10.0.0.0/24 \
+		--service-cluster-ip-range=10.0.0.0/16 \
 		--authorization-mode=Node,RBAC --allow-privileged=true \
 		--cert-dir="$CLUSTER_DIR/apiserver-certs" \
 		--endpoint-reconciler-type=none \
-		--enable-priority-and-fairness=false
+		--enable-priority-and-fairness=false \
+		--audit-policy-file="$PKI/audit-policy.yaml" --audit-log-path="$LOGS/audit.log" \
+		--audit-log-format=json
 	wait_until 120 "kube-apiserver /readyz" api_ready
 	log "kube-apiserver is ready ($(fmt_duration $((SECONDS - start))))"
 

@@ -53,7 +53,28 @@ pub async fn reconcile(
         instance.namespace().unwrap_or_default(),
         instance.name_any()
     );
-    let outcome = reconcile_inner(&instance, &ctx).await?;
+    let outcome = match reconcile_inner(&instance, &ctx).await {
+        Ok(outcome) => outcome,
+        Err(error) => {
+            // Say why in the status (once per distinct message), then retry with backoff.
+            let mut status = instance.status.clone().unwrap_or_default();
+            let mut conditions = status.conditions.take().unwrap_or_default();
+            set_condition(
+                &mut conditions,
+                "Ready",
+                FALSE,
+                "ReconcileError",
+                error.to_string(),
+                instance.meta().generation,
+                &now(),
+            );
+            status.conditions = Some(conditions);
+            if let Err(e) = write_status(&instance, &ctx, &status).await {
+                tracing::warn!(instance = %key, "cannot report the error in the status: {e}");
+            }
+            return Err(error);
+        }
+    };
     write_status(&instance, &ctx, &outcome.status).await?;
     for event in &outcome.events {
         if let Err(e) = ctx.recorder.publish(event, &instance.object_ref(&())).await {
@@ -68,7 +89,8 @@ pub async fn reconcile(
 }
 
 fn now() -> Time {
-    Time(Timestamp::now())
+    // Whole seconds, as the API server stores them.
+    Time(Timestamp::from_second(Timestamp::now().as_second()).unwrap_or_else(|_| Timestamp::now()))
 }
 
 fn event(type_: EventType, reason: &str, note: impl Into<String>) -> Event {
