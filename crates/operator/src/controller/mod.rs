@@ -129,6 +129,22 @@ where
     (reader, stream)
 }
 
+/// The instances in `meta`'s namespace whose `references` include `meta`'s name.
+fn naming<K: Resource>(
+    store: &Store<OpenClawInstance>,
+    meta: &PartialObjectMeta<K>,
+    references: impl Fn(&OpenClawInstance) -> Vec<String>,
+) -> Vec<ObjectRef<OpenClawInstance>> {
+    let ns = meta.namespace();
+    let name = meta.name_any();
+    store
+        .state()
+        .into_iter()
+        .filter(|i| i.namespace() == ns && references(i).contains(&name))
+        .map(|i| ObjectRef::from_obj(&*i))
+        .collect()
+}
+
 fn backoff(failures: u32) -> Duration {
     Duration::from_secs((5u64 << failures.min(6)).min(300))
 }
@@ -209,29 +225,13 @@ pub async fn run(client: Client, scope: Scope, concurrency: u16) -> anyhow::Resu
     let by_secret = {
         let store = store.clone();
         move |meta: PartialObjectMeta<Secret>| {
-            let ns = meta.namespace();
-            let name = meta.name_any();
-            store
-                .state()
-                .into_iter()
-                .filter(|i| i.namespace() == ns)
-                .filter(|i| observe::referenced_secrets(i, &i.spec).contains(&name))
-                .map(|i| ObjectRef::from_obj(&*i))
-                .collect::<Vec<_>>()
+            naming(&store, &meta, |i| observe::referenced_secrets(i, &i.spec))
         }
     };
     let by_config_map = {
         let store = store.clone();
         move |meta: PartialObjectMeta<ConfigMap>| {
-            let ns = meta.namespace();
-            let name = meta.name_any();
-            store
-                .state()
-                .into_iter()
-                .filter(|i| i.namespace() == ns)
-                .filter(|i| observe::referenced_config_maps(&i.spec).contains(&name))
-                .map(|i| ObjectRef::from_obj(&*i))
-                .collect::<Vec<_>>()
+            naming(&store, &meta, |i| observe::referenced_config_maps(&i.spec))
         }
     };
     let all_instances = {
