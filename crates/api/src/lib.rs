@@ -4,6 +4,7 @@
 //! The types keep the Go operator's field names, defaults and validation so that existing
 //! manifests apply unchanged; see `docs/differences.md` for where we deliberately differ.
 
+pub mod admission;
 pub mod clusterdefaults;
 pub mod common;
 pub mod crd;

@@ -1,4 +1,11 @@
-//! The `openclaw-operator` binary's library: the controller and the offline commands.
+//! The `openclaw-operator` binary's library: the controller, the admission webhooks, the
+//! operator process (metrics, health, leader election) and the offline commands.
 
 pub mod cli;
 pub mod controller;
+pub mod http;
+pub mod metrics;
+pub mod process;
+pub mod rbac;
+pub mod tls;
+pub mod webhook;

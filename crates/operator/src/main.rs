@@ -5,8 +5,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
-use openclaw_operator::cli;
+use clap::{ArgAction, Parser, Subcommand};
+use openclaw_operator::controller::Scope;
+use openclaw_operator::{cli, process, webhook};
 
 #[derive(Parser)]
 #[command(
@@ -36,7 +37,7 @@ enum Command {
     /// Print the version.
     Version,
     /// Run the controller against the cluster of the current kubeconfig (or in-cluster config).
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Print every object the operator would create for an instance, with no cluster.
     Render {
         /// YAML file with one OpenClawInstance.
@@ -50,18 +51,152 @@ enum Command {
 
 #[derive(clap::Args)]
 struct RunArgs {
-    /// Watch only this namespace (default: all namespaces).
-    #[arg(long, env = "WATCH_NAMESPACE")]
+    /// Namespaces to watch, comma-separated (default: all namespaces). With a list, namespaced
+    /// RBAC in those namespaces is enough (plus read access to the cluster-scoped
+    /// OpenClawClusterDefaults).
+    #[arg(long, env = "WATCH_NAMESPACES", default_value = "")]
+    watch_namespaces: String,
+    /// Watch only this namespace (older spelling of `--watch-namespaces` with one entry).
+    #[arg(long, env = "WATCH_NAMESPACE", hide = true)]
     namespace: Option<String>,
     /// Instances reconciled in parallel.
     #[arg(long, env = "OPENCLAW_CONCURRENCY", default_value_t = 4)]
     concurrency: u16,
+    /// Metrics endpoint address (`:8080`, `host:port`; `0` turns it off).
+    #[arg(long, env = "METRICS_BIND_ADDRESS", default_value = ":8080")]
+    metrics_bind_address: String,
+    /// Serve /metrics over HTTPS and require a bearer token allowed to `get /metrics`
+    /// (TokenReview + SubjectAccessReview).
+    #[arg(long, env = "METRICS_SECURE", default_value_t = false, action = ArgAction::Set,
+          num_args = 0..=1, default_missing_value = "true")]
+    metrics_secure: bool,
+    /// Directory with tls.crt/tls.key for the secure metrics endpoint (default: a self-signed
+    /// certificate made at start).
+    #[arg(long, env = "METRICS_CERT_DIR")]
+    metrics_cert_dir: Option<PathBuf>,
+    /// Health probe address (`/livez`, `/readyz`, `/healthz`; `0` turns it off).
+    #[arg(long, env = "HEALTH_PROBE_BIND_ADDRESS", default_value = ":8081")]
+    health_probe_bind_address: String,
+    /// Elect a leader with a Lease, so that several replicas can run (one writes).
+    #[arg(long, env = "LEADER_ELECT", default_value_t = false, action = ArgAction::Set,
+          num_args = 0..=1, default_missing_value = "true")]
+    leader_elect: bool,
+    /// Name of the leader-election Lease.
+    #[arg(long, env = "LEADER_ELECTION_ID", default_value = process::DEFAULT_LEASE_NAME)]
+    leader_election_id: String,
+    /// Namespace of the Lease (default: the operator's namespace, `POD_NAMESPACE`).
+    #[arg(long, env = "LEADER_ELECTION_NAMESPACE")]
+    leader_election_namespace: Option<String>,
+    /// Seconds a lease stays valid after its last renewal (failover takes at most this long).
+    #[arg(long, default_value_t = 15)]
+    leader_election_lease_duration: u64,
+    /// The leader renews its lease this many seconds before it expires.
+    #[arg(long, default_value_t = 5)]
+    leader_election_renew_grace: u64,
+    /// Admission webhook address (`:9443`; `0` turns the webhooks off).
+    #[arg(long, env = "WEBHOOK_BIND_ADDRESS", default_value = "0")]
+    webhook_bind_address: String,
+    /// Directory with the webhook's tls.crt/tls.key (a mounted Secret, e.g. from
+    /// cert-manager); reloaded when it changes.
+    #[arg(
+        long,
+        env = "WEBHOOK_CERT_DIR",
+        conflicts_with = "webhook_self_signed_secret"
+    )]
+    webhook_cert_dir: Option<PathBuf>,
+    /// Generate the webhook certificate (and a CA) and keep them in this Secret in the
+    /// operator's namespace; the CA is patched into the `--webhook-configuration`s.
+    #[arg(long, env = "WEBHOOK_SELF_SIGNED_SECRET")]
+    webhook_self_signed_secret: Option<String>,
+    /// Names of the Validating/MutatingWebhookConfigurations whose caBundle the operator keeps
+    /// (self-signed mode); repeatable.
+    #[arg(long = "webhook-configuration")]
+    webhook_configurations: Vec<String>,
+    /// DNS names or IPs of the webhook certificate (self-signed mode); repeatable.
+    #[arg(long = "webhook-cert-host")]
+    webhook_cert_hosts: Vec<String>,
     /// Log format.
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Plain)]
     log_format: LogFormat,
     /// Log filter (tracing env-filter syntax), e.g. `info` or `openclaw_operator=debug`.
-    #[arg(long, env = "RUST_LOG", default_value = "info")]
+    #[arg(long, env = "LOG_LEVEL", default_value = "info")]
     log_level: String,
+}
+
+impl RunArgs {
+    fn operator_namespace() -> String {
+        std::env::var("POD_NAMESPACE")
+            .ok()
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| "openclaw-operator-system".into())
+    }
+
+    fn into_config(self) -> anyhow::Result<process::RunConfig> {
+        let bind = |flag: &str, v: &str| {
+            openclaw_operator::http::parse_bind(v).map_err(|e| anyhow::anyhow!("--{flag}: {e}"))
+        };
+        let mut scope = Scope::parse(&self.watch_namespaces);
+        if scope.namespaces.is_empty()
+            && let Some(ns) = self.namespace.filter(|n| !n.is_empty())
+        {
+            scope = Scope::namespace(ns);
+        }
+        let operator_ns = Self::operator_namespace();
+        let leader_election = self.leader_elect.then(|| {
+            let pod = std::env::var("POD_NAME")
+                .ok()
+                .filter(|s| !s.is_empty())
+                .or_else(|| std::env::var("HOSTNAME").ok())
+                .unwrap_or_else(|| "openclaw-operator".into());
+            let suffix: String = {
+                use rand::Rng;
+                let mut rng = rand::rng();
+                (0..6)
+                    .map(|_| char::from(b'a' + rng.random_range(0..26u8)))
+                    .collect()
+            };
+            process::LeaderElection {
+                lease_name: self.leader_election_id.clone(),
+                namespace: self
+                    .leader_election_namespace
+                    .clone()
+                    .unwrap_or_else(|| operator_ns.clone()),
+                identity: format!("{pod}_{suffix}"),
+                lease_duration: self.leader_election_lease_duration.max(2),
+                renew_grace: self
+                    .leader_election_renew_grace
+                    .clamp(1, self.leader_election_lease_duration.max(2) - 1),
+            }
+        });
+        let webhook = match bind("webhook-bind-address", &self.webhook_bind_address)? {
+            None => None,
+            Some(addr) => {
+                let certs = match (self.webhook_cert_dir, self.webhook_self_signed_secret) {
+                    (Some(dir), _) => webhook::CertSource::Dir(dir),
+                    (None, Some(secret)) => webhook::CertSource::SelfSigned(webhook::SelfSigned {
+                        namespace: operator_ns.clone(),
+                        secret_name: secret,
+                        hosts: self.webhook_cert_hosts,
+                        configurations: self.webhook_configurations,
+                    }),
+                    (None, None) => anyhow::bail!(
+                        "--webhook-bind-address needs --webhook-cert-dir or --webhook-self-signed-secret"
+                    ),
+                };
+                Some(webhook::WebhookConfig { bind: addr, certs })
+            }
+        };
+        Ok(process::RunConfig {
+            scope,
+            concurrency: self.concurrency.max(1),
+            metrics_bind: bind("metrics-bind-address", &self.metrics_bind_address)?,
+            metrics_secure: self.metrics_secure,
+            metrics_cert_dir: self.metrics_cert_dir,
+            health_bind: bind("health-probe-bind-address", &self.health_probe_bind_address)?,
+            leader_election,
+            webhook,
+        })
+    }
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -108,24 +243,18 @@ fn run() -> anyhow::Result<ExitCode> {
                 LogFormat::Json => builder.json().init(),
                 LogFormat::Plain => builder.init(),
             }
+            let config = args.into_config()?;
             let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
             runtime.block_on(async {
-                let client = kube::Client::try_default()
+                let kubeconfig = kube::Config::infer()
                     .await
-                    .context("connecting to Kubernetes")?;
+                    .context("loading the Kubernetes client configuration")?;
                 tracing::info!(
                     version = env!("CARGO_PKG_VERSION"),
-                    namespace = args.namespace.as_deref().unwrap_or("<all>"),
-                    "starting the OpenClawInstance controller"
+                    "openclaw-operator starting"
                 );
-                openclaw_operator::controller::run(
-                    client,
-                    openclaw_operator::controller::Scope {
-                        namespace: args.namespace,
-                    },
-                    args.concurrency.max(1),
-                )
-                .await
+                process::run(kubeconfig, config).await?;
+                anyhow::Ok(())
             })?;
             Ok(ExitCode::SUCCESS)
         }

@@ -44,9 +44,7 @@ impl Harness {
             .expect("CRDs");
         let ns = cluster.namespace(prefix).await.expect("namespace");
         let (counting, counter) = cluster.counting_client().expect("counting client");
-        let scope = Scope {
-            namespace: Some(ns.name().to_string()),
-        };
+        let scope = Scope::namespace(ns.name());
         let controller = tokio::spawn(async move {
             if let Err(e) = controller::run(counting, scope, 2).await {
                 eprintln!("controller stopped: {e}");

@@ -36,6 +36,8 @@ struct Outcome {
     status: OpenClawInstanceStatus,
     events: Vec<Event>,
     action: Action,
+    /// The OpenClaw image rolled out, when rendering got that far.
+    image: Option<String>,
 }
 
 /// The reconcile entry point.
@@ -76,6 +78,19 @@ pub async fn reconcile(
         }
     };
     write_status(&instance, &ctx, &outcome.status).await?;
+    let ready = outcome
+        .status
+        .conditions
+        .iter()
+        .flatten()
+        .any(|c| c.type_ == "Ready" && c.status == TRUE);
+    ctx.metrics.observe_instance(
+        &instance.namespace().unwrap_or_default(),
+        &instance.name_any(),
+        outcome.status.phase.as_deref(),
+        ready,
+        outcome.image.as_deref(),
+    );
     for event in &outcome.events {
         if let Err(e) = ctx.recorder.publish(event, &instance.object_ref(&())).await {
             tracing::warn!(instance = %key, "cannot record event: {e}");
@@ -140,6 +155,7 @@ async fn reconcile_inner(instance: &OpenClawInstance, ctx: &Context) -> Result<O
             status,
             events,
             action: Action::await_change(),
+            image: None,
         });
     }
 
@@ -247,6 +263,7 @@ async fn reconcile_inner(instance: &OpenClawInstance, ctx: &Context) -> Result<O
             status,
             events,
             action: Action::requeue(RESYNC),
+            image: None,
         });
     }
 
@@ -282,6 +299,7 @@ async fn reconcile_inner(instance: &OpenClawInstance, ctx: &Context) -> Result<O
                 status,
                 events,
                 action: Action::await_change(),
+                image: None,
             });
         }
     };
@@ -506,10 +524,20 @@ async fn reconcile_inner(instance: &OpenClawInstance, ctx: &Context) -> Result<O
     } else {
         Action::requeue(RESYNC)
     };
+    let image = rendered.objects.iter().find_map(|o| match o {
+        Object::StatefulSet(sts) => sts
+            .spec
+            .as_ref()
+            .and_then(|s| s.template.spec.as_ref())
+            .and_then(|p| p.containers.first())
+            .and_then(|c| c.image.clone()),
+        _ => None,
+    });
     Ok(Outcome {
         status,
         events,
         action,
+        image,
     })
 }
 
@@ -535,7 +563,13 @@ async fn apply_all(
         macro_rules! ensure_kind {
             ($ty:ty, $store:expr, $obj:expr, $mode:expr, $kind:literal) => {{
                 let api: Api<$ty> = Api::namespaced(client.clone(), &ns);
-                ensure(&api, &$store, $obj, $mode).await?;
+                ensure(&api, &$store, $obj, $mode).await.inspect_err(|_| {
+                    ctx.metrics.resource_failed(
+                        &ns,
+                        &instance.name_any(),
+                        <$ty as Resource>::kind(&()).as_ref(),
+                    )
+                })?;
                 keep.entry($kind).or_default().push($obj.name_any());
                 $obj.name_any()
             }};

@@ -1,0 +1,794 @@
+//! Prometheus metrics of the operator process.
+//!
+//! Names and labels are the Go operator's (`openclaw_*`, and controller-runtime's
+//! `controller_runtime_*`, `workqueue_*`, `rest_client_requests_total`,
+//! `leader_election_master_status`), so its Grafana dashboard and PrometheusRule keep working.
+//! Unlike the Go operator, every registered metric is updated, and per-instance series are
+//! removed when the instance is deleted. Metrics that belong to features not built yet
+//! (auto-update) are not registered. See docs/operations.md.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use futures::future::BoxFuture;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::metrics::counter::{ConstCounter, Counter};
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+use tower::{Layer, Service};
+
+/// The controller name, as controller-runtime labels it (`controller`, and `name` on
+/// `workqueue_*`): dashboards select on it.
+pub const CONTROLLER: &str = "openclawinstance";
+
+/// Instance phases exported as `openclaw_instance_phase` (one series per phase, 0 or 1).
+pub const PHASES: [&str; 5] = ["Provisioning", "Running", "Degraded", "Failed", "Suspended"];
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct InstanceLabels {
+    instance: String,
+    namespace: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ResultLabels {
+    instance: String,
+    namespace: String,
+    result: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PhaseLabels {
+    instance: String,
+    namespace: String,
+    phase: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct InfoLabels {
+    instance: String,
+    namespace: String,
+    version: String,
+    image: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ResourceLabels {
+    instance: String,
+    namespace: String,
+    resource: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ControllerLabels {
+    controller: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ControllerResultLabels {
+    controller: String,
+    result: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct QueueLabels {
+    name: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    code: String,
+    method: String,
+    host: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct LeaseLabels {
+    name: String,
+}
+
+type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
+
+fn reconcile_buckets() -> Histogram {
+    // Prometheus' default buckets, as the Go operator's histogram uses.
+    Histogram::new([
+        0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+    ])
+}
+
+fn queue_buckets() -> Histogram {
+    // controller-runtime's workqueue buckets: 1 ns to 10 s, powers of ten.
+    Histogram::new(exponential_buckets(1e-8, 10.0, 10))
+}
+
+/// How a reconcile ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Converged (or skipped by design, e.g. a deleted instance).
+    Success,
+    /// Failed; retried with backoff.
+    Error,
+}
+
+/// What the workqueue metrics need: which instances wait and which are being worked on.
+#[derive(Debug, Default)]
+struct QueueState {
+    /// Triggered but not started, with the time of the first trigger.
+    pending: HashMap<String, Instant>,
+    /// Being reconciled, with the start time.
+    running: HashMap<String, Instant>,
+}
+
+/// All metrics, and the registry they are encoded from.
+pub struct Metrics {
+    registry: Registry,
+    reconcile_total: Family<ResultLabels, Counter>,
+    reconcile_duration: HistogramFamily<InstanceLabels>,
+    phase: Family<PhaseLabels, Gauge>,
+    resource_failures: Family<ResourceLabels, Counter>,
+    managed_instances: Gauge,
+    info: Family<InfoLabels, Gauge>,
+    ready: Family<InstanceLabels, Gauge>,
+    cr_reconcile_total: Family<ControllerResultLabels, Counter>,
+    cr_reconcile_errors: Family<ControllerLabels, Counter>,
+    cr_reconcile_time: HistogramFamily<ControllerLabels>,
+    cr_active_workers: Family<ControllerLabels, Gauge>,
+    wq_depth: Family<QueueLabels, Gauge>,
+    wq_adds: Family<QueueLabels, Counter>,
+    wq_queue_duration: HistogramFamily<QueueLabels>,
+    wq_work_duration: HistogramFamily<QueueLabels>,
+    wq_retries: Family<QueueLabels, Counter>,
+    rest_requests: Family<RequestLabels, Counter>,
+    leader: Family<LeaseLabels, Gauge>,
+    lease_name: String,
+    queue: Arc<Mutex<QueueState>>,
+    info_labels: Mutex<HashMap<String, InfoLabels>>,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn key(namespace: &str, name: &str) -> String {
+    format!("{namespace}/{name}")
+}
+
+fn controller() -> ControllerLabels {
+    ControllerLabels {
+        controller: CONTROLLER.into(),
+    }
+}
+
+fn queue() -> QueueLabels {
+    QueueLabels {
+        name: CONTROLLER.into(),
+    }
+}
+
+impl Metrics {
+    /// Registers every metric. `lease_name` labels `leader_election_master_status`.
+    pub fn new(lease_name: &str, max_concurrent: u16) -> Self {
+        let mut registry = Registry::default();
+        let reconcile_total = Family::<ResultLabels, Counter>::default();
+        registry.register(
+            "openclaw_reconcile",
+            "Reconciles of OpenClawInstances, by result (success, error)",
+            reconcile_total.clone(),
+        );
+        let reconcile_duration =
+            HistogramFamily::<InstanceLabels>::new_with_constructor(reconcile_buckets);
+        registry.register(
+            "openclaw_reconcile_duration_seconds",
+            "Time one reconcile of an OpenClawInstance took",
+            reconcile_duration.clone(),
+        );
+        let phase = Family::<PhaseLabels, Gauge>::default();
+        registry.register(
+            "openclaw_instance_phase",
+            "1 for the instance's current phase, 0 for the others",
+            phase.clone(),
+        );
+        let resource_failures = Family::<ResourceLabels, Counter>::default();
+        registry.register(
+            "openclaw_resource_creation_failures",
+            "Failed creates or updates of a managed object, by kind",
+            resource_failures.clone(),
+        );
+        let managed_instances = Gauge::default();
+        registry.register(
+            "openclaw_managed_instances",
+            "OpenClawInstances the operator watches",
+            managed_instances.clone(),
+        );
+        let info = Family::<InfoLabels, Gauge>::default();
+        registry.register(
+            "openclaw_instance_info",
+            "Constant 1, labelled with the instance's OpenClaw version and image",
+            info.clone(),
+        );
+        let ready = Family::<InstanceLabels, Gauge>::default();
+        registry.register(
+            "openclaw_instance_ready",
+            "1 when the instance's Ready condition is True",
+            ready.clone(),
+        );
+        let cr_reconcile_total = Family::<ControllerResultLabels, Counter>::default();
+        registry.register(
+            "controller_runtime_reconcile",
+            "Reconciles per controller, by result (success, error, requeue_after)",
+            cr_reconcile_total.clone(),
+        );
+        let cr_reconcile_errors = Family::<ControllerLabels, Counter>::default();
+        registry.register(
+            "controller_runtime_reconcile_errors",
+            "Reconcile errors per controller",
+            cr_reconcile_errors.clone(),
+        );
+        let cr_reconcile_time =
+            HistogramFamily::<ControllerLabels>::new_with_constructor(reconcile_buckets);
+        registry.register(
+            "controller_runtime_reconcile_time_seconds",
+            "Time per reconcile, per controller",
+            cr_reconcile_time.clone(),
+        );
+        let cr_max_concurrent = Family::<ControllerLabels, Gauge>::default();
+        registry.register(
+            "controller_runtime_max_concurrent_reconciles",
+            "Maximum number of concurrent reconciles per controller",
+            cr_max_concurrent.clone(),
+        );
+        let cr_active_workers = Family::<ControllerLabels, Gauge>::default();
+        registry.register(
+            "controller_runtime_active_workers",
+            "Reconciles running now, per controller",
+            cr_active_workers.clone(),
+        );
+        let wq_depth = Family::<QueueLabels, Gauge>::default();
+        registry.register(
+            "workqueue_depth",
+            "Instances waiting to be reconciled",
+            wq_depth.clone(),
+        );
+        let wq_adds = Family::<QueueLabels, Counter>::default();
+        registry.register(
+            "workqueue_adds",
+            "Reconcile triggers (watch events mapped to an instance)",
+            wq_adds.clone(),
+        );
+        let wq_queue_duration = HistogramFamily::<QueueLabels>::new_with_constructor(queue_buckets);
+        registry.register(
+            "workqueue_queue_duration_seconds",
+            "Time an instance waited between its first trigger and the start of its reconcile",
+            wq_queue_duration.clone(),
+        );
+        let wq_work_duration = HistogramFamily::<QueueLabels>::new_with_constructor(queue_buckets);
+        registry.register(
+            "workqueue_work_duration_seconds",
+            "Time one reconcile took",
+            wq_work_duration.clone(),
+        );
+        let wq_retries = Family::<QueueLabels, Counter>::default();
+        registry.register(
+            "workqueue_retries",
+            "Reconciles retried after an error",
+            wq_retries.clone(),
+        );
+        let rest_requests = Family::<RequestLabels, Counter>::default();
+        registry.register(
+            "rest_client_requests",
+            "Requests to the Kubernetes API server, by status code, method and host",
+            rest_requests.clone(),
+        );
+        let leader = Family::<LeaseLabels, Gauge>::default();
+        registry.register(
+            "leader_election_master_status",
+            "1 while this replica is the leader (always 1 with leader election off)",
+            leader.clone(),
+        );
+        let queue_state = Arc::new(Mutex::new(QueueState::default()));
+        registry.register_collector(Box::new(QueueCollector(queue_state.clone())));
+        registry.register_collector(Box::new(ProcessCollector::new()));
+
+        cr_max_concurrent
+            .get_or_create(&controller())
+            .set(i64::from(max_concurrent));
+        // Series that dashboards plot from the start, at zero until something happens.
+        cr_active_workers.get_or_create(&controller()).set(0);
+        wq_depth.get_or_create(&queue()).set(0);
+        wq_adds.get_or_create(&queue()).inc_by(0);
+        wq_retries.get_or_create(&queue()).inc_by(0);
+        cr_reconcile_errors.get_or_create(&controller()).inc_by(0);
+        leader
+            .get_or_create(&LeaseLabels {
+                name: lease_name.into(),
+            })
+            .set(0);
+
+        Self {
+            registry,
+            reconcile_total,
+            reconcile_duration,
+            phase,
+            resource_failures,
+            managed_instances,
+            info,
+            ready,
+            cr_reconcile_total,
+            cr_reconcile_errors,
+            cr_reconcile_time,
+            cr_active_workers,
+            wq_depth,
+            wq_adds,
+            wq_queue_duration,
+            wq_work_duration,
+            wq_retries,
+            rest_requests,
+            leader,
+            lease_name: lease_name.into(),
+            queue: queue_state,
+            info_labels: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The OpenMetrics text exposition of every metric.
+    pub fn encode(&self) -> Result<String, std::fmt::Error> {
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &self.registry)?;
+        Ok(out)
+    }
+
+    /// An instance was triggered (a watch event mapped to it). Counts one add; the queue depth
+    /// grows only if it was not already waiting (triggers of a waiting instance merge, as in
+    /// the controller's scheduler).
+    pub fn queue_add(&self, namespace: &str, name: &str) {
+        self.wq_adds.get_or_create(&queue()).inc();
+        let mut q = lock(&self.queue);
+        q.pending
+            .entry(key(namespace, name))
+            .or_insert_with(Instant::now);
+        self.wq_depth
+            .get_or_create(&queue())
+            .set(q.pending.len() as i64);
+    }
+
+    /// A reconcile of the instance starts now.
+    pub fn reconcile_started(&self, namespace: &str, name: &str) {
+        let k = key(namespace, name);
+        let mut q = lock(&self.queue);
+        if let Some(since) = q.pending.remove(&k) {
+            self.wq_queue_duration
+                .get_or_create(&queue())
+                .observe(since.elapsed().as_secs_f64());
+        }
+        q.running.insert(k, Instant::now());
+        self.wq_depth
+            .get_or_create(&queue())
+            .set(q.pending.len() as i64);
+        self.cr_active_workers
+            .get_or_create(&controller())
+            .set(q.running.len() as i64);
+    }
+
+    /// The reconcile that just started did nothing (this replica is not active).
+    pub fn reconcile_skipped(&self, namespace: &str, name: &str) {
+        let mut q = lock(&self.queue);
+        q.running.remove(&key(namespace, name));
+        self.cr_active_workers
+            .get_or_create(&controller())
+            .set(q.running.len() as i64);
+    }
+
+    /// A reconcile of the instance ended.
+    pub fn reconcile_finished(
+        &self,
+        namespace: &str,
+        name: &str,
+        outcome: Outcome,
+        requeue_after: bool,
+    ) {
+        let k = key(namespace, name);
+        let elapsed = {
+            let mut q = lock(&self.queue);
+            let started = q.running.remove(&k);
+            self.cr_active_workers
+                .get_or_create(&controller())
+                .set(q.running.len() as i64);
+            started.map(|s| s.elapsed()).unwrap_or(Duration::ZERO)
+        };
+        let secs = elapsed.as_secs_f64();
+        let result = match outcome {
+            Outcome::Success => "success",
+            Outcome::Error => "error",
+        };
+        self.reconcile_total
+            .get_or_create(&ResultLabels {
+                instance: name.into(),
+                namespace: namespace.into(),
+                result: result.into(),
+            })
+            .inc();
+        self.reconcile_duration
+            .get_or_create(&InstanceLabels {
+                instance: name.into(),
+                namespace: namespace.into(),
+            })
+            .observe(secs);
+        let cr_result = match (outcome, requeue_after) {
+            (Outcome::Error, _) => "error",
+            (Outcome::Success, true) => "requeue_after",
+            (Outcome::Success, false) => "success",
+        };
+        self.cr_reconcile_total
+            .get_or_create(&ControllerResultLabels {
+                controller: CONTROLLER.into(),
+                result: cr_result.into(),
+            })
+            .inc();
+        if outcome == Outcome::Error {
+            self.cr_reconcile_errors.get_or_create(&controller()).inc();
+            self.wq_retries.get_or_create(&queue()).inc();
+        }
+        self.cr_reconcile_time
+            .get_or_create(&controller())
+            .observe(secs);
+        self.wq_work_duration.get_or_create(&queue()).observe(secs);
+    }
+
+    /// The instance's phase, readiness and image after a reconcile.
+    pub fn observe_instance(
+        &self,
+        namespace: &str,
+        name: &str,
+        phase: Option<&str>,
+        ready: bool,
+        image: Option<&str>,
+    ) {
+        for p in PHASES {
+            self.phase
+                .get_or_create(&PhaseLabels {
+                    instance: name.into(),
+                    namespace: namespace.into(),
+                    phase: p.into(),
+                })
+                .set(i64::from(phase == Some(p)));
+        }
+        self.ready
+            .get_or_create(&InstanceLabels {
+                instance: name.into(),
+                namespace: namespace.into(),
+            })
+            .set(i64::from(ready));
+        if let Some(image) = image {
+            let labels = InfoLabels {
+                instance: name.into(),
+                namespace: namespace.into(),
+                version: image_version(image).into(),
+                image: image.into(),
+            };
+            let mut known = lock(&self.info_labels);
+            if let Some(old) = known.insert(key(namespace, name), labels.clone())
+                && old != labels
+            {
+                self.info.remove(&old);
+            }
+            self.info.get_or_create(&labels).set(1);
+        }
+    }
+
+    /// Creating or updating a managed object of `kind` failed.
+    pub fn resource_failed(&self, namespace: &str, name: &str, kind: &str) {
+        self.resource_failures
+            .get_or_create(&ResourceLabels {
+                instance: name.into(),
+                namespace: namespace.into(),
+                resource: kind.into(),
+            })
+            .inc();
+    }
+
+    /// Number of instances in the cache.
+    pub fn set_managed_instances(&self, n: usize) {
+        self.managed_instances.set(n as i64);
+    }
+
+    /// Whether this replica leads.
+    pub fn set_leader(&self, leader: bool) {
+        self.leader
+            .get_or_create(&LeaseLabels {
+                name: self.lease_name.clone(),
+            })
+            .set(i64::from(leader));
+    }
+
+    /// The instance is gone: drop its series (the Go operator kept them forever).
+    pub fn forget_instance(&self, namespace: &str, name: &str) {
+        let instance = InstanceLabels {
+            instance: name.into(),
+            namespace: namespace.into(),
+        };
+        for p in PHASES {
+            self.phase.remove(&PhaseLabels {
+                instance: name.into(),
+                namespace: namespace.into(),
+                phase: p.into(),
+            });
+        }
+        for r in ["success", "error"] {
+            self.reconcile_total.remove(&ResultLabels {
+                instance: name.into(),
+                namespace: namespace.into(),
+                result: r.into(),
+            });
+        }
+        self.reconcile_duration.remove(&instance);
+        self.ready.remove(&instance);
+        if let Some(old) = lock(&self.info_labels).remove(&key(namespace, name)) {
+            self.info.remove(&old);
+        }
+        let mut q = lock(&self.queue);
+        q.pending.remove(&key(namespace, name));
+        self.wq_depth
+            .get_or_create(&queue())
+            .set(q.pending.len() as i64);
+    }
+
+    /// A tower layer for the kube client that counts `rest_client_requests_total`.
+    pub fn request_layer(self: &Arc<Self>, host: &str) -> RequestMetricsLayer {
+        RequestMetricsLayer {
+            metrics: self.clone(),
+            host: host.into(),
+        }
+    }
+
+    fn count_request(&self, host: &str, method: &http::Method, code: &str) {
+        self.rest_requests
+            .get_or_create(&RequestLabels {
+                code: code.into(),
+                method: method.as_str().into(),
+                host: host.into(),
+            })
+            .inc();
+    }
+}
+
+/// The version part of an image reference: the tag, or the digest when pinned by digest.
+fn image_version(image: &str) -> &str {
+    if let Some((_, digest)) = image.split_once('@') {
+        return digest;
+    }
+    // The tag follows the last ':' after the last '/' (a registry may carry a port).
+    let last = image.rsplit('/').next().unwrap_or(image);
+    last.rsplit_once(':').map_or("latest", |(_, tag)| tag)
+}
+
+/// Layer counting requests by method and response code.
+#[derive(Clone)]
+pub struct RequestMetricsLayer {
+    metrics: Arc<Metrics>,
+    host: String,
+}
+
+impl<S> Layer<S> for RequestMetricsLayer {
+    type Service = RequestMetricsService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        RequestMetricsService {
+            inner,
+            metrics: self.metrics.clone(),
+            host: self.host.clone(),
+        }
+    }
+}
+
+/// Service of [`RequestMetricsLayer`].
+#[derive(Clone)]
+pub struct RequestMetricsService<S> {
+    inner: S,
+    metrics: Arc<Metrics>,
+    host: String,
+}
+
+impl<S, B, RB> Service<http::Request<B>> for RequestMetricsService<S>
+where
+    S: Service<http::Request<B>, Response = http::Response<RB>>,
+    S::Future: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = BoxFuture<'static, Result<S::Response, S::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: http::Request<B>) -> Self::Future {
+        let method = req.method().clone();
+        let metrics = self.metrics.clone();
+        let host = self.host.clone();
+        let fut = self.inner.call(req);
+        Box::pin(async move {
+            let result = fut.await;
+            let code = match &result {
+                Ok(resp) => resp.status().as_u16().to_string(),
+                Err(_) => "<error>".to_string(),
+            };
+            metrics.count_request(&host, &method, &code);
+            result
+        })
+    }
+}
+
+/// `workqueue_unfinished_work_seconds` and `workqueue_longest_running_processor_seconds`,
+/// computed at scrape time from the running reconciles.
+#[derive(Debug)]
+struct QueueCollector(Arc<Mutex<QueueState>>);
+
+impl Collector for QueueCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let (unfinished, longest) = {
+            let q = lock(&self.0);
+            let ages = q.running.values().map(|s| s.elapsed().as_secs_f64());
+            ages.fold((0.0, 0.0), |(sum, max): (f64, f64), a| {
+                (sum + a, max.max(a))
+            })
+        };
+        for (name, help, value) in [
+            (
+                "workqueue_unfinished_work_seconds",
+                "Seconds of work in progress not yet observed by work_duration",
+                unfinished,
+            ),
+            (
+                "workqueue_longest_running_processor_seconds",
+                "Seconds the longest running reconcile has been running",
+                longest,
+            ),
+        ] {
+            let gauge = ConstGauge::new(value);
+            let mut metric = encoder.encode_descriptor(name, help, None, gauge.metric_type())?;
+            gauge.encode(metric.encode_family(&queue())?)?;
+        }
+        Ok(())
+    }
+}
+
+/// `process_*` metrics from /proc (Linux; nothing elsewhere).
+#[derive(Debug)]
+struct ProcessCollector {
+    ticks_per_second: f64,
+    page_size: f64,
+}
+
+impl ProcessCollector {
+    fn new() -> Self {
+        Self {
+            ticks_per_second: rustix::param::clock_ticks_per_second() as f64,
+            page_size: rustix::param::page_size() as f64,
+        }
+    }
+
+    /// (cpu seconds, start time since the epoch, virtual bytes, resident bytes)
+    fn stat(&self) -> Option<(f64, f64, f64, f64)> {
+        let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+        // Fields after the command name, which is in parentheses and may contain spaces.
+        let rest = stat.rsplit_once(')')?.1;
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        // `rest` starts at field 3 (state); utime is field 14, stime 15, starttime 22,
+        // vsize 23, rss 24 (1-based, see proc(5)).
+        let field = |n: usize| f.get(n - 3).and_then(|v| v.parse::<f64>().ok());
+        let cpu = (field(14)? + field(15)?) / self.ticks_per_second;
+        let boot = std::fs::read_to_string("/proc/stat")
+            .ok()?
+            .lines()
+            .find_map(|l| l.strip_prefix("btime "))
+            .and_then(|v| v.trim().parse::<f64>().ok())?;
+        let start = boot + field(22)? / self.ticks_per_second;
+        Some((cpu, start, field(23)?, field(24)? * self.page_size))
+    }
+}
+
+impl Collector for ProcessCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let Some((cpu, start, virt, rss)) = self.stat() else {
+            return Ok(());
+        };
+        let counter = ConstCounter::new(cpu);
+        counter.encode(encoder.encode_descriptor(
+            "process_cpu_seconds",
+            "User and system CPU time spent, in seconds",
+            None,
+            MetricType::Counter,
+        )?)?;
+        let open_fds = std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count()) as f64;
+        let max_fds = rustix::process::getrlimit(rustix::process::Resource::Nofile)
+            .current
+            .map_or(f64::INFINITY, |v| v as f64);
+        for (name, help, value) in [
+            (
+                "process_start_time_seconds",
+                "Start time of the process since the Unix epoch, in seconds",
+                start,
+            ),
+            (
+                "process_virtual_memory_bytes",
+                "Virtual memory size, in bytes",
+                virt,
+            ),
+            (
+                "process_resident_memory_bytes",
+                "Resident memory size, in bytes",
+                rss,
+            ),
+            ("process_open_fds", "Open file descriptors", open_fds),
+            ("process_max_fds", "Maximum open file descriptors", max_fds),
+        ] {
+            let gauge = ConstGauge::new(value);
+            gauge.encode(encoder.encode_descriptor(name, help, None, MetricType::Gauge)?)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    #[test]
+    fn image_versions() {
+        assert_eq!(
+            image_version("ghcr.io/openclaw/openclaw:2026.9.6"),
+            "2026.9.6"
+        );
+        assert_eq!(image_version("registry:5000/openclaw"), "latest");
+        assert_eq!(image_version("r:5000/o@sha256:abc"), "sha256:abc");
+    }
+
+    #[test]
+    fn exposition_has_the_go_operator_names_and_drops_deleted_instances() {
+        let m = Metrics::new("openclaw-operator.openclaw.rocks", 4);
+        m.queue_add("ns", "a");
+        m.queue_add("ns", "a");
+        m.reconcile_started("ns", "a");
+        m.reconcile_finished("ns", "a", Outcome::Success, true);
+        m.observe_instance("ns", "a", Some("Running"), true, Some("img:1.0"));
+        m.observe_instance("ns", "a", Some("Running"), true, Some("img:2.0"));
+        let text = m.encode().unwrap();
+        for needle in [
+            "openclaw_reconcile_total{instance=\"a\",namespace=\"ns\",result=\"success\"} 1",
+            "openclaw_instance_phase{instance=\"a\",namespace=\"ns\",phase=\"Running\"} 1",
+            "openclaw_instance_phase{instance=\"a\",namespace=\"ns\",phase=\"Failed\"} 0",
+            "openclaw_instance_ready{instance=\"a\",namespace=\"ns\"} 1",
+            "openclaw_instance_info{instance=\"a\",namespace=\"ns\",version=\"2.0\",image=\"img:2.0\"} 1",
+            "workqueue_adds_total{name=\"openclawinstance\"} 2",
+            "workqueue_depth{name=\"openclawinstance\"} 0",
+            "controller_runtime_reconcile_total{controller=\"openclawinstance\",result=\"requeue_after\"} 1",
+            "controller_runtime_max_concurrent_reconciles{controller=\"openclawinstance\"} 4",
+            "workqueue_queue_duration_seconds_bucket{",
+            "workqueue_longest_running_processor_seconds{name=\"openclawinstance\"} 0",
+            "leader_election_master_status{name=\"openclaw-operator.openclaw.rocks\"} 0",
+            "process_resident_memory_bytes ",
+        ] {
+            assert!(text.contains(needle), "missing {needle} in\n{text}");
+        }
+        assert!(!text.contains("version=\"1.0\""), "stale info series kept");
+        m.forget_instance("ns", "a");
+        let text = m.encode().unwrap();
+        assert!(
+            !text.contains("instance=\"a\""),
+            "series kept after delete:\n{text}"
+        );
+    }
+}

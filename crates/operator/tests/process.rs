@@ -1,0 +1,453 @@
+//! The operator process (`openclaw-operator run`) against the real control plane: leader
+//! election with two replicas and a SIGKILLed leader, graceful stop on SIGTERM, health probes,
+//! `/metrics` (every registered family moves), secure metrics with token review, and watching
+//! a list of namespaces.
+
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)] // tests may fail loudly
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::authentication::v1::TokenRequest;
+use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::core::v1::{ResourceQuota, ServiceAccount};
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
+use kube::Client;
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
+use openclaw_api::{OpenClawInstance, crd};
+use serde_json::json;
+use testkit::TestNamespace;
+
+const TIMEOUT: Duration = Duration::from_secs(120);
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// One `openclaw-operator run` child process; killed on drop.
+struct Operator {
+    child: Option<Child>,
+    health: u16,
+    metrics: u16,
+    log: PathBuf,
+}
+
+impl Drop for Operator {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Operator {
+    fn start(name: &str, args: &[&str]) -> Self {
+        let health = free_port();
+        let metrics = free_port();
+        let dir = std::env::temp_dir().join("openclaw-operator-process-tests");
+        std::fs::create_dir_all(&dir).unwrap();
+        let log = dir.join(format!("{name}.log"));
+        let out = std::fs::File::create(&log).unwrap();
+        let kubeconfig = std::env::var("KUBECONFIG")
+            .ok()
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+            .unwrap_or_else(testkit::default_kubeconfig_path);
+        let child = Command::new(env!("CARGO_BIN_EXE_openclaw-operator"))
+            .arg("run")
+            .arg(format!("--health-probe-bind-address=127.0.0.1:{health}"))
+            .arg(format!("--metrics-bind-address=127.0.0.1:{metrics}"))
+            .args(args)
+            .env("KUBECONFIG", kubeconfig)
+            .env("POD_NAME", name)
+            .env("LOG_LEVEL", "info,openclaw_operator=debug")
+            .stdout(Stdio::from(out.try_clone().unwrap()))
+            .stderr(Stdio::from(out))
+            .spawn()
+            .expect("operator started");
+        Self {
+            child: Some(child),
+            health,
+            metrics,
+            log,
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn readyz(&self) -> (u16, String) {
+        curl(&format!("http://127.0.0.1:{}/readyz", self.health), &[])
+    }
+
+    fn scrape(&self) -> String {
+        let (code, body) = curl(&format!("http://127.0.0.1:{}/metrics", self.metrics), &[]);
+        assert_eq!(code, 200, "metrics: {body}");
+        body
+    }
+
+    async fn wait_role(&self, role: &str) -> Duration {
+        let start = Instant::now();
+        loop {
+            let (code, body) = self.readyz();
+            if code == 200 && body.contains(&format!("role: {role}")) {
+                return start.elapsed();
+            }
+            assert!(
+                start.elapsed() < TIMEOUT,
+                "never became {role}: {code} {body}\n{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    fn signal(&mut self, signal: rustix::process::Signal) {
+        let child = self.child.as_ref().expect("running");
+        let pid = rustix::process::Pid::from_raw(child.id() as i32).expect("pid");
+        rustix::process::kill_process(pid, signal).expect("signal sent");
+    }
+
+    /// Waits for the process to exit and returns its exit code.
+    async fn wait_exit(&mut self) -> Option<i32> {
+        let mut child = self.child.take().expect("running");
+        let start = Instant::now();
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                return status.code();
+            }
+            assert!(start.elapsed() < Duration::from_secs(30), "did not exit");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+/// GET with curl (`-k`: the secure endpoint's certificate is self-signed).
+fn curl(url: &str, headers: &[String]) -> (u16, String) {
+    let mut cmd = Command::new("curl");
+    cmd.args(["-sk", "--max-time", "5", "-w", "\n%{http_code}"]);
+    for h in headers {
+        cmd.args(["-H", h]);
+    }
+    let out = cmd.arg(url).output().expect("curl runs");
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
+    (code.trim().parse().unwrap_or(0), body.to_string())
+}
+
+/// The value of the first sample line starting with `prefix` (name plus labels).
+fn sample(text: &str, prefix: &str) -> Option<f64> {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .find(|l| l.starts_with(prefix))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}
+
+async fn apply_instance(client: &Client, ns: &str, name: &str) {
+    let obj: OpenClawInstance = serde_json::from_value(json!({
+        "apiVersion": "openclaw.rocks/v1alpha1",
+        "kind": "OpenClawInstance",
+        "metadata": {"name": name},
+        "spec": {},
+    }))
+    .unwrap();
+    Api::<OpenClawInstance>::namespaced(client.clone(), ns)
+        .patch(
+            name,
+            &PatchParams::apply("test").force(),
+            &Patch::Apply(&obj),
+        )
+        .await
+        .expect("instance applied");
+}
+
+async fn wait_phase(client: &Client, ns: &str, name: &str, phase: &str) -> Duration {
+    let start = Instant::now();
+    let want = phase.to_string();
+    testkit::wait_for(
+        &Api::<OpenClawInstance>::namespaced(client.clone(), ns),
+        name,
+        move |i: &OpenClawInstance| i.status.as_ref().and_then(|s| s.phase.as_ref()) == Some(&want),
+        TIMEOUT,
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{ns}/{name} never reached {phase}: {e}"));
+    start.elapsed()
+}
+
+async fn setup(prefix: &str) -> Option<(Client, TestNamespace)> {
+    let cluster = testkit::cluster().await?;
+    cluster
+        .install_crds(&crd::all(), TIMEOUT)
+        .await
+        .expect("CRDs");
+    let ns = cluster.namespace(prefix).await.expect("namespace");
+    Some((cluster.client(), ns))
+}
+
+#[tokio::test]
+async fn standby_takes_over_when_the_leader_is_killed() {
+    let Some((client, ns)) = setup("op-ha").await else {
+        return;
+    };
+    let n = ns.name().to_string();
+    let args = [
+        format!("--watch-namespaces={n}"),
+        "--leader-elect".to_string(),
+        format!("--leader-election-namespace={n}"),
+    ];
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut a = Operator::start(&format!("{n}-a"), &args);
+    a.wait_role("leader").await;
+    let mut b = Operator::start(&format!("{n}-b"), &args);
+    b.wait_role("standby").await;
+
+    apply_instance(&client, &n, "first").await;
+    wait_phase(&client, &n, "first", "Running").await;
+    // The standby reads (warm caches) but does not reconcile or write.
+    let standby = b.scrape();
+    assert!(
+        sample(&standby, "openclaw_reconcile_total{").is_none(),
+        "the standby reconciled:\n{standby}"
+    );
+    assert_eq!(
+        sample(&standby, "leader_election_master_status{"),
+        Some(0.0)
+    );
+    for method in ["POST", "PATCH", "PUT", "DELETE"] {
+        let writes = standby
+            .lines()
+            .filter(|l| {
+                l.starts_with("rest_client_requests_total{")
+                    && l.contains(&format!("method=\"{method}\""))
+            })
+            .collect::<Vec<_>>();
+        // The only writes a standby may make are to the Lease (none while it is held).
+        assert!(writes.is_empty(), "standby wrote: {writes:?}");
+    }
+
+    // SIGKILL: no lease release; the standby must wait for the lease to expire.
+    a.signal(rustix::process::Signal::KILL);
+    let killed = Instant::now();
+    let _ = a.wait_exit().await;
+    apply_instance(&client, &n, "second").await;
+    b.wait_role("leader").await;
+    let took_over = killed.elapsed();
+    wait_phase(&client, &n, "second", "Running").await;
+    let reconciled = killed.elapsed();
+    eprintln!(
+        "FAILOVER: leader killed -> standby leads after {:.1}s; new instance Running after {:.1}s (lease 15s)",
+        took_over.as_secs_f64(),
+        reconciled.as_secs_f64()
+    );
+    assert!(took_over < Duration::from_secs(30), "takeover too slow");
+    let leader = b.scrape();
+    assert_eq!(sample(&leader, "leader_election_master_status{"), Some(1.0));
+
+    // SIGTERM: finishes, releases the lease, exits 0.
+    b.signal(rustix::process::Signal::TERM);
+    let code = b.wait_exit().await;
+    assert_eq!(code, Some(0), "exit code; log:\n{}", b.log());
+    let lease = Api::<Lease>::namespaced(client.clone(), &n)
+        .get("openclaw-operator.openclaw.rocks")
+        .await
+        .expect("lease");
+    let holder = lease
+        .spec
+        .and_then(|s| s.holder_identity)
+        .unwrap_or_default();
+    assert!(
+        holder.is_empty(),
+        "lease still held by {holder:?} after a graceful stop"
+    );
+    ns.cleanup().await.expect("cleanup");
+}
+
+#[tokio::test]
+async fn metrics_move_and_every_registered_family_is_updated() {
+    let Some((client, ns)) = setup("op-metrics").await else {
+        return;
+    };
+    let cluster = testkit::cluster().await.expect("cluster");
+    // A second namespace, where a quota forbids NetworkPolicies: apply failures and retries.
+    let ns2 = cluster
+        .namespace("op-metrics-quota")
+        .await
+        .expect("namespace");
+    let (n, n2) = (ns.name().to_string(), ns2.name().to_string());
+    let quota: ResourceQuota = serde_json::from_value(json!({
+        "apiVersion": "v1", "kind": "ResourceQuota",
+        "metadata": {"name": "no-netpol"},
+        "spec": {"hard": {"count/networkpolicies.networking.k8s.io": "0"}},
+    }))
+    .unwrap();
+    Api::<ResourceQuota>::namespaced(client.clone(), &n2)
+        .create(&PostParams::default(), &quota)
+        .await
+        .expect("quota");
+
+    let watch = format!("--watch-namespaces={n},{n2}");
+    let op = Operator::start(&format!("{n}-op"), &[watch.as_str()]);
+    op.wait_role("single replica").await;
+    apply_instance(&client, &n, "good").await;
+    apply_instance(&client, &n2, "blocked").await;
+    wait_phase(&client, &n, "good", "Running").await;
+    // The blocked instance fails to apply its NetworkPolicy and is retried.
+    let start = Instant::now();
+    let text = loop {
+        let text = op.scrape();
+        if sample(&text, "workqueue_retries_total{").unwrap_or(0.0) >= 1.0 {
+            break text;
+        }
+        assert!(
+            start.elapsed() < TIMEOUT,
+            "no retry seen:\n{text}\n{}",
+            op.log()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+
+    let good = format!("instance=\"good\",namespace=\"{n}\"");
+    assert!(
+        sample(
+            &text,
+            &format!("openclaw_reconcile_total{{{good},result=\"success\"}}")
+        )
+        .unwrap()
+            >= 1.0
+    );
+    assert_eq!(
+        sample(
+            &text,
+            &format!("openclaw_instance_phase{{{good},phase=\"Running\"}}")
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(&text, &format!("openclaw_instance_ready{{{good}}}")),
+        Some(1.0)
+    );
+    assert!(sample(
+        &text,
+        &format!("openclaw_resource_creation_failures_total{{instance=\"blocked\",namespace=\"{n2}\",resource=\"NetworkPolicy\"}}")
+    )
+    .is_some());
+    assert_eq!(sample(&text, "openclaw_managed_instances "), Some(2.0));
+    assert!(sample(&text, "workqueue_adds_total{").unwrap() >= 2.0);
+    assert!(text.contains("rest_client_requests_total{code=\"201\",method=\"POST\""));
+
+    // Every family the operator registers has at least one sample.
+    let families: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.split(' ').next())
+        .collect();
+    assert!(families.len() >= 20, "{families:?}");
+    for family in &families {
+        let has_sample = text.lines().any(|l| {
+            !l.starts_with('#')
+                && l.strip_prefix(family)
+                    .is_some_and(|rest| rest.starts_with(['{', ' ', '_']))
+        });
+        assert!(
+            has_sample,
+            "metric {family} is registered but has no sample:\n{text}"
+        );
+    }
+
+    // Deleting an instance drops its series.
+    Api::<OpenClawInstance>::namespaced(client.clone(), &n)
+        .delete("good", &DeleteParams::default())
+        .await
+        .unwrap();
+    let start = Instant::now();
+    loop {
+        let text = op.scrape();
+        if !text.contains("instance=\"good\"") {
+            break;
+        }
+        assert!(
+            start.elapsed() < TIMEOUT,
+            "series of a deleted instance kept"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    drop(op);
+    ns2.cleanup().await.expect("cleanup");
+    ns.cleanup().await.expect("cleanup");
+}
+
+#[tokio::test]
+async fn secure_metrics_need_a_token_allowed_to_get_metrics() {
+    let Some((client, ns)) = setup("op-secure").await else {
+        return;
+    };
+    let n = ns.name().to_string();
+    let watch = format!("--watch-namespaces={n}");
+    let op = Operator::start(&format!("{n}-op"), &[watch.as_str(), "--metrics-secure"]);
+    op.wait_role("single replica").await;
+    let url = format!("https://127.0.0.1:{}/metrics", op.metrics);
+
+    let (code, _) = curl(&url, &[]);
+    assert_eq!(code, 401, "no token");
+
+    let sa: ServiceAccount =
+        serde_json::from_value(json!({"metadata": {"name": "scraper"}})).unwrap();
+    Api::<ServiceAccount>::namespaced(client.clone(), &n)
+        .create(&PostParams::default(), &sa)
+        .await
+        .unwrap();
+    let token = Api::<ServiceAccount>::namespaced(client.clone(), &n)
+        .create_token_request("scraper", &PostParams::default(), &TokenRequest::default())
+        .await
+        .unwrap()
+        .status
+        .unwrap()
+        .token;
+    let auth = vec![format!("Authorization: Bearer {token}")];
+    let (code, _) = curl(&url, &auth);
+    assert_eq!(code, 403, "token without the metrics-reader permission");
+
+    let role_name = format!("{n}-metrics-reader");
+    let role: ClusterRole = serde_json::from_value(json!({
+        "metadata": {"name": role_name},
+        "rules": [{"nonResourceURLs": ["/metrics"], "verbs": ["get"]}],
+    }))
+    .unwrap();
+    let binding: ClusterRoleBinding = serde_json::from_value(json!({
+        "metadata": {"name": role_name},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role_name},
+        "subjects": [{"kind": "ServiceAccount", "name": "scraper", "namespace": n}],
+    }))
+    .unwrap();
+    let roles: Api<ClusterRole> = Api::all(client.clone());
+    let bindings: Api<ClusterRoleBinding> = Api::all(client.clone());
+    roles.create(&PostParams::default(), &role).await.unwrap();
+    bindings
+        .create(&PostParams::default(), &binding)
+        .await
+        .unwrap();
+    // Denials are cached for 10 s.
+    let start = Instant::now();
+    let result = loop {
+        let (code, body) = curl(&url, &auth);
+        if code == 200 || start.elapsed() > Duration::from_secs(30) {
+            break (code, body);
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    };
+    let _ = roles.delete(&role_name, &DeleteParams::default()).await;
+    let _ = bindings.delete(&role_name, &DeleteParams::default()).await;
+    assert_eq!(result.0, 200, "allowed token: {}", result.1);
+    assert!(result.1.contains("openclaw_managed_instances"));
+    drop(op);
+    ns.cleanup().await.expect("cleanup");
+}
