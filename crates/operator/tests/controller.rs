@@ -268,6 +268,24 @@ async fn instance_runs_converges_and_stays_quiet() {
     )
     .await
     .expect("drift corrected");
+
+    // A deleted child comes back at once (its deletion event triggers the owner), not at the
+    // next periodic re-check.
+    let old_uid = h.api::<Service>().get("demo").await.expect("service").uid();
+    h.api::<Service>()
+        .delete("demo", &DeleteParams::default())
+        .await
+        .expect("service deleted");
+    let start = std::time::Instant::now();
+    testkit::wait_for(
+        &h.api::<Service>(),
+        "demo",
+        move |s: &Service| s.uid() != old_uid,
+        Duration::from_secs(30),
+    )
+    .await
+    .expect("service re-created");
+    assert!(start.elapsed() < Duration::from_secs(30));
 }
 
 #[tokio::test]
