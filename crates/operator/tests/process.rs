@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use k8s_openapi::api::admissionregistration::v1::ValidatingWebhookConfiguration;
 use k8s_openapi::api::authentication::v1::TokenRequest;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{ResourceQuota, ServiceAccount};
@@ -48,6 +49,10 @@ impl Drop for Operator {
 
 impl Operator {
     fn start(name: &str, args: &[&str]) -> Self {
+        Self::start_with_env(name, args, &[])
+    }
+
+    fn start_with_env(name: &str, args: &[&str], env: &[(&str, &str)]) -> Self {
         let health = free_port();
         let metrics = free_port();
         let dir = std::env::temp_dir().join("openclaw-operator-process-tests");
@@ -67,6 +72,7 @@ impl Operator {
             .env("KUBECONFIG", kubeconfig)
             .env("POD_NAME", name)
             .env("LOG_LEVEL", "info,openclaw_operator=debug")
+            .envs(env.iter().copied())
             .stdout(Stdio::from(out.try_clone().unwrap()))
             .stderr(Stdio::from(out))
             .spawn()
@@ -448,6 +454,76 @@ async fn secure_metrics_need_a_token_allowed_to_get_metrics() {
     let _ = bindings.delete(&role_name, &DeleteParams::default()).await;
     assert_eq!(result.0, 200, "allowed token: {}", result.1);
     assert!(result.1.contains("openclaw_managed_instances"));
+    drop(op);
+    ns.cleanup().await.expect("cleanup");
+}
+
+#[tokio::test]
+async fn webhook_flags_serve_and_register_the_validating_webhook() {
+    let Some((client, ns)) = setup("op-webhook").await else {
+        return;
+    };
+    let n = ns.name().to_string();
+    let port = free_port();
+    let config_name = format!("{n}-validating");
+    let args = [
+        format!("--watch-namespaces={n}"),
+        format!("--webhook-bind-address=127.0.0.1:{port}"),
+        "--webhook-self-signed-secret=webhook-cert".to_string(),
+        format!("--webhook-configuration={config_name}"),
+        "--webhook-cert-host=127.0.0.1".to_string(),
+    ];
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let op = Operator::start_with_env(&format!("{n}-op"), &args, &[("POD_NAMESPACE", &n)]);
+
+    // Registered without a caBundle: the operator patches its CA in.
+    let config: ValidatingWebhookConfiguration = serde_json::from_value(json!({
+        "metadata": {"name": config_name},
+        "webhooks": [{
+            "name": "vopenclawinstance.openclaw.rocks",
+            "clientConfig": {"url": format!("https://127.0.0.1:{port}/validate-openclaw-rocks-v1alpha1-openclawinstance")},
+            "rules": [{"apiGroups": ["openclaw.rocks"], "apiVersions": ["v1alpha1"],
+                       "operations": ["CREATE", "UPDATE"], "resources": ["openclawinstances"]}],
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": n}},
+            "failurePolicy": "Fail",
+            "sideEffects": "None",
+            "admissionReviewVersions": ["v1"],
+        }],
+    }))
+    .unwrap();
+    let configs: Api<ValidatingWebhookConfiguration> = Api::all(client.clone());
+    configs
+        .create(&PostParams::default(), &config)
+        .await
+        .unwrap();
+
+    let instances: Api<OpenClawInstance> = Api::namespaced(client.clone(), &n);
+    let bad: OpenClawInstance = serde_json::from_value(json!({
+        "apiVersion": "openclaw.rocks/v1alpha1", "kind": "OpenClawInstance",
+        "metadata": {"name": "bad"},
+        "spec": {"skills": ["not a skill!"]},
+    }))
+    .unwrap();
+    let start = Instant::now();
+    let message = loop {
+        match instances.create(&PostParams::default(), &bad).await {
+            Err(kube::Error::Api(status)) if status.message.contains("denied the request") => {
+                break status.message;
+            }
+            Ok(_) => panic!("a bad instance was admitted"),
+            Err(e) => {
+                // Until the caBundle is patched, the API server cannot call the webhook.
+                assert!(
+                    start.elapsed() < TIMEOUT,
+                    "webhook never answered: {e}\n{}",
+                    op.log()
+                );
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        }
+    };
+    let _ = configs.delete(&config_name, &DeleteParams::default()).await;
+    assert!(message.contains("skills[0]"), "{message}");
     drop(op);
     ns.cleanup().await.expect("cleanup");
 }
