@@ -5,6 +5,7 @@ pub mod cli;
 pub mod controller;
 pub mod http;
 pub mod metrics;
+pub mod otlp;
 pub mod process;
 pub mod rbac;
 pub mod tls;

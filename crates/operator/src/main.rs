@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{ArgAction, Parser, Subcommand};
 use openclaw_operator::controller::Scope;
-use openclaw_operator::{cli, process, webhook};
+use openclaw_operator::{cli, otlp, process, webhook};
 
 #[derive(Parser)]
 #[command(
@@ -115,6 +115,17 @@ struct RunArgs {
     /// DNS names or IPs of the webhook certificate (self-signed mode); repeatable.
     #[arg(long = "webhook-cert-host")]
     webhook_cert_hosts: Vec<String>,
+    /// OpenTelemetry collector to push metrics and traces to over OTLP: `host:port`, or a URL
+    /// (`http://…` plain, `https://…` TLS). Empty: no push.
+    #[arg(long, env = "OTEL_EXPORTER_OTLP_ENDPOINT", default_value = "")]
+    otlp_endpoint: String,
+    /// Plain TCP (no TLS) to an `--otlp-endpoint` given without scheme.
+    #[arg(long, env = "OTEL_EXPORTER_OTLP_INSECURE", default_value_t = true, action = ArgAction::Set,
+          num_args = 0..=1, default_missing_value = "true")]
+    otlp_insecure: bool,
+    /// OTLP protocol: `grpc` (port 4317) or `http/protobuf` (port 4318).
+    #[arg(long, env = "OTEL_EXPORTER_OTLP_PROTOCOL", value_enum, default_value_t = otlp::Protocol::Grpc)]
+    otlp_protocol: otlp::Protocol,
     /// Log format.
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Plain)]
     log_format: LogFormat,
@@ -131,7 +142,13 @@ impl RunArgs {
             .unwrap_or_else(|| "openclaw-operator-system".into())
     }
 
-    fn into_config(self) -> anyhow::Result<process::RunConfig> {
+    fn otlp_config(&self) -> Option<otlp::OtlpConfig> {
+        let endpoint = self.otlp_endpoint.trim();
+        (!endpoint.is_empty())
+            .then(|| otlp::OtlpConfig::from_env(endpoint, self.otlp_protocol, self.otlp_insecure))
+    }
+
+    fn into_config(self, otlp: Option<otlp::Otlp>) -> anyhow::Result<process::RunConfig> {
         let bind = |flag: &str, v: &str| {
             openclaw_operator::http::parse_bind(v).map_err(|e| anyhow::anyhow!("--{flag}: {e}"))
         };
@@ -195,6 +212,7 @@ impl RunArgs {
             health_bind: bind("health-probe-bind-address", &self.health_probe_bind_address)?,
             leader_election,
             webhook,
+            otlp,
         })
     }
 }
@@ -236,15 +254,34 @@ fn run() -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Run(args) => {
+            use tracing_subscriber::Layer as _;
+            use tracing_subscriber::layer::SubscriberExt as _;
+            use tracing_subscriber::util::SubscriberInitExt as _;
             let filter = tracing_subscriber::EnvFilter::try_new(&args.log_level)
                 .context("invalid --log-level")?;
-            let builder = tracing_subscriber::fmt().with_env_filter(filter);
-            match args.log_format {
-                LogFormat::Json => builder.json().init(),
-                LogFormat::Plain => builder.init(),
-            }
-            let config = args.into_config()?;
+            // The runtime comes first: the OTLP exporter sends from it.
             let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+            let (otlp, otlp_error) = match args.otlp_config() {
+                None => (None, None),
+                Some(c) => match otlp::Otlp::start(&c, runtime.handle().clone()) {
+                    Ok(o) => (Some(o), None),
+                    Err(e) => (None, Some(e)),
+                },
+            };
+            let fmt = match args.log_format {
+                LogFormat::Json => tracing_subscriber::fmt::layer().json().boxed(),
+                LogFormat::Plain => tracing_subscriber::fmt::layer().boxed(),
+            };
+            tracing_subscriber::registry()
+                .with(filter)
+                .with(fmt)
+                .with(otlp.as_ref().map(otlp::Otlp::layer))
+                .init();
+            if let Some(e) = otlp_error {
+                // Never fatal, as in the Go operator.
+                tracing::warn!("OTLP push disabled: {e}");
+            }
+            let config = args.into_config(otlp)?;
             runtime.block_on(async {
                 let kubeconfig = kube::Config::infer()
                     .await

@@ -85,6 +85,8 @@ pub struct RunConfig {
     pub leader_election: Option<LeaderElection>,
     /// Admission webhooks (`None`: off).
     pub webhook: Option<webhook::WebhookConfig>,
+    /// OTLP push of metrics and traces (`None`: off).
+    pub otlp: Option<crate::otlp::Otlp>,
 }
 
 /// A broadcast "stop now".
@@ -110,6 +112,9 @@ pub async fn run(config: kube::Config, rc: RunConfig) -> Result<(), ProcessError
         .as_ref()
         .map_or("none".to_string(), |le| le.lease_name.clone());
     let metrics = Arc::new(Metrics::new(&lease_name, rc.concurrency));
+    if let Some(otlp) = &rc.otlp {
+        otlp.spawn_metrics(metrics.clone());
+    }
     let host = config
         .cluster_url
         .authority()
@@ -272,6 +277,9 @@ pub async fn run(config: kube::Config, rc: RunConfig) -> Result<(), ProcessError
             Ok(Ok(Err(e))) => tracing::warn!("releasing the lease: {e}"),
             _ => tracing::warn!("the lease was not released in time; it will expire"),
         }
+    }
+    if let Some(otlp) = &rc.otlp {
+        otlp.shutdown().await;
     }
     if lost {
         return Err(ProcessError::LostLease(lease_name));
