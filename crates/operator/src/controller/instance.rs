@@ -159,7 +159,7 @@ async fn reconcile_inner(instance: &OpenClawInstance, ctx: &Context) -> Result<O
         });
     }
 
-    let inputs = observe(&ctx.client, instance, &spec).await?;
+    let inputs = observe(&ctx.client, &ctx.stores.secrets, instance, &spec).await?;
     let Inputs {
         mut observed,
         missing_secrets,

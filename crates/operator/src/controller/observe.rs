@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Secret};
 use kube::api::Api;
+use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Client, ResourceExt};
 use openclaw_api::validation::check_workspace_filename;
 use openclaw_api::{OpenClawInstance, OpenClawInstanceSpec};
@@ -113,9 +114,13 @@ fn secret_strings(secret: &Secret) -> BTreeMap<String, Vec<u8>> {
     out
 }
 
-/// Read the instance's inputs. `spec` is the spec with cluster defaults merged.
+/// Read the instance's inputs. `spec` is the spec with cluster defaults merged. `own_secrets`
+/// is the cache of the Secrets the operator manages: the operator's own gateway-token Secret is
+/// read from it (no GET) when it is there with a token; on a cache miss it is read from the API
+/// server, so a miss never leads to a new token while the Secret exists.
 pub async fn observe(
     client: &Client,
+    own_secrets: &Store<Secret>,
     instance: &OpenClawInstance,
     spec: &OpenClawInstanceSpec,
 ) -> Result<Inputs, kube::Error> {
@@ -133,7 +138,20 @@ pub async fn observe(
         .is_some_and(|s| !s.is_empty());
     let mut hasher = Sha256::new();
     for name in referenced_secrets(instance, spec) {
-        let found = secrets.get_opt(&name).await?;
+        let own = name == gateway_secret && !user_gateway_secret;
+        let cached = own
+            .then(|| own_secrets.get(&ObjectRef::new(&name).within(&ns)))
+            .flatten()
+            .filter(|s| {
+                s.data
+                    .as_ref()
+                    .and_then(|d| d.get(TOKEN_KEY))
+                    .is_some_and(|t| !t.0.is_empty())
+            });
+        let found = match cached {
+            Some(secret) => Some((*secret).clone()),
+            None => secrets.get_opt(&name).await?,
+        };
         let mut data = found.as_ref().map(secret_strings);
         if name == gateway_secret && !user_gateway_secret {
             // Our own token Secret: reuse its token; generate one when it does not exist yet
