@@ -139,7 +139,7 @@ impl RunArgs {
         std::env::var("POD_NAMESPACE")
             .ok()
             .filter(|s| !s.is_empty())
-            .unwrap_or_else(|| "openclaw-operator-system".into())
+            .unwrap_or_else(|| openclaw_operator::rbac::DEFAULT_OPERATOR_NAMESPACE.into())
     }
 
     fn otlp_config(&self) -> Option<otlp::OtlpConfig> {

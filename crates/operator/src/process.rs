@@ -19,7 +19,7 @@ use crate::tls;
 use crate::webhook;
 
 /// Default name of the leader-election Lease (the Go operator's).
-pub const DEFAULT_LEASE_NAME: &str = "openclaw-operator.openclaw.rocks";
+pub const DEFAULT_LEASE_NAME: &str = crate::rbac::DEFAULT_LEASE_NAME;
 
 /// Errors that stop the process.
 #[derive(Debug, thiserror::Error)]
