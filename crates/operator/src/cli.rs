@@ -67,7 +67,7 @@ pub fn render_yaml(
     let rendered = openclaw_render::render(&instance, &observed)
         .map_err(|e| CliError::Document(source.to_string(), e.to_string()))?;
     let mut out = String::new();
-    for object in &rendered.objects {
+    for object in rendered.iter() {
         let value = object
             .to_value()
             .map_err(|e| CliError::Print(e.to_string()))?;

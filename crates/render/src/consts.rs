@@ -79,3 +79,6 @@ pub mod container {
     /// nginx in front of the loopback-bound gateway.
     pub const GATEWAY_PROXY: &str = "gateway-proxy";
 }
+
+/// The image's default `PATH`, after the feature prefixes when a feature adds any.
+pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";

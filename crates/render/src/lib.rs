@@ -13,12 +13,15 @@
 //! and its enrichment, nginx.conf), [`workspace`], [`statefulset`], [`service`], and
 //! [`simple`] for the gateway token Secret, the data PVC and the PodDisruptionBudget. Optional
 //! features (Chromium, Tailscale, Ollama, web terminal, observability, Ingress/HTTPRoute, HPA,
-//! backups, skill packs, runtime dependencies) add their objects in [`render`] and their pod
-//! parts at the places marked in [`statefulset`]. See `docs/rendering.md`.
+//! skills, plugins, runtime dependencies, CA bundle) live in [`features`], one module each,
+//! and plug into the renderers through the [`features::Feature`] trait. Each object comes as a
+//! [`Desired`]: the object, its write mode, its apply phase and its status slot. See
+//! `docs/rendering.md`.
 
 pub mod clean;
 pub mod config;
 pub mod consts;
+pub mod features;
 pub mod hash;
 pub mod image;
 pub mod meta;
@@ -34,10 +37,11 @@ pub mod workspace;
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::{
     ConfigMap, PersistentVolumeClaim, Secret, Service, ServiceAccount,
 };
-use k8s_openapi::api::networking::v1::NetworkPolicy;
+use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -80,7 +84,8 @@ pub struct Observed {
     pub additional_workspace_files: BTreeMap<String, BTreeMap<String, String>>,
 }
 
-/// One object to apply, in apply order.
+/// One object to apply. [`Rendered::objects`] wraps each in a [`Desired`] that says how and
+/// when it is written.
 #[derive(Clone, Debug, PartialEq)]
 #[allow(missing_docs, clippy::large_enum_variant)]
 pub enum Object {
@@ -94,6 +99,100 @@ pub enum Object {
     PodDisruptionBudget(PodDisruptionBudget),
     StatefulSet(StatefulSet),
     Service(Service),
+    /// `networking.k8s.io/v1` Ingress (not rendered yet).
+    Ingress(Ingress),
+    /// `autoscaling/v2` HorizontalPodAutoscaler (not rendered yet).
+    HorizontalPodAutoscaler(HorizontalPodAutoscaler),
+    /// An object of a CRD-backed kind that may not be installed (not rendered yet).
+    Custom(CustomObject),
+}
+
+/// A kind defined by a third-party CRD.
+#[derive(Clone, Copy, PartialEq, Eq, Ord, PartialOrd, Debug, Hash)]
+pub enum CustomKind {
+    /// `monitoring.coreos.com/v1` ServiceMonitor.
+    ServiceMonitor,
+    /// `monitoring.coreos.com/v1` PrometheusRule.
+    PrometheusRule,
+    /// `traefik.io/v1alpha1` Middleware.
+    TraefikMiddleware,
+    /// `gateway.networking.k8s.io/v1` HTTPRoute.
+    HttpRoute,
+}
+
+impl CustomKind {
+    /// Every custom kind.
+    pub const ALL: [CustomKind; 4] = [
+        CustomKind::ServiceMonitor,
+        CustomKind::PrometheusRule,
+        CustomKind::TraefikMiddleware,
+        CustomKind::HttpRoute,
+    ];
+
+    /// The API group.
+    pub fn group(self) -> &'static str {
+        match self {
+            CustomKind::ServiceMonitor | CustomKind::PrometheusRule => "monitoring.coreos.com",
+            CustomKind::TraefikMiddleware => "traefik.io",
+            CustomKind::HttpRoute => "gateway.networking.k8s.io",
+        }
+    }
+
+    /// The API version (without the group).
+    pub fn version(self) -> &'static str {
+        match self {
+            CustomKind::ServiceMonitor | CustomKind::PrometheusRule | CustomKind::HttpRoute => "v1",
+            CustomKind::TraefikMiddleware => "v1alpha1",
+        }
+    }
+
+    /// `group/version`.
+    pub fn api_version(self) -> String {
+        format!("{}/{}", self.group(), self.version())
+    }
+
+    /// The kind.
+    pub fn kind(self) -> &'static str {
+        match self {
+            CustomKind::ServiceMonitor => "ServiceMonitor",
+            CustomKind::PrometheusRule => "PrometheusRule",
+            CustomKind::TraefikMiddleware => "Middleware",
+            CustomKind::HttpRoute => "HTTPRoute",
+        }
+    }
+
+    /// The resource (plural) name.
+    pub fn plural(self) -> &'static str {
+        match self {
+            CustomKind::ServiceMonitor => "servicemonitors",
+            CustomKind::PrometheusRule => "prometheusrules",
+            CustomKind::TraefikMiddleware => "middlewares",
+            CustomKind::HttpRoute => "httproutes",
+        }
+    }
+}
+
+/// An object of a [`CustomKind`]: metadata and spec, typed only as JSON.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CustomObject {
+    /// Its kind.
+    pub kind: CustomKind,
+    /// Its metadata.
+    pub metadata: ObjectMeta,
+    /// Its `spec`.
+    pub spec: serde_json::Value,
+}
+
+impl CustomObject {
+    /// The object as JSON (with `apiVersion` and `kind`).
+    pub fn to_value(&self) -> Result<serde_json::Value, serde_json::Error> {
+        Ok(serde_json::json!({
+            "apiVersion": self.kind.api_version(),
+            "kind": self.kind.kind(),
+            "metadata": serde_json::to_value(&self.metadata)?,
+            "spec": self.spec,
+        }))
+    }
 }
 
 impl Object {
@@ -110,6 +209,9 @@ impl Object {
             Object::PodDisruptionBudget(_) => "PodDisruptionBudget",
             Object::StatefulSet(_) => "StatefulSet",
             Object::Service(_) => "Service",
+            Object::Ingress(_) => "Ingress",
+            Object::HorizontalPodAutoscaler(_) => "HorizontalPodAutoscaler",
+            Object::Custom(o) => o.kind.kind(),
         }
     }
 
@@ -126,6 +228,9 @@ impl Object {
             Object::PodDisruptionBudget(o) => &o.metadata,
             Object::StatefulSet(o) => &o.metadata,
             Object::Service(o) => &o.metadata,
+            Object::Ingress(o) => &o.metadata,
+            Object::HorizontalPodAutoscaler(o) => &o.metadata,
+            Object::Custom(o) => &o.metadata,
         }
     }
 
@@ -147,6 +252,93 @@ impl Object {
             Object::PodDisruptionBudget(o) => serde_json::to_value(o),
             Object::StatefulSet(o) => serde_json::to_value(o),
             Object::Service(o) => serde_json::to_value(o),
+            Object::Ingress(o) => serde_json::to_value(o),
+            Object::HorizontalPodAutoscaler(o) => serde_json::to_value(o),
+            Object::Custom(o) => o.to_value(),
+        }
+    }
+}
+
+/// How the controller writes an object.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Hash)]
+pub enum WriteMode {
+    /// Server-side applied whenever it differs from what is stored.
+    Apply,
+    /// Created when missing, never changed afterwards (the gateway token Secret, PVCs).
+    CreateOnly,
+}
+
+/// When an object is applied: objects are applied in phase order, and in render order within
+/// a phase.
+#[derive(Clone, Copy, PartialEq, Eq, Ord, PartialOrd, Debug, Hash)]
+#[allow(missing_docs)]
+pub enum Phase {
+    Rbac,
+    Policy,
+    Secrets,
+    Config,
+    Storage,
+    Disruption,
+    Workload,
+    Exposure,
+    Monitoring,
+}
+
+/// The `status.managedResources` field an object fills.
+#[derive(Clone, Copy, PartialEq, Eq, Ord, PartialOrd, Debug, Hash)]
+#[allow(missing_docs)]
+pub enum StatusSlot {
+    ServiceAccount,
+    Role,
+    RoleBinding,
+    NetworkPolicy,
+    GatewayTokenSecret,
+    ConfigMap,
+    Pvc,
+    ChromiumPvc,
+    Pdb,
+    Hpa,
+    StatefulSet,
+    Service,
+    BasicAuthSecret,
+    TailscaleStateSecret,
+    PrometheusRule,
+    DashboardOperator,
+    DashboardInstance,
+    HttpRoute,
+}
+
+/// One object the cluster should hold, with how, when and where it is reported.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Desired {
+    /// The object.
+    pub object: Object,
+    /// How it is written.
+    pub mode: WriteMode,
+    /// When it is applied.
+    pub phase: Phase,
+    /// The `status.managedResources` field it fills, if any.
+    pub slot: Option<StatusSlot>,
+}
+
+impl Desired {
+    /// An object applied whenever it differs.
+    pub fn apply(object: Object, phase: Phase, slot: Option<StatusSlot>) -> Self {
+        Desired {
+            object,
+            mode: WriteMode::Apply,
+            phase,
+            slot,
+        }
+    }
+
+    /// An object created once and never changed.
+    pub fn create_only(object: Object, phase: Phase, slot: Option<StatusSlot>) -> Self {
+        Desired {
+            object,
+            mode: WriteMode::CreateOnly,
+            phase,
+            slot,
         }
     }
 }
@@ -192,12 +384,20 @@ pub fn managed_kinds() -> &'static [ManagedKind] {
 /// Everything rendered for one instance.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Rendered {
-    /// Objects in apply order (RBAC and config before the workload).
-    pub objects: Vec<Object>,
+    /// Objects in apply order (stable-sorted by [`Phase`]: RBAC and config before the
+    /// workload).
+    pub objects: Vec<Desired>,
     /// The `openclaw.rocks/config-hash` pod annotation value.
     pub config_hash: String,
     /// Non-fatal findings to report as Warning events (e.g. a gateway bind conflict).
     pub warnings: Vec<String>,
+}
+
+impl Rendered {
+    /// The objects, in apply order.
+    pub fn iter(&self) -> impl Iterator<Item = &Object> {
+        self.objects.iter().map(|d| &d.object)
+    }
 }
 
 /// Why an instance cannot be rendered (reported as a status condition, nothing is applied).
@@ -228,33 +428,77 @@ pub fn render(instance: &OpenClawInstance, observed: &Observed) -> Result<Render
     service::check_ports(&m, &mut warnings);
     let config_hash = hash::config_hash(&config.data, &statefulset::init_command(&m, &config));
 
+    use {Phase as P, StatusSlot as S};
     let mut objects = Vec::new();
     if let Some((sa, role, binding)) = rbac::render(&m) {
-        objects.push(Object::ServiceAccount(sa));
-        objects.push(Object::Role(role));
-        objects.push(Object::RoleBinding(binding));
+        objects.push(Desired::apply(
+            Object::ServiceAccount(sa),
+            P::Rbac,
+            Some(S::ServiceAccount),
+        ));
+        objects.push(Desired::apply(Object::Role(role), P::Rbac, Some(S::Role)));
+        objects.push(Desired::apply(
+            Object::RoleBinding(binding),
+            P::Rbac,
+            Some(S::RoleBinding),
+        ));
     }
     if let Some(np) = networkpolicy::render(&m) {
-        objects.push(Object::NetworkPolicy(np));
+        objects.push(Desired::apply(
+            Object::NetworkPolicy(np),
+            P::Policy,
+            Some(S::NetworkPolicy),
+        ));
     }
     if let Some(secret) = secret {
-        objects.push(Object::Secret(secret));
+        objects.push(Desired::create_only(
+            Object::Secret(secret),
+            P::Secrets,
+            Some(S::GatewayTokenSecret),
+        ));
     }
-    objects.push(Object::ConfigMap(config.config_map(&m)));
-    objects.push(Object::ConfigMap(workspace.config_map(&m)));
+    objects.push(Desired::apply(
+        Object::ConfigMap(config.config_map(&m)),
+        P::Config,
+        Some(S::ConfigMap),
+    ));
+    objects.push(Desired::apply(
+        Object::ConfigMap(workspace.config_map(&m)),
+        P::Config,
+        None,
+    ));
     if let Some(pvc) = simple::data_pvc(&m, &mut warnings) {
-        objects.push(Object::PersistentVolumeClaim(pvc));
+        objects.push(Desired::create_only(
+            Object::PersistentVolumeClaim(pvc),
+            P::Storage,
+            Some(S::Pvc),
+        ));
     }
     if let Some(pdb) = simple::pdb(&m) {
-        objects.push(Object::PodDisruptionBudget(pdb));
+        objects.push(Desired::apply(
+            Object::PodDisruptionBudget(pdb),
+            P::Disruption,
+            Some(S::Pdb),
+        ));
     }
-    objects.push(Object::StatefulSet(statefulset::render(
-        &m,
-        &config,
-        &config_hash,
-        &mut warnings,
-    )));
-    objects.push(Object::Service(service::render(&m)));
+    objects.push(Desired::apply(
+        Object::StatefulSet(statefulset::render(
+            &m,
+            &config,
+            &config_hash,
+            &mut warnings,
+        )),
+        P::Workload,
+        Some(S::StatefulSet),
+    ));
+    objects.push(Desired::apply(
+        Object::Service(service::render(&m)),
+        P::Exposure,
+        Some(S::Service),
+    ));
+    features::objects(&m, &mut objects, &mut warnings)?;
+    // Stable: within a phase, render order is apply order.
+    objects.sort_by_key(|d| d.phase);
 
     let mut seen = std::collections::BTreeSet::new();
     warnings.retain(|w| seen.insert(w.clone()));

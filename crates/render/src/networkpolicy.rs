@@ -16,6 +16,7 @@ use k8s_openapi::api::networking::v1::{
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
+use crate::features;
 use crate::meta::{non_empty_vec, object_meta, pod_selector};
 use crate::model::Model;
 use crate::service;
@@ -37,6 +38,14 @@ fn namespace_peer(namespace: &str) -> NetworkPolicyPeer {
             )])),
             ..Default::default()
         }),
+        ..Default::default()
+    }
+}
+
+/// The instance's own pods.
+fn self_peer(m: &Model) -> NetworkPolicyPeer {
+    NetworkPolicyPeer {
+        pod_selector: Some(pod_selector(&m.name)),
         ..Default::default()
     }
 }
@@ -80,6 +89,7 @@ pub fn render(m: &Model) -> Option<NetworkPolicy> {
         .and_then(|s| s.network_policy.clone());
     let spec = spec.unwrap_or_default();
     let ports = non_empty_vec(ingress_ports(m));
+    let net = features::net_parts(m);
 
     let mut ingress = vec![NetworkPolicyIngressRule {
         from: Some(vec![namespace_peer(&m.namespace)]),
@@ -103,6 +113,14 @@ pub fn render(m: &Model) -> Option<NetworkPolicy> {
             ports: ports.clone(),
         });
     }
+    // Feature ports open only to the instance's own pods (the Chromium CDP hairpin).
+    if !net.ingress_self_only.is_empty() {
+        ingress.push(NetworkPolicyIngressRule {
+            from: Some(vec![self_peer(m)]),
+            ports: Some(net.ingress_self_only.clone()),
+        });
+    }
+    // F: excluding the Chromium CDP port from `ports` (design §4) is left to stream 3.
 
     let mut egress = Vec::new();
     if spec.allow_dns != Some(false) {
@@ -115,7 +133,7 @@ pub fn render(m: &Model) -> Option<NetworkPolicy> {
         ports: Some(vec![port("TCP", 443)]),
         to: None,
     });
-    if m.needs_api_access() {
+    if m.needs_api_access() || net.needs_api {
         // The API server Service forwards 443 to the server's own port, which is 6443 on many
         // distributions (k3s, kubeadm); policies are evaluated after that translation.
         egress.push(NetworkPolicyEgressRule {
@@ -123,7 +141,20 @@ pub fn render(m: &Model) -> Option<NetworkPolicy> {
             to: None,
         });
     }
-    // Feature egress (Tailscale STUN/WireGuard, the Chromium CDP port) slots in here.
+    // Feature egress: to anywhere (Tailscale STUN/WireGuard), then to the instance's own pods
+    // (the Chromium CDP port).
+    if !net.egress_any.is_empty() {
+        egress.push(NetworkPolicyEgressRule {
+            ports: Some(net.egress_any.clone()),
+            to: None,
+        });
+    }
+    if !net.egress_self.is_empty() {
+        egress.push(NetworkPolicyEgressRule {
+            ports: Some(net.egress_self.clone()),
+            to: Some(vec![self_peer(m)]),
+        });
+    }
     for cidr in spec.allowed_egress_cidrs.iter().flatten() {
         if cidr.is_empty() {
             continue;

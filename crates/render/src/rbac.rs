@@ -96,7 +96,8 @@ fn rules(m: &Model) -> Vec<PolicyRule> {
             &["get"],
         ));
     }
-    // Feature rules (e.g. the Tailscale state Secret) slot in here.
+    // Feature rules (e.g. the Tailscale state Secret).
+    rules.extend(crate::features::role_rules(m));
     for extra in m
         .spec
         .security

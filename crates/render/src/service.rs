@@ -4,6 +4,7 @@ use k8s_openapi::api::core::v1::{Service, ServicePort, ServiceSpec};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use crate::consts::{CANVAS_PORT, GATEWAY_PORT, PROXY_CANVAS_PORT, PROXY_GATEWAY_PORT};
+use crate::features;
 use crate::meta::{non_empty_map, object_meta, selector_labels};
 use crate::model::Model;
 
@@ -18,8 +19,8 @@ fn port(name: &str, port: i32, target: i32, protocol: &str) -> ServicePort {
 }
 
 /// The Service ports: `networking.service.ports` when set, otherwise `gateway` (18789) and
-/// `canvas` (18793), targeting the proxy ports when the gateway proxy runs. Feature ports
-/// (Chromium, web terminal, metrics) slot in here.
+/// `canvas` (18793), targeting the proxy ports when the gateway proxy runs, then the enabled
+/// features' ports (Chromium, web terminal, metrics) in registry order.
 pub fn ports(m: &Model) -> Vec<ServicePort> {
     let custom = m
         .spec
@@ -28,6 +29,7 @@ pub fn ports(m: &Model) -> Vec<ServicePort> {
         .and_then(|n| n.service.as_ref())
         .and_then(|s| s.ports.as_ref())
         .filter(|p| !p.is_empty());
+    // F: the metrics rule for custom lists (design §1.10) is left to stream 3.
     if let Some(custom) = custom {
         return custom
             .iter()
@@ -46,10 +48,12 @@ pub fn ports(m: &Model) -> Vec<ServicePort> {
     } else {
         (GATEWAY_PORT, CANVAS_PORT)
     };
-    vec![
+    let mut ports = vec![
         port("gateway", GATEWAY_PORT, gateway, "TCP"),
         port("canvas", CANVAS_PORT, canvas, "TCP"),
-    ]
+    ];
+    ports.extend(features::service_ports(m));
+    ports
 }
 
 /// Warn about custom ports that target a port only reachable on loopback.

@@ -207,7 +207,6 @@ fn render_case(name: &str, mut instance: Value) -> Output {
         instance.metadata.name.clone().unwrap_or_default()
     );
     let cm: &ConfigMap = rendered
-        .objects
         .iter()
         .find_map(|o| match o {
             Object::ConfigMap(cm) if cm.metadata.name.as_deref() == Some(cm_name.as_str()) => {

@@ -152,7 +152,7 @@ proptest! {
         prop_assert!(r.warnings.iter().all(|w| !w.is_empty()));
         let name = i.metadata.name.clone().unwrap();
         let mut sts = 0;
-        for o in &r.objects {
+        for o in r.iter() {
             let meta = o.metadata();
             prop_assert!(!o.name().is_empty());
             prop_assert_eq!(meta.labels.as_ref(), Some(&openclaw_render::labels(&name)));

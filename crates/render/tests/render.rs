@@ -12,14 +12,14 @@ use openclaw_api::defaults::apply_cluster_defaults;
 use openclaw_render::{Object, Observed, RenderError, managed_kinds, render};
 use serde_json::{Value, json};
 
-fn kinds(objects: &[Object]) -> Vec<&'static str> {
-    objects.iter().map(Object::kind).collect()
+fn kinds<'a>(objects: impl Iterator<Item = &'a Object>) -> Vec<&'static str> {
+    objects.map(Object::kind).collect()
 }
 
 #[test]
 fn apply_order_and_names() {
     let r = render_ok(&instance(minimal()), &observed());
-    let names: Vec<(&str, &str)> = r.objects.iter().map(|o| (o.kind(), o.name())).collect();
+    let names: Vec<(&str, &str)> = r.iter().map(|o| (o.kind(), o.name())).collect();
     assert_eq!(
         names,
         [
@@ -37,7 +37,7 @@ fn apply_order_and_names() {
         ]
     );
     // Every rendered kind is a managed kind, and only PVCs are exempt from pruning.
-    for o in &r.objects {
+    for o in r.iter() {
         let k = managed_kinds().iter().find(|k| k.kind == o.kind()).unwrap();
         assert_eq!(k.prune, o.kind() != "PersistentVolumeClaim");
         let v = o.to_value().unwrap();
@@ -60,7 +60,7 @@ fn switched_off_features_render_nothing() {
         },
     );
     assert_eq!(
-        kinds(&r.objects),
+        kinds(r.iter()),
         ["ConfigMap", "ConfigMap", "StatefulSet", "Service"]
     );
     let sts = statefulset(&r);
@@ -85,7 +85,7 @@ fn labels_and_owner_references() {
             patch = json!({"storage": {"persistence": {"orphan": o}}});
         }
         let r = render_ok(&minimal_with(patch), &observed());
-        for o in &r.objects {
+        for o in r.iter() {
             let meta = o.metadata();
             assert_eq!(meta.labels.as_ref(), Some(&openclaw_render::labels("demo")));
             assert_eq!(meta.namespace.as_deref(), Some("default"));
@@ -472,7 +472,7 @@ fn auth_modes_and_the_token_variable() {
             .name,
         "my-token"
     );
-    assert!(!r.objects.iter().any(|o| o.kind() == "Secret"));
+    assert!(!r.iter().any(|o| o.kind() == "Secret"));
 }
 
 #[test]
@@ -571,7 +571,6 @@ fn quantities_are_canonical() {
         json!({"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"cpu": "2", "memory": "4Gi"}})
     );
     let pvc = r
-        .objects
         .iter()
         .find(|o| o.kind() == "PersistentVolumeClaim")
         .unwrap();
@@ -631,7 +630,6 @@ fn proxy_off() {
     assert!(container(statefulset(&r), "gateway-proxy").is_none());
     assert_eq!(openclaw_json(&r)["gateway"]["bind"], "lan");
     let svc = r
-        .objects
         .iter()
         .find(|o| o.kind() == "Service")
         .unwrap()
@@ -640,7 +638,6 @@ fn proxy_off() {
     assert_eq!(svc["spec"]["ports"][0]["targetPort"], 18789);
     assert_eq!(svc["spec"]["ports"][1]["targetPort"], 18793);
     let np = r
-        .objects
         .iter()
         .find(|o| o.kind() == "NetworkPolicy")
         .unwrap()
@@ -690,12 +687,11 @@ fn self_configure_opens_the_api() {
         &minimal_with(json!({"selfConfigure": {"enabled": true}})),
         &observed(),
     );
-    let sa = r.objects[0].to_value().unwrap();
+    let sa = r.objects[0].object.to_value().unwrap();
     assert_eq!(sa["automountServiceAccountToken"], true);
     let pod = statefulset(&r).spec.clone().unwrap().template.spec.unwrap();
     assert_eq!(pod.automount_service_account_token, Some(true));
     let np = r
-        .objects
         .iter()
         .find(|o| o.kind() == "NetworkPolicy")
         .unwrap()
@@ -756,7 +752,7 @@ fn objects_are_in_stored_form() {
     ];
     for patch in cases {
         let r = render_ok(&minimal_with(patch.clone()), &observed());
-        for o in &r.objects {
+        for o in r.iter() {
             assert_stored_form(&o.to_value().unwrap(), &format!("{patch} {}", o.kind()));
         }
     }
@@ -826,4 +822,82 @@ fn rendering_is_deterministic() {
     let a_pos = text.find("\"a\"").unwrap();
     let z_pos = text.find("\"z\"").unwrap();
     assert!(a_pos < z_pos, "keys sorted");
+}
+
+#[test]
+fn desired_modes_phases_and_slots() {
+    use openclaw_render::{Phase, StatusSlot, WriteMode};
+    let r = render_ok(&minimal_with(json!({})), &observed());
+    let got: Vec<(&str, WriteMode, Option<StatusSlot>)> = r
+        .objects
+        .iter()
+        .map(|d| (d.object.kind(), d.mode, d.slot))
+        .collect();
+    use StatusSlot as S;
+    use WriteMode::{Apply, CreateOnly};
+    assert_eq!(
+        got,
+        [
+            ("ServiceAccount", Apply, Some(S::ServiceAccount)),
+            ("Role", Apply, Some(S::Role)),
+            ("RoleBinding", Apply, Some(S::RoleBinding)),
+            ("NetworkPolicy", Apply, Some(S::NetworkPolicy)),
+            ("Secret", CreateOnly, Some(S::GatewayTokenSecret)),
+            ("ConfigMap", Apply, Some(S::ConfigMap)),
+            ("ConfigMap", Apply, None),
+            ("PersistentVolumeClaim", CreateOnly, Some(S::Pvc)),
+            ("PodDisruptionBudget", Apply, Some(S::Pdb)),
+            ("StatefulSet", Apply, Some(S::StatefulSet)),
+            ("Service", Apply, Some(S::Service)),
+        ]
+    );
+    let phases: Vec<Phase> = r.objects.iter().map(|d| d.phase).collect();
+    assert!(phases.is_sorted());
+    // Every feature is a stub for now.
+    let instance = minimal_with(json!({}));
+    let obs = observed();
+    let m = openclaw_render::model::Model::new(&instance, &obs).unwrap();
+    assert!(openclaw_render::features::enabled(&m).next().is_none());
+}
+
+#[test]
+fn custom_objects_serialize_with_their_kind() {
+    use openclaw_render::{CustomKind, CustomObject};
+    for (kind, api_version, name) in [
+        (
+            CustomKind::ServiceMonitor,
+            "monitoring.coreos.com/v1",
+            "ServiceMonitor",
+        ),
+        (
+            CustomKind::PrometheusRule,
+            "monitoring.coreos.com/v1",
+            "PrometheusRule",
+        ),
+        (
+            CustomKind::TraefikMiddleware,
+            "traefik.io/v1alpha1",
+            "Middleware",
+        ),
+        (
+            CustomKind::HttpRoute,
+            "gateway.networking.k8s.io/v1",
+            "HTTPRoute",
+        ),
+    ] {
+        let o = Object::Custom(CustomObject {
+            kind,
+            metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
+                name: Some("demo".into()),
+                ..Default::default()
+            },
+            spec: json!({"a": 1}),
+        });
+        assert_eq!(o.kind(), name);
+        assert_eq!(o.name(), "demo");
+        assert_eq!(
+            o.to_value().unwrap(),
+            json!({"apiVersion": api_version, "kind": name, "metadata": {"name": "demo"}, "spec": {"a": 1}})
+        );
+    }
 }

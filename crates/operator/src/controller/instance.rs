@@ -20,7 +20,7 @@ use kube::{Resource, ResourceExt};
 use openclaw_api::defaults::apply_cluster_defaults;
 use openclaw_api::validation::validate;
 use openclaw_api::{ManagedResources, OpenClawInstance, OpenClawInstanceStatus};
-use openclaw_render::{Object, Rendered, render};
+use openclaw_render::{Object, Rendered, StatusSlot, WriteMode, render};
 use serde_json::json;
 
 use super::apply::{FIELD_MANAGER, Mode, ensure, prune};
@@ -524,7 +524,7 @@ async fn reconcile_inner(instance: &OpenClawInstance, ctx: &Context) -> Result<O
     } else {
         Action::requeue(RESYNC)
     };
-    let image = rendered.objects.iter().find_map(|o| match o {
+    let image = rendered.iter().find_map(|o| match o {
         Object::StatefulSet(sts) => sts
             .spec
             .as_ref()
@@ -559,11 +559,15 @@ async fn apply_all(
     let s = &ctx.stores;
     let mut managed = ManagedResources::default();
     let mut keep: std::collections::BTreeMap<&'static str, Vec<String>> = Default::default();
-    for object in &rendered.objects {
+    for desired in &rendered.objects {
+        let mode = match desired.mode {
+            WriteMode::Apply => Mode::Apply,
+            WriteMode::CreateOnly => Mode::CreateOnly,
+        };
         macro_rules! ensure_kind {
-            ($ty:ty, $store:expr, $obj:expr, $mode:expr, $kind:literal) => {{
+            ($ty:ty, $store:expr, $obj:expr, $kind:literal) => {{
                 let api: Api<$ty> = Api::namespaced(client.clone(), &ns);
-                ensure(&api, &$store, $obj, $mode).await.inspect_err(|_| {
+                ensure(&api, &$store, $obj, mode).await.inspect_err(|_| {
                     ctx.metrics.resource_failed(
                         &ns,
                         &instance.name_any(),
@@ -574,82 +578,39 @@ async fn apply_all(
                 $obj.name_any()
             }};
         }
-        match object {
+        let name = match &desired.object {
             Object::ServiceAccount(o) => {
-                managed.service_account = Some(ensure_kind!(
-                    ServiceAccount,
-                    s.service_accounts,
-                    o,
-                    Mode::Apply,
-                    "sa"
-                ))
+                ensure_kind!(ServiceAccount, s.service_accounts, o, "sa")
             }
-            Object::Role(o) => {
-                managed.role = Some(ensure_kind!(Role, s.roles, o, Mode::Apply, "role"))
-            }
-            Object::RoleBinding(o) => {
-                managed.role_binding = Some(ensure_kind!(
-                    RoleBinding,
-                    s.role_bindings,
-                    o,
-                    Mode::Apply,
-                    "rb"
-                ))
-            }
-            Object::NetworkPolicy(o) => {
-                managed.network_policy = Some(ensure_kind!(
-                    NetworkPolicy,
-                    s.network_policies,
-                    o,
-                    Mode::Apply,
-                    "np"
-                ))
-            }
-            Object::Secret(o) => {
-                managed.gateway_token_secret = Some(ensure_kind!(
-                    Secret,
-                    s.secrets,
-                    o,
-                    Mode::CreateOnly,
-                    "secret"
-                ))
-            }
-            Object::ConfigMap(o) => {
-                let name = ensure_kind!(ConfigMap, s.config_maps, o, Mode::Apply, "cm");
-                if name.ends_with("-config") {
-                    managed.config_map = Some(name);
-                }
-            }
+            Object::Role(o) => ensure_kind!(Role, s.roles, o, "role"),
+            Object::RoleBinding(o) => ensure_kind!(RoleBinding, s.role_bindings, o, "rb"),
+            Object::NetworkPolicy(o) => ensure_kind!(NetworkPolicy, s.network_policies, o, "np"),
+            Object::Secret(o) => ensure_kind!(Secret, s.secrets, o, "secret"),
+            Object::ConfigMap(o) => ensure_kind!(ConfigMap, s.config_maps, o, "cm"),
             Object::PersistentVolumeClaim(o) => {
-                managed.pvc = Some(ensure_kind!(
-                    PersistentVolumeClaim,
-                    s.pvcs,
-                    o,
-                    Mode::CreateOnly,
-                    "pvc"
-                ))
+                ensure_kind!(PersistentVolumeClaim, s.pvcs, o, "pvc")
             }
             Object::PodDisruptionBudget(o) => {
-                managed.pod_disruption_budget = Some(ensure_kind!(
-                    PodDisruptionBudget,
-                    s.pdbs,
-                    o,
-                    Mode::Apply,
-                    "pdb"
-                ))
+                ensure_kind!(PodDisruptionBudget, s.pdbs, o, "pdb")
             }
-            Object::StatefulSet(o) => {
-                managed.stateful_set = Some(ensure_kind!(
-                    StatefulSet,
-                    s.stateful_sets,
-                    o,
-                    Mode::Apply,
-                    "sts"
-                ))
+            Object::StatefulSet(o) => ensure_kind!(StatefulSet, s.stateful_sets, o, "sts"),
+            Object::Service(o) => ensure_kind!(Service, s.services, o, "svc"),
+            // Nothing renders these yet; the controller gains their caches and writes with the
+            // features that need them.
+            other @ (Object::Ingress(_)
+            | Object::HorizontalPodAutoscaler(_)
+            | Object::Custom(_)) => {
+                tracing::warn!(
+                    instance = %instance.name_any(),
+                    kind = other.kind(),
+                    name = other.name(),
+                    "not supported yet: the controller cannot apply this kind; skipped"
+                );
+                continue;
             }
-            Object::Service(o) => {
-                managed.service = Some(ensure_kind!(Service, s.services, o, Mode::Apply, "svc"))
-            }
+        };
+        if let Some(slot) = desired.slot {
+            *slot_field(&mut managed, slot) = Some(name);
         }
     }
     if managed.gateway_token_secret.is_none() {
@@ -692,6 +653,30 @@ async fn apply_all(
     prune_kind!(StatefulSet, s.stateful_sets, "sts");
     prune_kind!(Service, s.services, "svc");
     Ok(managed)
+}
+
+/// The `status.managedResources` field of a slot.
+fn slot_field(managed: &mut ManagedResources, slot: StatusSlot) -> &mut Option<String> {
+    match slot {
+        StatusSlot::ServiceAccount => &mut managed.service_account,
+        StatusSlot::Role => &mut managed.role,
+        StatusSlot::RoleBinding => &mut managed.role_binding,
+        StatusSlot::NetworkPolicy => &mut managed.network_policy,
+        StatusSlot::GatewayTokenSecret => &mut managed.gateway_token_secret,
+        StatusSlot::ConfigMap => &mut managed.config_map,
+        StatusSlot::Pvc => &mut managed.pvc,
+        StatusSlot::ChromiumPvc => &mut managed.chromium_pvc,
+        StatusSlot::Pdb => &mut managed.pod_disruption_budget,
+        StatusSlot::Hpa => &mut managed.horizontal_pod_autoscaler,
+        StatusSlot::StatefulSet => &mut managed.stateful_set,
+        StatusSlot::Service => &mut managed.service,
+        StatusSlot::BasicAuthSecret => &mut managed.basic_auth_secret,
+        StatusSlot::TailscaleStateSecret => &mut managed.tailscale_state_secret,
+        StatusSlot::PrometheusRule => &mut managed.prometheus_rule,
+        StatusSlot::DashboardOperator => &mut managed.grafana_dashboard_operator,
+        StatusSlot::DashboardInstance => &mut managed.grafana_dashboard_instance,
+        StatusSlot::HttpRoute => &mut managed.http_route,
+    }
 }
 
 /// Write the status only when it changed (server-side apply on the status subresource).

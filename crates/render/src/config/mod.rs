@@ -125,6 +125,7 @@ pub fn render(m: &Model, warnings: &mut Vec<String>) -> Result<RenderedConfig, R
     let (openclaw_json, auth) = match base(m, warnings)? {
         Base::Object(mut map) => {
             let auth = enrich::enrich(&mut map, &inputs, warnings);
+            crate::features::enrich(m, &mut map, warnings);
             (json::pretty(&Value::Object(map)), auth)
         }
         Base::Verbatim(text) => {
@@ -140,6 +141,16 @@ pub fn render(m: &Model, warnings: &mut Vec<String>) -> Result<RenderedConfig, R
     let mut data = BTreeMap::from([(CONFIG_KEY.to_string(), openclaw_json)]);
     if m.proxy_enabled() {
         data.insert(NGINX_KEY.to_string(), nginx::nginx_conf());
+    }
+    // Feature files (e.g. the OTel collector config), part of the config hash.
+    for (key, content) in crate::features::config_files(m) {
+        if data.contains_key(&key) {
+            warnings.push(format!(
+                "a feature's config file {key:?} collides with the operator's; it is skipped"
+            ));
+            continue;
+        }
+        data.insert(key, content);
     }
     Ok(RenderedConfig { data, auth, mode })
 }

@@ -15,9 +15,10 @@ use super::{apply_args, mount, probes, programs};
 use crate::clean::clean_all;
 use crate::config::{Auth, RenderedConfig};
 use crate::consts::{
-    CANVAS_PORT, CONFIG_KEY, GATEWAY_PORT, HOME, HOME_SUBDIRS, OPERATOR_CONFIG_DIR, STATE_DIR,
-    TOKEN_ENV, TOKEN_KEY, container, volume,
+    CANVAS_PORT, CONFIG_KEY, DEFAULT_PATH, GATEWAY_PORT, HOME, HOME_SUBDIRS, OPERATOR_CONFIG_DIR,
+    STATE_DIR, TOKEN_ENV, TOKEN_KEY, container, volume,
 };
+use crate::features::PodParts;
 use crate::model::Model;
 use crate::quantity;
 
@@ -33,7 +34,7 @@ fn env_value(name: &str, value: &str) -> EnvVar {
 /// cluster defaults merged). A user variable replaces the operator's variable of the same name
 /// (the API server's server-side apply refuses duplicate names, and a later duplicate won at
 /// runtime anyway).
-pub fn env(m: &Model, auth: Auth) -> Vec<EnvVar> {
+pub fn env(m: &Model, auth: Auth, parts: &PodParts) -> Vec<EnvVar> {
     let user = clean_all(m.spec.env.as_deref().unwrap_or_default());
     let user_has = |name: &str| user.iter().any(|e| e.name == name);
     let mut env = vec![
@@ -44,7 +45,13 @@ pub fn env(m: &Model, auth: Auth) -> Vec<EnvVar> {
         env_value("NPM_CONFIG_CACHE", &format!("{HOME}/.cache/npm")),
         env_value("PIP_USER", "1"),
     ];
-    // Feature variables (Chromium CDP URL, Ollama host, Tailscale socket, PATH) slot in here.
+    // Feature variables (Chromium CDP URL, Ollama host, Tailscale socket), then PATH.
+    env.extend(parts.main_env.iter().cloned());
+    if !parts.path_prefixes.is_empty() {
+        let mut path = parts.path_prefixes.clone();
+        path.push(DEFAULT_PATH.to_string());
+        env.push(env_value("PATH", &path.join(":")));
+    }
     if auth == Auth::Token && !user_has(TOKEN_ENV) {
         env.push(EnvVar {
             name: TOKEN_ENV.to_string(),
@@ -195,7 +202,7 @@ fn security_context(m: &Model) -> SecurityContext {
 }
 
 /// The operator's mounts of the main container, before `spec.extraVolumeMounts`.
-fn mounts() -> Vec<VolumeMount> {
+fn mounts(parts: &PodParts) -> Vec<VolumeMount> {
     let mut mounts = vec![mount(volume::DATA, STATE_DIR, None, false)];
     for sub in HOME_SUBDIRS {
         mounts.push(mount(
@@ -206,7 +213,8 @@ fn mounts() -> Vec<VolumeMount> {
         ));
     }
     mounts.push(mount(volume::TMP, "/tmp", None, false));
-    // Feature mounts (CA bundle, Tailscale socket, skills) slot in here.
+    // Feature mounts (Tailscale socket, skills); the CA bundle mount comes from its post-pass.
+    mounts.extend(parts.main_mounts.iter().cloned());
     mounts
 }
 
@@ -224,9 +232,10 @@ pub fn container(
     m: &Model,
     config: &RenderedConfig,
     image: &str,
+    parts: &PodParts,
     warnings: &mut Vec<String>,
 ) -> Container {
-    let mut volume_mounts = mounts();
+    let mut volume_mounts = mounts(parts);
     let config_mount = mount(volume::CONFIG, OPERATOR_CONFIG_DIR, None, true);
     let reserved: Vec<String> = volume_mounts
         .iter()
@@ -270,7 +279,7 @@ pub fn container(
             port("gateway", GATEWAY_PORT),
             port("canvas", CANVAS_PORT),
         ]),
-        env: Some(env(m, config.auth)),
+        env: Some(env(m, config.auth, parts)),
         env_from: crate::meta::non_empty_vec(clean_all(
             m.spec.env_from.as_deref().unwrap_or_default(),
         )),

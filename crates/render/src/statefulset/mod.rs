@@ -1,11 +1,13 @@
 //! The StatefulSet `<name>` and its pod.
 //!
-//! Pod layout (a feature adds its containers, volumes, mounts and env in the marked places):
-//! - init containers: `init-config`, then `spec.initContainers`;
-//! - containers: `openclaw`, `gateway-proxy` (unless `spec.gateway.enabled: false`), then
-//!   `spec.sidecars`;
-//! - volumes: `data`, `config`, `workspace-init`, `tmp`, `gateway-proxy-tmp`, then
-//!   `spec.sidecarVolumes` and `spec.extraVolumes`.
+//! Pod layout (features add theirs through [`PodParts`]):
+//! - init containers: `init-config`, the features' init containers, then
+//!   `spec.initContainers`;
+//! - containers: `openclaw`, `gateway-proxy` (unless `spec.gateway.enabled: false`), the
+//!   features' sidecars, then `spec.sidecars`;
+//! - volumes: `data`, `config`, `workspace-init`, `tmp`, `gateway-proxy-tmp`, the features'
+//!   volumes, then `spec.sidecarVolumes` and `spec.extraVolumes`;
+//! - finally the CA bundle post-pass ([`crate::features::ca_bundle::apply`]).
 //!
 //! Objects copied from the spec that collide with the operator's (same container name, volume
 //! name or mount path) are skipped with a warning: the pod would be invalid otherwise.
@@ -35,6 +37,7 @@ use crate::consts::{
     INIT_WORKSPACE_DIR, NGINX_IMAGE, NGINX_KEY, NGINX_UID, PROXY_CANVAS_PORT, PROXY_GATEWAY_PORT,
     SECRET_HASH_ANNOTATION, container, volume,
 };
+use crate::features::{self, PodParts};
 use crate::image::with_registry;
 use crate::meta::{labels, non_empty_map, non_empty_vec, object_meta, pod_selector};
 use crate::model::{MergeMode, Model};
@@ -202,7 +205,7 @@ fn empty_dir(name: &str) -> Volume {
     }
 }
 
-fn volumes(m: &Model, warnings: &mut Vec<String>) -> Vec<Volume> {
+fn volumes(m: &Model, parts: &PodParts, warnings: &mut Vec<String>) -> Vec<Volume> {
     let data = match m.data_claim_name() {
         Some(claim) => Volume {
             name: volume::DATA.to_string(),
@@ -223,7 +226,9 @@ fn volumes(m: &Model, warnings: &mut Vec<String>) -> Vec<Volume> {
     if m.proxy_enabled() {
         volumes.push(empty_dir(volume::GATEWAY_PROXY_TMP));
     }
-    // Feature volumes (Tailscale, Chromium, Ollama, web terminal, CA bundle) slot in here.
+    // Feature volumes (Tailscale, Chromium, Ollama, web terminal); the CA bundle volume comes
+    // from its post-pass.
+    volumes.extend(parts.volumes.iter().cloned());
     for (field, extra) in [
         ("spec.sidecarVolumes", m.spec.sidecar_volumes.as_deref()),
         ("spec.extraVolumes", m.spec.extra_volumes.as_deref()),
@@ -289,19 +294,25 @@ pub fn render(
     warnings: &mut Vec<String>,
 ) -> StatefulSet {
     let image = with_registry(&m.main_image(), m.registry());
+    let parts = features::pod_parts(m, warnings);
 
     let mut names = vec![
         container::INIT_CONFIG.to_string(),
         container::MAIN.to_string(),
     ];
     let mut init_containers = vec![init_config(m, config, &image)];
-    // Feature init containers (runtime dependencies, skills, plugins, Chromium) slot in here.
-    let mut containers = vec![gateway::container(m, config, &image, warnings)];
+    // Feature init containers (Tailscale binaries, runtime dependencies, skills, plugins,
+    // Ollama, Chromium).
+    names.extend(parts.init_containers.iter().map(|c| c.name.clone()));
+    init_containers.extend(parts.init_containers.iter().cloned());
+    let mut containers = vec![gateway::container(m, config, &image, &parts, warnings)];
     if m.proxy_enabled() {
         names.push(container::GATEWAY_PROXY.to_string());
         containers.push(gateway_proxy(m, warnings));
     }
-    // Feature sidecars (Tailscale, Ollama, web terminal, OTel collector) slot in here.
+    // Feature sidecars (Tailscale, Ollama, web terminal, OTel collector).
+    names.extend(parts.sidecars.iter().map(|c| c.name.clone()));
+    containers.extend(parts.sidecars.iter().cloned());
     add_user_containers(
         &mut init_containers,
         &mut names,
@@ -339,7 +350,7 @@ pub fn render(
         .into_iter()
         .filter(|s| !s.name.is_empty())
         .collect();
-    let pod = PodSpec {
+    let mut pod = PodSpec {
         service_account_name: m.service_account_name(),
         automount_service_account_token: Some(m.needs_api_access()),
         share_process_namespace: Some(m.spec.share_process_namespace.unwrap_or(true)),
@@ -362,10 +373,13 @@ pub fn render(
             .filter(|r| !r.is_empty()),
         init_containers: Some(init_containers),
         containers,
-        volumes: Some(volumes(m, warnings)),
+        volumes: Some(volumes(m, &parts, warnings)),
         ..Default::default()
     };
+    features::ca_bundle::apply(m, &mut pod, warnings);
 
+    // F: the HPA overrides (`replicas` omitted, the `data` volume claim template) are left to
+    // stream 3 (`features::autoscaling`), see the design's §1.12.
     StatefulSet {
         metadata: object_meta(m, m.name.clone()),
         spec: Some(StatefulSetSpec {

@@ -85,7 +85,7 @@ pub fn to_yaml(rendered: &Rendered) -> String {
     for w in &rendered.warnings {
         out.push_str(&format!("# warning: {w}\n"));
     }
-    for object in &rendered.objects {
+    for object in rendered.iter() {
         out.push_str("---\n");
         let value = object.to_value().expect("serializable");
         out.push_str(&serde_saphyr::to_string(&value).expect("yaml"));
@@ -95,7 +95,6 @@ pub fn to_yaml(rendered: &Rendered) -> String {
 
 pub fn statefulset(rendered: &Rendered) -> &StatefulSet {
     rendered
-        .objects
         .iter()
         .find_map(|o| match o {
             Object::StatefulSet(s) => Some(s),
@@ -106,7 +105,6 @@ pub fn statefulset(rendered: &Rendered) -> &StatefulSet {
 
 pub fn config_map<'a>(rendered: &'a Rendered, suffix: &str) -> &'a ConfigMap {
     rendered
-        .objects
         .iter()
         .find_map(|o| match o {
             Object::ConfigMap(c)
