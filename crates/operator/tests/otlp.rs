@@ -7,8 +7,7 @@
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)] // tests may fail loudly
 
 use std::convert::Infallible;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -28,6 +27,7 @@ use opentelemetry_proto::tonic::trace::v1::Span;
 use prost::Message;
 use serde_json::json;
 use testkit::TestNamespace;
+use testkit::process::OperatorProcess;
 
 const TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -215,107 +215,50 @@ fn number(metrics: &[Metric], name: &str, attrs: &[(&str, &str)]) -> Option<f64>
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    testkit::process::free_port().expect("port")
 }
 
-/// One `openclaw-operator run` child process; killed on drop.
-struct Operator {
-    child: Option<Child>,
-    health: u16,
-    log: PathBuf,
-}
-
-impl Drop for Operator {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
+/// One `openclaw-operator run` child process (killed on drop).
+struct Operator(OperatorProcess);
 
 impl Operator {
     fn start(name: &str, namespace: &str, otlp_args: &[String], env: &[(&str, String)]) -> Self {
-        let health = free_port();
-        let dir = std::env::temp_dir().join("openclaw-operator-otlp-tests");
-        std::fs::create_dir_all(&dir).unwrap();
-        let log = dir.join(format!("{name}.log"));
-        let out = std::fs::File::create(&log).unwrap();
-        let kubeconfig = std::env::var("KUBECONFIG")
-            .ok()
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-            .unwrap_or_else(testkit::default_kubeconfig_path);
-        let child = Command::new(env!("CARGO_BIN_EXE_openclaw-operator"))
-            .arg("run")
-            .arg(format!("--health-probe-bind-address=127.0.0.1:{health}"))
-            .arg("--metrics-bind-address=0")
-            .arg(format!("--watch-namespaces={namespace}"))
-            .args(otlp_args)
-            .env("KUBECONFIG", kubeconfig)
-            .env("POD_NAME", name)
-            .env("LOG_LEVEL", "info")
-            .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
-            .env_remove("OTEL_EXPORTER_OTLP_PROTOCOL")
-            .env("OTEL_METRIC_EXPORT_INTERVAL", "300")
-            .env("OTEL_BSP_SCHEDULE_DELAY", "200")
-            .env("OTEL_EXPORTER_OTLP_TIMEOUT", "2000")
-            .envs(env.iter().map(|(k, v)| (k, v)))
-            .stdout(Stdio::from(out.try_clone().unwrap()))
-            .stderr(Stdio::from(out))
-            .spawn()
-            .expect("operator started");
-        Self {
-            child: Some(child),
-            health,
-            log,
-        }
+        let binary = std::path::Path::new(env!("CARGO_BIN_EXE_openclaw-operator"));
+        let process = OperatorProcess::start_with(binary, name, |cmd| {
+            cmd.arg(format!("--watch-namespaces={namespace}"))
+                .args(otlp_args)
+                .env("LOG_LEVEL", "info")
+                .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+                .env_remove("OTEL_EXPORTER_OTLP_PROTOCOL")
+                .env("OTEL_METRIC_EXPORT_INTERVAL", "300")
+                .env("OTEL_BSP_SCHEDULE_DELAY", "200")
+                .env("OTEL_EXPORTER_OTLP_TIMEOUT", "2000")
+                .envs(env.iter().map(|(k, v)| (k, v)));
+        });
+        Self(process.expect("operator started"))
     }
 
     fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
+        self.0.log()
     }
 
     fn running(&mut self) -> bool {
-        self.child
-            .as_mut()
-            .is_some_and(|c| c.try_wait().unwrap().is_none())
+        self.0.running()
     }
 
     fn ready(&self) -> bool {
-        let out = Command::new("curl")
-            .args([
-                "-s",
-                "--max-time",
-                "5",
-                "-o",
-                "/dev/null",
-                "-w",
-                "%{http_code}",
-            ])
-            .arg(format!("http://127.0.0.1:{}/readyz", self.health))
-            .output()
-            .expect("curl runs");
-        String::from_utf8_lossy(&out.stdout) == "200"
+        self.0.readyz().0 == 200
     }
 
     /// SIGTERM, then the exit code.
     async fn terminate(&mut self) -> Option<i32> {
-        let mut child = self.child.take().expect("running");
-        let pid = rustix::process::Pid::from_raw(child.id() as i32).expect("pid");
-        rustix::process::kill_process(pid, rustix::process::Signal::TERM).expect("signal sent");
-        let start = Instant::now();
-        loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                return status.code();
-            }
-            assert!(start.elapsed() < Duration::from_secs(30), "did not exit");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        self.0
+            .signal(rustix::process::Signal::TERM)
+            .expect("signal sent");
+        self.0
+            .wait_exit(Duration::from_secs(30))
+            .await
+            .expect("exited")
     }
 }
 

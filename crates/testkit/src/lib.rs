@@ -24,6 +24,7 @@ pub mod arbitrary;
 mod counter;
 mod namespace;
 pub mod openclaw;
+pub mod process;
 mod wait;
 
 use std::io::Write as _;

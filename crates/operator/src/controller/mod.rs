@@ -328,6 +328,31 @@ where
     (reader, stream)
 }
 
+/// Events of every `K` in the scope, metadata only (`Api<PartialObjectMeta<K>>` makes
+/// metadata-only requests), not cached.
+fn metadata_watch<K>(
+    client: &Client,
+    scope: &Scope,
+) -> impl Stream<Item = Result<PartialObjectMeta<K>, watcher::Error>> + Send + 'static + use<K>
+where
+    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+{
+    futures::stream::select_all(scope.apis::<PartialObjectMeta<K>>(client).into_iter().map(
+        |(_, api)| {
+            watcher(api, watcher::Config::default())
+                .default_backoff()
+                .touched_objects()
+                .boxed()
+        },
+    ))
+}
+
 /// The instances in `meta`'s namespace whose `references` include `meta`'s name.
 fn naming<K: Resource>(
     store: &Store<OpenClawInstance>,
@@ -631,29 +656,9 @@ pub async fn run_with(client: Client, options: Options) {
                 .collect::<Vec<_>>()
         }
     };
-    // `Api<PartialObjectMeta<K>>` makes metadata-only requests: no Secret data is cached.
-    let secret_meta = futures::stream::select_all(
-        scope
-            .apis::<PartialObjectMeta<Secret>>(&client)
-            .into_iter()
-            .map(|(_, api)| {
-                watcher(api, watcher::Config::default())
-                    .default_backoff()
-                    .touched_objects()
-                    .boxed()
-            }),
-    );
-    let cm_meta = futures::stream::select_all(
-        scope
-            .apis::<PartialObjectMeta<ConfigMap>>(&client)
-            .into_iter()
-            .map(|(_, api)| {
-                watcher(api, watcher::Config::default())
-                    .default_backoff()
-                    .touched_objects()
-                    .boxed()
-            }),
-    );
+    // Metadata-only watches: no Secret data is cached.
+    let secret_meta = metadata_watch::<Secret>(&client, &scope);
+    let cm_meta = metadata_watch::<ConfigMap>(&client, &scope);
     let reconcile_all = {
         let store = store.clone();
         let metrics = metrics.clone();
