@@ -155,7 +155,15 @@ proptest! {
         for o in r.iter() {
             let meta = o.metadata();
             prop_assert!(!o.name().is_empty());
-            prop_assert_eq!(meta.labels.as_ref(), Some(&openclaw_render::labels(&name)));
+            // Core objects carry exactly the standard labels; feature objects add their own
+            // (`app.kubernetes.io/component`, user labels) but never change the standard ones.
+            let labels = meta.labels.clone().unwrap_or_default();
+            for (k, v) in openclaw_render::labels(&name) {
+                prop_assert_eq!(labels.get(&k), Some(&v));
+            }
+            if !labels.contains_key("app.kubernetes.io/component") {
+                prop_assert_eq!(&labels, &openclaw_render::labels(&name));
+            }
             let v = o.to_value().expect("serializes");
             prop_assert_eq!(v["kind"].as_str(), Some(o.kind()));
             if let Object::StatefulSet(s) = o {

@@ -1,7 +1,49 @@
-//! ServiceMonitor, PrometheusRule, Grafana dashboards (`docs/design/optional-features.md` §1.13). Stub: not rendered yet.
+//! ServiceMonitor, PrometheusRule and Grafana dashboards (`docs/design/optional-features.md`
+//! §1.13, `docs/rendering.md` "Monitoring objects").
+//!
+//! Each object is switched on by its own flag under `spec.observability.metrics` (all off by
+//! default): the ServiceMonitor needs metrics on as well (it scrapes the `metrics` port). The
+//! objects carry the standard labels plus `app.kubernetes.io/component=monitoring`, which user
+//! labels cannot override (the controller's watch and pruning select on them).
+
+mod dashboards;
+mod prometheus_rule;
+mod service_monitor;
+
+use std::collections::BTreeMap;
+
+use openclaw_api::MetricsSpec;
 
 use super::Feature;
+use crate::meta;
 use crate::model::Model;
+use crate::{Desired, RenderError};
+
+pub use dashboards::{
+    INSTANCE_DASHBOARD_KEY, INSTANCE_DASHBOARD_UID, OPERATOR_DASHBOARD_KEY, OPERATOR_DASHBOARD_UID,
+    dashboard_exprs,
+};
+pub use prometheus_rule::{DEFAULT_RUNBOOK_BASE_URL, GROUP_NAME};
+
+/// Every metric family the operator exposes on `/metrics`, in exposition form (counters with
+/// `_total`, histograms as `_bucket`/`_sum`/`_count`), one per line. Dashboards and alert
+/// expressions may only use these, [`CLUSTER_METRICS`] (alerts only) and OpenClaw's own.
+// The operator-side drift test (`Metrics::encode()` against this list) is still to come.
+pub const OPERATOR_METRICS: &str = include_str!("operator_metrics.txt");
+
+/// Metrics of kube-state-metrics and the kubelet that the PrometheusRule uses (pod restarts,
+/// OOM kills, volume usage). Dashboards do not use them.
+pub const CLUSTER_METRICS: &[&str] = &[
+    "kube_pod_container_status_restarts_total",
+    "kube_pod_container_status_last_terminated_reason",
+    "kubelet_volume_stats_used_bytes",
+    "kubelet_volume_stats_capacity_bytes",
+];
+
+/// `app.kubernetes.io/component`.
+pub const COMPONENT_LABEL: &str = "app.kubernetes.io/component";
+/// The [`COMPONENT_LABEL`] value of every monitoring object.
+pub const COMPONENT: &str = "monitoring";
 
 /// ServiceMonitor, PrometheusRule, Grafana dashboards.
 pub struct Monitoring;
@@ -11,10 +53,84 @@ pub static T: Monitoring = Monitoring;
 
 impl Feature for Monitoring {
     fn name(&self) -> &'static str {
-        "monitoring"
+        COMPONENT
     }
 
-    fn enabled(&self, _m: &Model) -> bool {
-        false
+    fn enabled(&self, m: &Model) -> bool {
+        service_monitor_enabled(m) || prometheus_rule_enabled(m) || dashboards_enabled(m)
     }
+
+    fn objects(
+        &self,
+        m: &Model,
+        out: &mut Vec<Desired>,
+        _warnings: &mut Vec<String>,
+    ) -> Result<(), RenderError> {
+        if service_monitor_enabled(m) {
+            out.push(service_monitor::render(m));
+        }
+        if prometheus_rule_enabled(m) {
+            out.push(prometheus_rule::render(m));
+        }
+        if dashboards_enabled(m) {
+            out.extend(dashboards::render(m)?);
+        }
+        Ok(())
+    }
+}
+
+fn metrics<'a>(m: &'a Model<'_>) -> Option<&'a MetricsSpec> {
+    m.spec.observability.as_ref()?.metrics.as_ref()
+}
+
+/// `observability.metrics.enabled` (default true).
+fn metrics_enabled(m: &Model) -> bool {
+    metrics(m).and_then(|s| s.enabled) != Some(false)
+}
+
+/// A ServiceMonitor is rendered: metrics on and `serviceMonitor.enabled`.
+pub fn service_monitor_enabled(m: &Model) -> bool {
+    metrics_enabled(m)
+        && metrics(m)
+            .and_then(|s| s.service_monitor.as_ref())
+            .and_then(|s| s.enabled)
+            == Some(true)
+}
+
+/// A PrometheusRule is rendered: `prometheusRule.enabled` (its alerts are on the operator's
+/// metrics, so they do not need the instance's metrics endpoint).
+pub fn prometheus_rule_enabled(m: &Model) -> bool {
+    metrics(m)
+        .and_then(|s| s.prometheus_rule.as_ref())
+        .and_then(|s| s.enabled)
+        == Some(true)
+}
+
+/// The dashboard ConfigMaps are rendered: `grafanaDashboard.enabled`.
+pub fn dashboards_enabled(m: &Model) -> bool {
+    metrics(m)
+        .and_then(|s| s.grafana_dashboard.as_ref())
+        .and_then(|s| s.enabled)
+        == Some(true)
+}
+
+/// Labels of a monitoring object: `defaults` (which the user may override), then the user's
+/// `labels`, then the standard labels and the component (which win).
+fn object_labels(
+    m: &Model,
+    defaults: &[(&str, &str)],
+    user: Option<&BTreeMap<String, String>>,
+) -> BTreeMap<String, String> {
+    let mut labels: BTreeMap<String, String> = defaults
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    labels.extend(
+        user.into_iter()
+            .flatten()
+            .map(|(k, v)| (k.clone(), v.clone())),
+    );
+    labels.extend(meta::labels(&m.name));
+    labels.insert(COMPONENT_LABEL.to_string(), COMPONENT.to_string());
+    labels
 }

@@ -1,0 +1,214 @@
+//! `monitoring.coreos.com/v1` PrometheusRule `<name>-alerts`: seven alerts scoped to one
+//! instance.
+//!
+//! Four alerts use the operator's own metrics (`openclaw_*`), three use kube-state-metrics and
+//! the kubelet ([`super::CLUSTER_METRICS`]), which a Prometheus Operator setup normally
+//! scrapes. Differences from the Go operator's rule:
+//! - the PVC alert matches the instance's own claims: `<name>-data` (or
+//!   `storage.persistence.existingClaim`) and the autoscaling claims `data-<name>-<ordinal>`
+//!   (Go matched `data-<name>.*`: never the default claim, and other instances' claims too);
+//! - pods are matched as `<name>-<ordinal>` (Go's `<name>-.*` also matched the pods of an
+//!   instance named `<name>-something`), with the name regex-escaped (names may contain `.`);
+//! - the slow-reconcile threshold is 10 s, the top bucket of the duration histogram (Go's 30 s
+//!   could never be reached: `histogram_quantile` never returns more than the top bucket);
+//! - the OOM alert fires only while the container is restarting after the kill, not forever;
+//! - `OpenClawAutoUpdateRollback` (a metric no one registers: auto-update does not exist yet)
+//!   is replaced by `OpenClawInstanceNotReady`.
+
+use serde_json::{Value, json};
+
+use super::object_labels;
+use crate::consts::container;
+use crate::meta;
+use crate::model::Model;
+use crate::{CustomKind, CustomObject, Desired, Object, Phase, StatusSlot};
+
+/// The only rule group.
+pub const GROUP_NAME: &str = "openclaw-operator";
+
+/// Where `runbook_url` points when `prometheusRule.runbookBaseURL` is unset or empty (the
+/// CRD default, delta 0.38).
+pub const DEFAULT_RUNBOOK_BASE_URL: &str = "https://paperclip.inc/docs/operators/openclaw/runbooks";
+
+/// A PromQL string literal (double-quoted, `\` and `"` escaped).
+pub(crate) fn quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// `s` as a regular expression matching only itself (RE2 syntax).
+pub(crate) fn regex_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if "\\.+*?()|[]{}^$".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+struct Alert {
+    name: &'static str,
+    expr: String,
+    for_: Option<&'static str>,
+    severity: &'static str,
+    summary: &'static str,
+    description: &'static str,
+}
+
+fn alerts(m: &Model) -> Vec<Alert> {
+    let ns = quote(&m.namespace);
+    let name = regex_escape(&m.name);
+    // Operator metrics carry the instance's name and namespace as labels.
+    let inst = format!("namespace={ns},instance={}", quote(&m.name));
+    // The StatefulSet's pods and its main container.
+    let pod = format!(
+        "namespace={ns},pod=~{},container={}",
+        quote(&format!("{name}-[0-9]+")),
+        quote(container::MAIN)
+    );
+    // The data claim (standalone or existing) and the autoscaling VolumeClaimTemplate claims.
+    let claim = m
+        .existing_claim()
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("{}-data", m.name));
+    let pvc = format!(
+        "namespace={ns},persistentvolumeclaim=~{}",
+        quote(&format!("{}|data-{name}-[0-9]+", regex_escape(&claim)))
+    );
+    vec![
+        Alert {
+            name: "OpenClawReconcileErrors",
+            expr: format!(
+                "sum by (namespace, instance) (rate(openclaw_reconcile_total{{result=\"error\",{inst}}}[5m])) > 0"
+            ),
+            for_: Some("5m"),
+            severity: "warning",
+            summary: "OpenClaw instance {{ $labels.namespace }}/{{ $labels.instance }} keeps failing to reconcile.",
+            description: "Reconciles of this instance have been failing for 5 minutes. The instance's Warning events and the operator's log give the reason.",
+        },
+        Alert {
+            name: "OpenClawInstanceDegraded",
+            expr: format!(
+                "max by (namespace, instance, phase) (openclaw_instance_phase{{phase=~\"Degraded|Failed\",{inst}}}) == 1"
+            ),
+            for_: Some("5m"),
+            severity: "critical",
+            summary: "OpenClaw instance {{ $labels.namespace }}/{{ $labels.instance }} is {{ $labels.phase }}.",
+            description: "The instance has been in phase {{ $labels.phase }} for 5 minutes. Its status conditions say which part is not converging.",
+        },
+        Alert {
+            name: "OpenClawSlowReconciliation",
+            expr: format!(
+                "histogram_quantile(0.99, sum by (namespace, instance, le) (rate(openclaw_reconcile_duration_seconds_bucket{{{inst}}}[10m]))) >= 10"
+            ),
+            for_: Some("10m"),
+            severity: "warning",
+            summary: "Reconciling OpenClaw instance {{ $labels.namespace }}/{{ $labels.instance }} takes 10 s or more (p99).",
+            description: "The 99th percentile of the reconcile duration is at the top of the histogram (10 s). The API server or the operator is slow, or reconciles wait on timeouts.",
+        },
+        Alert {
+            name: "OpenClawPodCrashLooping",
+            expr: format!("increase(kube_pod_container_status_restarts_total{{{pod}}}[10m]) > 2"),
+            for_: None,
+            severity: "critical",
+            summary: "OpenClaw pod {{ $labels.namespace }}/{{ $labels.pod }} is crash-looping.",
+            description: "The openclaw container restarted more than twice in 10 minutes. Its previous log (kubectl logs --previous) shows why.",
+        },
+        Alert {
+            name: "OpenClawPodOOMKilled",
+            expr: format!(
+                "(kube_pod_container_status_last_terminated_reason{{reason=\"OOMKilled\",{pod}}} == 1) and on (namespace, pod, container) (increase(kube_pod_container_status_restarts_total{{{pod}}}[10m]) > 0)"
+            ),
+            for_: None,
+            severity: "warning",
+            summary: "OpenClaw pod {{ $labels.namespace }}/{{ $labels.pod }} was OOM-killed.",
+            description: "The openclaw container restarted after running out of memory. Raise spec.resources.limits.memory.",
+        },
+        Alert {
+            name: "OpenClawPVCNearlyFull",
+            expr: format!(
+                "kubelet_volume_stats_used_bytes{{{pvc}}} / kubelet_volume_stats_capacity_bytes{{{pvc}}} > 0.8"
+            ),
+            for_: Some("5m"),
+            severity: "warning",
+            summary: "Volume {{ $labels.namespace }}/{{ $labels.persistentvolumeclaim }} of an OpenClaw instance is over 80% full.",
+            description: "The data volume is {{ $value | humanizePercentage }} full. Expand the PersistentVolumeClaim (the operator creates it once and never resizes it) or free space.",
+        },
+        Alert {
+            name: "OpenClawInstanceNotReady",
+            expr: format!(
+                "(max by (namespace, instance) (openclaw_instance_ready{{{inst}}}) == 0) unless on (namespace, instance) (max by (namespace, instance) (openclaw_instance_phase{{phase=\"Suspended\",{inst}}}) == 1)"
+            ),
+            for_: Some("15m"),
+            severity: "warning",
+            summary: "OpenClaw instance {{ $labels.namespace }}/{{ $labels.instance }} has not been ready for 15 minutes.",
+            description: "The instance is not suspended but its Ready condition has been False for 15 minutes: the pod does not start, does not pass its probes, or its volume does not bind.",
+        },
+    ]
+}
+
+/// The PrometheusRule (`status.managedResources.prometheusRule`).
+pub fn render(m: &Model) -> Desired {
+    let spec = super::metrics(m).and_then(|s| s.prometheus_rule.as_ref());
+    let base = spec
+        .and_then(|s| s.runbook_base_url.as_deref())
+        .map(|u| u.trim_end_matches('/'))
+        .filter(|u| !u.is_empty())
+        .unwrap_or(DEFAULT_RUNBOOK_BASE_URL);
+    let rules: Vec<Value> = alerts(m)
+        .into_iter()
+        .map(|a| {
+            let mut rule = json!({
+                "alert": a.name,
+                "expr": a.expr,
+                "labels": {"severity": a.severity},
+                "annotations": {
+                    "summary": a.summary,
+                    "description": a.description,
+                    "runbook_url": format!("{base}/{}", a.name),
+                },
+            });
+            if let (Some(f), Some(obj)) = (a.for_, rule.as_object_mut()) {
+                obj.insert("for".into(), json!(f));
+            }
+            rule
+        })
+        .collect();
+    let mut metadata = meta::object_meta(m, format!("{}-alerts", m.name));
+    metadata.labels = Some(object_labels(m, &[], spec.and_then(|s| s.labels.as_ref())));
+    let object = CustomObject {
+        kind: CustomKind::PrometheusRule,
+        metadata,
+        spec: json!({"groups": [{"name": GROUP_NAME, "rules": rules}]}),
+    };
+    Desired::apply(
+        Object::Custom(object),
+        Phase::Monitoring,
+        Some(StatusSlot::PrometheusRule),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting() {
+        assert_eq!(quote(r#"a"b\c"#), r#""a\"b\\c""#);
+        assert_eq!(regex_escape("my.app-1"), r"my\.app-1");
+        // In PromQL source the escaped dot needs its backslash doubled.
+        assert_eq!(quote(&regex_escape("a.b")), r#""a\\.b""#);
+    }
+}
