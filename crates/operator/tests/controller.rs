@@ -66,19 +66,7 @@ impl Harness {
     }
 
     async fn apply_instance(&self, name: &str, spec: Value) {
-        let obj: OpenClawInstance = serde_json::from_value(json!({
-            "apiVersion": "openclaw.rocks/v1alpha1",
-            "kind": "OpenClawInstance",
-            "metadata": {"name": name},
-            "spec": spec,
-        }))
-        .expect("instance");
-        self.api::<OpenClawInstance>()
-            .patch(
-                name,
-                &PatchParams::apply("test").force(),
-                &Patch::Apply(&obj),
-            )
+        testkit::apply_instance(&self.client, self.ns.name(), name, spec)
             .await
             .expect("instance applied");
     }

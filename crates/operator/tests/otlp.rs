@@ -17,7 +17,7 @@ use hyper::body::{Frame, Incoming};
 use hyper::{Request, Response};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use kube::Client;
-use kube::api::{Api, Patch, PatchParams};
+use kube::api::Api;
 use openclaw_api::{OpenClawInstance, crd};
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
@@ -273,19 +273,7 @@ async fn setup(prefix: &str) -> Option<(Client, TestNamespace)> {
 }
 
 async fn apply_instance(client: &Client, ns: &str, name: &str) {
-    let obj: OpenClawInstance = serde_json::from_value(json!({
-        "apiVersion": "openclaw.rocks/v1alpha1",
-        "kind": "OpenClawInstance",
-        "metadata": {"name": name},
-        "spec": {},
-    }))
-    .unwrap();
-    Api::<OpenClawInstance>::namespaced(client.clone(), ns)
-        .patch(
-            name,
-            &PatchParams::apply("test").force(),
-            &Patch::Apply(&obj),
-        )
+    testkit::apply_instance(client, ns, name, json!({}))
         .await
         .expect("instance applied");
 }

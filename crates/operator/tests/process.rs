@@ -14,7 +14,7 @@ use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{ResourceQuota, ServiceAccount};
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
 use kube::Client;
-use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
+use kube::api::{Api, DeleteParams, PostParams};
 use openclaw_api::{OpenClawInstance, crd};
 use serde_json::json;
 use testkit::TestNamespace;
@@ -99,19 +99,7 @@ fn sample(text: &str, prefix: &str) -> Option<f64> {
 }
 
 async fn apply_instance(client: &Client, ns: &str, name: &str) {
-    let obj: OpenClawInstance = serde_json::from_value(json!({
-        "apiVersion": "openclaw.rocks/v1alpha1",
-        "kind": "OpenClawInstance",
-        "metadata": {"name": name},
-        "spec": {},
-    }))
-    .unwrap();
-    Api::<OpenClawInstance>::namespaced(client.clone(), ns)
-        .patch(
-            name,
-            &PatchParams::apply("test").force(),
-            &Patch::Apply(&obj),
-        )
+    testkit::apply_instance(client, ns, name, json!({}))
         .await
         .expect("instance applied");
 }
@@ -248,10 +236,15 @@ async fn metrics_move_and_every_registered_family_is_updated() {
     apply_instance(&client, &n2, "blocked").await;
     wait_phase(&client, &n, "good", "Running").await;
     // The blocked instance fails to apply its NetworkPolicy and is retried.
+    // Metrics follow the status a moment later (they are set once the status write returns).
+    let good = format!("instance=\"good\",namespace=\"{n}\"");
     let start = Instant::now();
     let text = loop {
         let text = op.scrape();
-        if sample(&text, "workqueue_retries_total{").unwrap_or(0.0) >= 1.0 {
+        let running = format!("openclaw_instance_phase{{{good},phase=\"Running\"}}");
+        if sample(&text, "workqueue_retries_total{").unwrap_or(0.0) >= 1.0
+            && sample(&text, &running) == Some(1.0)
+        {
             break text;
         }
         assert!(
@@ -262,7 +255,6 @@ async fn metrics_move_and_every_registered_family_is_updated() {
         tokio::time::sleep(Duration::from_millis(500)).await;
     };
 
-    let good = format!("instance=\"good\",namespace=\"{n}\"");
     assert!(
         sample(
             &text,

@@ -313,3 +313,28 @@ pub async fn install_crds(
     }
     Ok(())
 }
+
+/// Server-side applies (field manager `test`, forced) an `OpenClawInstance` named `name` with
+/// `spec` in `namespace`. Untyped, so that this crate does not depend on the API crate.
+pub async fn apply_instance(
+    client: &Client,
+    namespace: &str,
+    name: &str,
+    spec: serde_json::Value,
+) -> Result<(), Error> {
+    use kube::api::{ApiResource, DynamicObject, GroupVersionKind};
+    let resource = ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("openclaw.rocks", "v1alpha1", "OpenClawInstance"),
+        "openclawinstances",
+    );
+    let mut object = DynamicObject::new(name, &resource).within(namespace);
+    object.data = serde_json::json!({ "spec": spec });
+    Api::<DynamicObject>::namespaced_with(client.clone(), namespace, &resource)
+        .patch(
+            name,
+            &PatchParams::apply("test").force(),
+            &Patch::Apply(&object),
+        )
+        .await?;
+    Ok(())
+}

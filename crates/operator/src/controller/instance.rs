@@ -10,7 +10,7 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::Action;
@@ -118,6 +118,37 @@ fn event(type_: EventType, reason: &str, note: impl Into<String>) -> Event {
     }
 }
 
+/// Ends a pass as `Failed`: Ready=False with `reason`, nothing rolled out; it waits for a change
+/// of the spec (or of the cluster defaults or inputs).
+fn failed(
+    mut status: OpenClawInstanceStatus,
+    mut conditions: Vec<Condition>,
+    events: Vec<Event>,
+    reason: &str,
+    message: String,
+    generation: Option<i64>,
+    now: &Time,
+) -> Outcome {
+    set_condition(
+        &mut conditions,
+        "Ready",
+        FALSE,
+        reason,
+        message,
+        generation,
+        now,
+    );
+    status.phase = Some(phase::FAILED.into());
+    status.conditions = Some(conditions);
+    status.observed_generation = generation;
+    Outcome {
+        status,
+        events,
+        action: Action::await_change(),
+        image: None,
+    }
+}
+
 async fn reconcile_inner(instance: &OpenClawInstance, ctx: &Context) -> Result<Outcome, Error> {
     let generation = instance.meta().generation;
     let old = instance.status.clone().unwrap_or_default();
@@ -138,25 +169,15 @@ async fn reconcile_inner(instance: &OpenClawInstance, ctx: &Context) -> Result<O
         if !was(phase::FAILED) || old_reason(&old, "Ready") != Some("InvalidSpec") {
             events.push(event(EventType::Warning, "InvalidSpec", &message));
         }
-        set_condition(
-            &mut conditions,
-            "Ready",
-            FALSE,
+        return Ok(failed(
+            status,
+            conditions,
+            events,
             "InvalidSpec",
             message,
             generation,
             &now,
-        );
-        status.phase = Some(phase::FAILED.into());
-        status.conditions = Some(conditions);
-        status.observed_generation = generation;
-        // Wait for a change of the spec (or of the cluster defaults); nothing is rolled out.
-        return Ok(Outcome {
-            status,
-            events,
-            action: Action::await_change(),
-            image: None,
-        });
+        ));
     }
 
     let inputs = observe(&ctx.client, &ctx.stores.secrets, instance, &spec).await?;
@@ -283,24 +304,15 @@ async fn reconcile_inner(instance: &OpenClawInstance, ctx: &Context) -> Result<O
                 generation,
                 &now,
             );
-            set_condition(
-                &mut conditions,
-                "Ready",
-                FALSE,
+            return Ok(failed(
+                status,
+                conditions,
+                events,
                 "InvalidConfig",
                 message,
                 generation,
                 &now,
-            );
-            status.phase = Some(phase::FAILED.into());
-            status.conditions = Some(conditions);
-            status.observed_generation = generation;
-            return Ok(Outcome {
-                status,
-                events,
-                action: Action::await_change(),
-                image: None,
-            });
+            ));
         }
     };
     set_condition(
