@@ -26,6 +26,8 @@ use openclaw_render::{Object, Observed, render};
 use serde_json::{Value, json};
 use testkit::openclaw::{self, OpenClaw, PROXY_PORT, ValidateReport};
 
+mod toggles;
+
 const TOKEN: &str = "conformance-token";
 const READY_TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -169,7 +171,7 @@ fn cases() -> Vec<(String, Value)> {
     let mut cases = instances_in(&repo_root().join("config/samples"), "");
     cases.extend(instances_in(&compat_dir().join("samples"), "instance"));
     let minimal = minimal_sample();
-    for (name, patch) in toggles() {
+    for (name, patch) in toggles().into_iter().chain(toggles::all()) {
         let mut instance = minimal.clone();
         merge(&mut instance["spec"], &patch);
         cases.push((format!("minimal+{name}"), instance));
