@@ -13,6 +13,7 @@ Each template is a YAML sequence of PolicyRules, to be placed under `rules:`.
   - list
   - watch
   - create
+  - update
   - patch
   - delete
 - apiGroups:
@@ -36,6 +37,7 @@ Each template is a YAML sequence of PolicyRules, to be placed under `rules:`.
   - watch
   - create
   - patch
+  - delete
 - apiGroups:
   - ""
   resources:
@@ -71,12 +73,60 @@ Each template is a YAML sequence of PolicyRules, to be placed under `rules:`.
   - networking.k8s.io
   resources:
   - networkpolicies
+  - ingresses
   verbs:
   - list
   - watch
   - create
   - patch
   - delete
+- apiGroups:
+  - autoscaling
+  resources:
+  - horizontalpodautoscalers
+  verbs:
+  - list
+  - watch
+  - create
+  - patch
+  - delete
+- apiGroups:
+  - monitoring.coreos.com
+  resources:
+  - servicemonitors
+  - prometheusrules
+  verbs:
+  - list
+  - watch
+  - create
+  - patch
+  - delete
+- apiGroups:
+  - traefik.io
+  resources:
+  - middlewares
+  verbs:
+  - list
+  - watch
+  - create
+  - patch
+  - delete
+- apiGroups:
+  - gateway.networking.k8s.io
+  resources:
+  - httproutes
+  verbs:
+  - list
+  - watch
+  - create
+  - patch
+  - delete
+- apiGroups:
+  - openclaw.rocks
+  resources:
+  - openclawinstances/finalizers
+  verbs:
+  - update
 - apiGroups:
   - rbac.authorization.k8s.io
   resources:

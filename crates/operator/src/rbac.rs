@@ -59,6 +59,7 @@ const CORE: &str = "";
 const APPS: &str = "apps";
 const POLICY: &str = "policy";
 const NETWORKING: &str = "networking.k8s.io";
+const AUTOSCALING: &str = "autoscaling";
 const RBAC: &str = "rbac.authorization.k8s.io";
 const EVENTS: &str = "events.k8s.io";
 const COORDINATION: &str = "coordination.k8s.io";
@@ -93,11 +94,15 @@ pub fn manager_rules() -> Vec<PolicyRule> {
         // of every Secret (list, watch); `get` of each referenced Secret in observe; the token
         // Secret is created by server-side apply (patch, plus create: an apply that creates
         // checks `create` too); deleted when switched off (prune). Per-instance Roles hand on
-        // `get` of named Secrets (self-configure).
+        // `get` of named Secrets (self-configure), and `get`, `update`, `patch` of the Tailscale
+        // state Secret `<name>-ts-state` (RBAC's escalation check requires the operator to hold
+        // `update` itself to grant it).
         rule(
             CORE,
             &["secrets"],
-            &["get", "list", "watch", "create", "patch", "delete"],
+            &[
+                "get", "list", "watch", "create", "update", "patch", "delete",
+            ],
         ),
         // ConfigMaps: the same watches; `get` of the external config and workspace ConfigMaps;
         // apply and prune of `<name>-config` / `<name>-workspace`. Per-instance Roles hand on
@@ -108,11 +113,13 @@ pub fn manager_rules() -> Vec<PolicyRule> {
             &["get", "list", "watch", "create", "patch", "delete"],
         ),
         // PVCs: label-selected watch; `get` (metadata) of `existingClaim`; created by apply
-        // (create-only), later only a merge patch of the owner references. Never deleted.
+        // (create-only), later only a merge patch of the owner references. Deleted only when
+        // labelled `app.kubernetes.io/component=chromium` (the Chromium profile cache, pruned
+        // when Chromium or its persistence is switched off); the data PVC never.
         rule(
             CORE,
             &["persistentvolumeclaims"],
-            &["get", "list", "watch", "create", "patch"],
+            &["get", "list", "watch", "create", "patch", "delete"],
         ),
         // Objects read only from the watch caches: applied (create, patch) and pruned (delete).
         rule(
@@ -132,9 +139,34 @@ pub fn manager_rules() -> Vec<PolicyRule> {
         ),
         rule(
             NETWORKING,
-            &["networkpolicies"],
+            &["networkpolicies", "ingresses"],
             &["list", "watch", "create", "patch", "delete"],
         ),
+        rule(
+            AUTOSCALING,
+            &["horizontalpodautoscalers"],
+            &["list", "watch", "create", "patch", "delete"],
+        ),
+        // Optional third-party kinds, watched only while their CRD exists (discovery needs no
+        // RBAC); rules for absent CRDs are harmless.
+        rule(
+            "monitoring.coreos.com",
+            &["servicemonitors", "prometheusrules"],
+            &["list", "watch", "create", "patch", "delete"],
+        ),
+        rule(
+            "traefik.io",
+            &["middlewares"],
+            &["list", "watch", "create", "patch", "delete"],
+        ),
+        rule(
+            "gateway.networking.k8s.io",
+            &["httproutes"],
+            &["list", "watch", "create", "patch", "delete"],
+        ),
+        // Owner references with `blockOwnerDeletion` need `update` on the owner's finalizers
+        // where the OwnerReferencesPermissionEnforcement admission plugin runs (OpenShift).
+        rule(OPENCLAW, &["openclawinstances/finalizers"], &["update"]),
         rule(
             RBAC,
             &["roles", "rolebindings"],

@@ -6,133 +6,16 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use k8s_openapi::api::apps::v1::{ControllerRevision, StatefulSet};
+use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Secret, Service};
-use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
-use kube::{Client, ResourceExt};
-use openclaw_api::{OpenClawInstance, crd};
-use openclaw_operator::controller::{self, Scope};
+use kube::ResourceExt;
+use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
+use openclaw_api::OpenClawInstance;
 use serde_json::{Value, json};
-use testkit::{TestNamespace, WriteCounter};
-use tokio::task::JoinHandle;
 
-const TIMEOUT: Duration = Duration::from_secs(120);
+mod common;
 
-struct Harness {
-    ns: TestNamespace,
-    client: Client,
-    counter: WriteCounter,
-    controller: JoinHandle<()>,
-}
-
-impl Drop for Harness {
-    fn drop(&mut self) {
-        self.controller.abort();
-    }
-}
-
-impl Harness {
-    async fn start(prefix: &str) -> Option<Self> {
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-            .with_test_writer()
-            .try_init();
-        let cluster = testkit::cluster().await?;
-        cluster
-            .install_crds(&crd::all(), TIMEOUT)
-            .await
-            .expect("CRDs");
-        let ns = cluster.namespace(prefix).await.expect("namespace");
-        let (counting, counter) = cluster.counting_client().expect("counting client");
-        let scope = Scope::namespace(ns.name());
-        let controller = tokio::spawn(async move {
-            if let Err(e) = controller::run(counting, scope, 2).await {
-                eprintln!("controller stopped: {e}");
-            }
-        });
-        Some(Self {
-            client: cluster.client(),
-            ns,
-            counter,
-            controller,
-        })
-    }
-
-    fn api<K>(&self) -> Api<K>
-    where
-        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
-    {
-        Api::namespaced(self.client.clone(), self.ns.name())
-    }
-
-    async fn apply_instance(&self, name: &str, spec: Value) {
-        testkit::apply_instance(&self.client, self.ns.name(), name, spec)
-            .await
-            .expect("instance applied");
-    }
-
-    async fn wait_phase(&self, name: &str, phase: &str) -> OpenClawInstance {
-        let want = phase.to_string();
-        testkit::wait_for(
-            &self.api::<OpenClawInstance>(),
-            name,
-            move |i: &OpenClawInstance| {
-                i.status.as_ref().and_then(|s| s.phase.as_ref()) == Some(&want)
-            },
-            TIMEOUT,
-        )
-        .await
-        .unwrap_or_else(|e| panic!("{name} never reached {phase}: {e}"))
-    }
-
-    /// Wait until the controller has sent no write for `quiet`.
-    async fn settle(&self, quiet: Duration) {
-        let deadline = tokio::time::Instant::now() + TIMEOUT;
-        loop {
-            let before = self.counter.writes();
-            tokio::time::sleep(quiet).await;
-            if self.counter.writes() == before {
-                return;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "controller never settled: {:?}",
-                self.counter.write_log()
-            );
-        }
-    }
-
-    async fn revisions(&self, name: &str) -> usize {
-        let sel = format!("app.kubernetes.io/instance={name}");
-        self.api::<ControllerRevision>()
-            .list(&ListParams::default().labels(&sel))
-            .await
-            .expect("revisions")
-            .items
-            .len()
-    }
-
-    async fn config_hash(&self, name: &str) -> String {
-        let sts = self.api::<StatefulSet>().get(name).await.expect("sts");
-        sts.spec
-            .and_then(|s| s.template.metadata)
-            .and_then(|m| m.annotations)
-            .and_then(|a| a.get("openclaw.rocks/config-hash").cloned())
-            .unwrap_or_default()
-    }
-
-    /// Poke the instance (an annotation, no spec change) so the controller reconciles it.
-    async fn poke(&self, name: &str, value: &str) {
-        self.api::<OpenClawInstance>()
-            .patch(
-                name,
-                &PatchParams::default(),
-                &Patch::Merge(json!({"metadata": {"annotations": {"test/poke": value}}})),
-            )
-            .await
-            .expect("poked");
-    }
-}
+use common::{Harness, TIMEOUT};
 
 fn minimal() -> Value {
     json!({"image": {"tag": "2026.9.6"}, "envFrom": [{"secretRef": {"name": "api-keys"}}]})

@@ -25,6 +25,7 @@ mod counter;
 mod namespace;
 pub mod openclaw;
 pub mod process;
+pub mod third_party;
 mod wait;
 
 use std::io::Write as _;
@@ -71,6 +72,9 @@ pub enum Error {
     /// An API request failed.
     #[error(transparent)]
     Kube(#[from] kube::Error),
+    /// A test fixture could not be set up.
+    #[error("setup: {0}")]
+    Setup(String),
     /// A watch used for waiting failed.
     #[error("watch failed: {0}")]
     Watch(#[from] kube::runtime::watcher::Error),

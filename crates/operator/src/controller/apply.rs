@@ -127,6 +127,79 @@ pub fn contains(live: &Value, desired: &Value) -> bool {
     }
 }
 
+/// Whether the live object (as JSON) was applied from the same desired state (`hash`) and
+/// still holds all of it; logs the first difference when not.
+fn up_to_date(kind: &str, name: &str, live: &Value, body: &Value, hash: &str) -> bool {
+    let unchanged = live
+        .pointer("/metadata/annotations")
+        .and_then(|a| a.get(APPLIED_HASH))
+        .and_then(Value::as_str)
+        == Some(hash);
+    if unchanged && contains(live, body) {
+        return true;
+    }
+    tracing::debug!(
+        kind = %kind,
+        name = %name,
+        changed = !unchanged,
+        drift = ?difference(live, body, ""),
+        "applying"
+    );
+    false
+}
+
+/// [`ensure`] for an object of an optional third-party kind (`body` is the whole object as
+/// JSON, `live` the cached one).
+pub async fn ensure_custom(
+    api: &Api<kube::api::DynamicObject>,
+    live: Option<&kube::api::DynamicObject>,
+    mut body: Value,
+) -> Result<bool, ApplyError> {
+    let kind = body["kind"].as_str().unwrap_or_default().to_string();
+    let name = body["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let hash = hash_value(&body);
+    if let Some(live) = live {
+        let live_json =
+            serde_json::to_value(live).map_err(|e| ApplyError::Json(name.clone(), e))?;
+        if up_to_date(&kind, &name, &live_json, &body, &hash) {
+            return Ok(false);
+        }
+    }
+    if let Some(meta) = body.get_mut("metadata").and_then(Value::as_object_mut) {
+        let annotations = meta
+            .entry("annotations")
+            .or_insert_with(|| Value::Object(Default::default()));
+        if let Some(a) = annotations.as_object_mut() {
+            a.insert(APPLIED_HASH.to_string(), Value::String(hash));
+        }
+    }
+    api.patch(
+        &name,
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(&body),
+    )
+    .await
+    .map_err(|source| ApplyError::Kube {
+        verb: "apply",
+        kind,
+        name,
+        source,
+    })?;
+    Ok(true)
+}
+
+/// Whether `object` is controlled by the instance with `owner_uid`.
+pub fn controlled_by(
+    refs: &[k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference],
+    owner_uid: &str,
+) -> bool {
+    refs.iter()
+        .any(|o| o.uid == owner_uid && o.controller == Some(true))
+}
+
 /// Make sure the cluster holds `desired`; returns whether a write was sent.
 pub async fn ensure<K>(
     api: &Api<K>,
@@ -168,19 +241,11 @@ where
                 })?;
             return Ok(true);
         }
-        let unchanged = live.annotations().get(APPLIED_HASH) == Some(&hash);
         let live_json =
             serde_json::to_value(&*live).map_err(|e| ApplyError::Json(name.clone(), e))?;
-        if unchanged && contains(&live_json, &body) {
+        if up_to_date(&kind, &name, &live_json, &body, &hash) {
             return Ok(false);
         }
-        tracing::debug!(
-            kind = %kind,
-            name = %name,
-            changed = !unchanged,
-            drift = ?difference(&live_json, &body, ""),
-            "applying"
-        );
     }
     api.patch(
         &name,
@@ -198,22 +263,21 @@ where
 }
 
 /// Delete the objects of this kind that the instance owns (controller reference with its UID)
-/// but that are no longer desired. Returns the number of deletions sent.
+/// but that are no longer desired, among those `eligible` accepts. Returns the number of
+/// deletions sent.
 pub async fn prune<K>(
     api_for: impl Fn(&str) -> Api<K>,
     store: &Store<K>,
     owner_uid: &str,
     keep: &[String],
+    eligible: impl Fn(&K) -> bool,
 ) -> Result<usize, ApplyError>
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug,
 {
     let mut deleted = 0;
     for obj in store.state() {
-        let owned = obj
-            .owner_references()
-            .iter()
-            .any(|o| o.uid == owner_uid && o.controller == Some(true));
+        let owned = controlled_by(obj.owner_references(), owner_uid) && eligible(&obj);
         let name = obj.name_any();
         if !owned || keep.contains(&name) || obj.meta().deletion_timestamp.is_some() {
             continue;

@@ -4,15 +4,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::{
     ConfigMap, PersistentVolumeClaim, Secret, Service, ServiceAccount,
 };
-use k8s_openapi::api::networking::v1::NetworkPolicy;
+use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{Api, Patch, PatchParams};
+use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType};
 use kube::runtime::reflector::ObjectRef;
@@ -20,13 +21,19 @@ use kube::{Resource, ResourceExt};
 use openclaw_api::defaults::apply_cluster_defaults;
 use openclaw_api::validation::validate;
 use openclaw_api::{ManagedResources, OpenClawInstance, OpenClawInstanceStatus};
-use openclaw_render::{Object, Rendered, StatusSlot, WriteMode, render};
+use openclaw_render::{CustomKind, Object, Rendered, StatusSlot, WriteMode, render};
 use serde_json::json;
 
-use super::apply::{FIELD_MANAGER, Mode, ensure, prune};
+use super::apply::{FIELD_MANAGER, Mode, ensure, ensure_custom, prune};
+use super::custom::{self, Availability, api_resource};
 use super::observe::{Inputs, observe};
 use super::status::{FALSE, TRUE, phase, remove_condition, set_condition};
 use super::{Context, Error};
+
+/// The component label of objects a feature made.
+const COMPONENT_LABEL: &str = "app.kubernetes.io/component";
+/// The only PVCs pruning may delete: the Chromium profile cache.
+const PRUNABLE_PVC_COMPONENT: &str = "chromium";
 
 /// Drift check interval when nothing else happens.
 const RESYNC: Duration = Duration::from_secs(600);
@@ -328,7 +335,21 @@ async fn reconcile_inner(instance: &OpenClawInstance, ctx: &Context) -> Result<O
         tracing::info!(instance = %instance.name_any(), "{w}");
     }
 
-    let managed = apply_all(instance, ctx, &rendered).await?;
+    let Applied {
+        managed,
+        custom: custom_results,
+        ingress,
+        soon,
+    } = apply_all(instance, ctx, &rendered).await?;
+    feature_conditions(
+        &custom_results,
+        ingress,
+        &old,
+        &mut conditions,
+        &mut events,
+        generation,
+        &now,
+    );
 
     // Per-object conditions, as the Go operator reports them (and removed when switched off).
     set_condition(
@@ -531,7 +552,9 @@ async fn reconcile_inner(instance: &OpenClawInstance, ctx: &Context) -> Result<O
     status.gateway_endpoint = Some(format!("{name}.{ns}.svc:18789"));
     status.canvas_endpoint = Some(format!("{name}.{ns}.svc:18793"));
     // A user's PVC is not watched: look again soon while it is missing.
-    let action = if missing_claim.is_some() {
+    let action = if soon {
+        Action::requeue(Duration::from_secs(3))
+    } else if missing_claim.is_some() {
         Action::requeue(Duration::from_secs(15))
     } else {
         Action::requeue(RESYNC)
@@ -553,6 +576,97 @@ async fn reconcile_inner(instance: &OpenClawInstance, ctx: &Context) -> Result<O
     })
 }
 
+/// The conditions of the features backed by optional kinds: set while the feature is on,
+/// removed when it is off. A missing CRD is reported, never a reconcile error, and the phase
+/// is not changed by it.
+fn feature_conditions(
+    results: &std::collections::BTreeMap<CustomKind, KindResult>,
+    ingress: bool,
+    old: &OpenClawInstanceStatus,
+    conditions: &mut Vec<Condition>,
+    events: &mut Vec<Event>,
+    generation: Option<i64>,
+    now: &Time,
+) {
+    struct Spec {
+        kind: CustomKind,
+        condition: &'static str,
+        ok: &'static str,
+        absent: &'static str,
+    }
+    let specs = [
+        Spec {
+            kind: CustomKind::ServiceMonitor,
+            condition: "ServiceMonitorReady",
+            ok: "ServiceMonitorReconciled",
+            absent: "CRDNotInstalled",
+        },
+        Spec {
+            kind: CustomKind::PrometheusRule,
+            condition: "PrometheusRuleReady",
+            ok: "PrometheusRuleReconciled",
+            absent: "CRDNotInstalled",
+        },
+        Spec {
+            kind: CustomKind::HttpRoute,
+            condition: "HTTPRouteReady",
+            ok: "HTTPRouteReconciled",
+            absent: "GatewayAPINotInstalled",
+        },
+        Spec {
+            kind: CustomKind::TraefikMiddleware,
+            condition: "IngressReady",
+            ok: "IngressReconciled",
+            absent: "TraefikMiddlewareCRDNotInstalled",
+        },
+    ];
+    for spec in specs {
+        let wanted = results.get(&spec.kind);
+        let on = wanted.is_some() || (spec.kind == CustomKind::TraefikMiddleware && ingress);
+        if !on {
+            remove_condition(conditions, spec.condition);
+            continue;
+        }
+        let crd = format!("{}.{}", spec.kind.plural(), spec.kind.group());
+        let (status, reason, message) = match wanted.unwrap_or(&KindResult::Reconciled) {
+            KindResult::Reconciled => (TRUE, spec.ok, format!("{} reconciled", spec.kind.kind())),
+            KindResult::NotInstalled => (
+                FALSE,
+                spec.absent,
+                format!("the CRD {crd} is not installed; nothing was created"),
+            ),
+            KindResult::Forbidden(m) => (
+                FALSE,
+                "Forbidden",
+                format!("the operator may not manage {crd}: {m}"),
+            ),
+            KindResult::Pending => (
+                FALSE,
+                "Pending",
+                format!("waiting for the {} cache", spec.kind.kind()),
+            ),
+        };
+        if status == FALSE && reason != "Pending" && old_reason(old, spec.condition) != Some(reason)
+        {
+            let event_reason = if reason == "Forbidden" {
+                "Forbidden"
+            } else {
+                "CRDNotInstalled"
+            };
+            events.push(event(EventType::Warning, event_reason, &message));
+        }
+        set_condition(
+            conditions,
+            spec.condition,
+            status,
+            reason,
+            message,
+            generation,
+            now,
+        );
+    }
+}
+
 fn old_reason<'a>(old: &'a OpenClawInstanceStatus, type_: &str) -> Option<&'a str> {
     old.conditions
         .as_deref()
@@ -560,17 +674,64 @@ fn old_reason<'a>(old: &'a OpenClawInstanceStatus, type_: &str) -> Option<&'a st
         .map(|c| c.reason.as_str())
 }
 
+/// How one optional third-party kind fared in a pass.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum KindResult {
+    Reconciled,
+    NotInstalled,
+    Forbidden(String),
+    Pending,
+}
+
+/// What applying concluded.
+struct Applied {
+    managed: ManagedResources,
+    /// The optional kinds the instance wants, and how each fared.
+    custom: std::collections::BTreeMap<CustomKind, KindResult>,
+    /// Whether an Ingress was rendered.
+    ingress: bool,
+    /// Look again soon (a cache still listing, a StatefulSet being re-created).
+    soon: bool,
+}
+
+/// Whether the StatefulSet's volumeClaimTemplates (immutable) differ from the desired ones.
+fn claim_templates_differ(live: &StatefulSet, desired: &StatefulSet) -> bool {
+    let templates = |s: &StatefulSet| {
+        s.spec
+            .as_ref()
+            .and_then(|s| s.volume_claim_templates.clone())
+            .unwrap_or_default()
+    };
+    let (live, desired) = (templates(live), templates(desired));
+    let names = |t: &[PersistentVolumeClaim]| {
+        t.iter()
+            .map(|c| c.metadata.name.clone().unwrap_or_default())
+            .collect::<Vec<_>>()
+    };
+    if names(&live) != names(&desired) {
+        return true;
+    }
+    let spec = |t: &[PersistentVolumeClaim]| {
+        serde_json::to_value(t.iter().map(|c| &c.spec).collect::<Vec<_>>()).unwrap_or_default()
+    };
+    !super::apply::contains(&spec(&live), &spec(&desired))
+}
+
 /// Apply every rendered object, prune what is no longer wanted, and name what is managed.
 async fn apply_all(
     instance: &OpenClawInstance,
     ctx: &Context,
     rendered: &Rendered,
-) -> Result<ManagedResources, Error> {
+) -> Result<Applied, Error> {
     let client = &ctx.client;
     let ns = instance.namespace().unwrap_or_default();
     let s = &ctx.stores;
     let mut managed = ManagedResources::default();
+    let mut custom = std::collections::BTreeMap::new();
+    let mut soon = false;
+    let mut ingress = false;
     let mut keep: std::collections::BTreeMap<&'static str, Vec<String>> = Default::default();
+    let mut keep_custom: std::collections::BTreeMap<CustomKind, Vec<String>> = Default::default();
     for desired in &rendered.objects {
         let mode = match desired.mode {
             WriteMode::Apply => Mode::Apply,
@@ -605,20 +766,103 @@ async fn apply_all(
             Object::PodDisruptionBudget(o) => {
                 ensure_kind!(PodDisruptionBudget, s.pdbs, o, "pdb")
             }
-            Object::StatefulSet(o) => ensure_kind!(StatefulSet, s.stateful_sets, o, "sts"),
+            Object::StatefulSet(o) => {
+                let live = s
+                    .stateful_sets
+                    .get(&ObjectRef::new(&o.name_any()).within(&ns));
+                match live {
+                    Some(live) if live.meta().deletion_timestamp.is_some() => {
+                        // Being re-created: wait until it is gone.
+                        keep.entry("sts").or_default().push(o.name_any());
+                        soon = true;
+                        o.name_any()
+                    }
+                    Some(live) if claim_templates_differ(&live, o) => {
+                        // volumeClaimTemplates are immutable: delete the StatefulSet but not
+                        // its pods (orphan), then create it again; it adopts the pods and
+                        // rolls them onto the new volumes.
+                        tracing::info!(
+                            instance = %instance.name_any(),
+                            "volumeClaimTemplates changed: re-creating the StatefulSet (pods kept)"
+                        );
+                        let api: Api<StatefulSet> = Api::namespaced(client.clone(), &ns);
+                        match api.delete(&o.name_any(), &DeleteParams::orphan()).await {
+                            Ok(_) => {}
+                            Err(kube::Error::Api(e)) if e.code == 404 => {}
+                            Err(source) => {
+                                return Err(super::apply::ApplyError::Kube {
+                                    verb: "delete (orphan)",
+                                    kind: "StatefulSet".into(),
+                                    name: o.name_any(),
+                                    source,
+                                }
+                                .into());
+                            }
+                        }
+                        keep.entry("sts").or_default().push(o.name_any());
+                        soon = true;
+                        o.name_any()
+                    }
+                    _ => ensure_kind!(StatefulSet, s.stateful_sets, o, "sts"),
+                }
+            }
             Object::Service(o) => ensure_kind!(Service, s.services, o, "svc"),
-            // Nothing renders these yet; the controller gains their caches and writes with the
-            // features that need them.
-            other @ (Object::Ingress(_)
-            | Object::HorizontalPodAutoscaler(_)
-            | Object::Custom(_)) => {
-                tracing::warn!(
-                    instance = %instance.name_any(),
-                    kind = other.kind(),
-                    name = other.name(),
-                    "not supported yet: the controller cannot apply this kind; skipped"
-                );
-                continue;
+            Object::Ingress(o) => {
+                ingress = true;
+                ensure_kind!(Ingress, s.ingresses, o, "ingress")
+            }
+            Object::HorizontalPodAutoscaler(o) => {
+                ensure_kind!(HorizontalPodAutoscaler, s.hpas, o, "hpa")
+            }
+            Object::Custom(o) => {
+                let kind = o.kind;
+                let obj_name = o.metadata.name.clone().unwrap_or_default();
+                let result = match ctx.custom.availability(kind) {
+                    Availability::Absent => KindResult::NotInstalled,
+                    Availability::Listing => {
+                        soon = true;
+                        KindResult::Pending
+                    }
+                    Availability::Forbidden(m) => KindResult::Forbidden(m),
+                    Availability::Ready => {
+                        keep_custom.entry(kind).or_default().push(obj_name.clone());
+                        let api: Api<DynamicObject> =
+                            Api::namespaced_with(client.clone(), &ns, &api_resource(kind));
+                        let live = ctx.custom.get(kind, &ns, &obj_name);
+                        let body = o
+                            .to_value()
+                            .map_err(|e| super::apply::ApplyError::Json(obj_name.clone(), e))?;
+                        match ensure_custom(&api, live.as_deref(), body).await {
+                            Ok(_) => KindResult::Reconciled,
+                            Err(super::apply::ApplyError::Kube {
+                                source: kube::Error::Api(e),
+                                ..
+                            }) if e.code == 404 => {
+                                // The CRD went away since the last poll.
+                                ctx.custom.mark_absent(kind);
+                                KindResult::NotInstalled
+                            }
+                            Err(super::apply::ApplyError::Kube {
+                                source: kube::Error::Api(e),
+                                ..
+                            }) if e.code == 403 => KindResult::Forbidden(e.message),
+                            Err(e) => {
+                                ctx.metrics
+                                    .resource_failed(&ns, &instance.name_any(), kind.kind());
+                                return Err(e.into());
+                            }
+                        }
+                    }
+                };
+                // The worst result of the kind's objects wins.
+                let entry = custom.entry(kind).or_insert(KindResult::Reconciled);
+                if *entry == KindResult::Reconciled {
+                    *entry = result.clone();
+                }
+                if result != KindResult::Reconciled {
+                    continue;
+                }
+                obj_name
             }
         };
         if let Some(slot) = desired.slot {
@@ -639,18 +883,23 @@ async fn apply_all(
         managed.pvc = Some(claim);
     }
 
-    // Prune objects of switched-off features (PVCs never: user data).
+    // Prune objects of switched-off features. PVCs only when a feature made them (the Chromium
+    // profile): the data PVC and user PVCs are never deleted.
     let uid = instance.uid().unwrap_or_default();
     let get = |k: &str| keep.get(k).cloned().unwrap_or_default();
     let c = client.clone();
     macro_rules! prune_kind {
-        ($ty:ty, $store:expr, $kind:literal) => {{
+        ($ty:ty, $store:expr, $kind:literal) => {
+            prune_kind!($ty, $store, $kind, |_: &$ty| true)
+        };
+        ($ty:ty, $store:expr, $kind:literal, $eligible:expr) => {{
             let c = c.clone();
             prune(
                 move |ns: &str| Api::<$ty>::namespaced(c.clone(), ns),
                 &$store,
                 &uid,
                 &get($kind),
+                $eligible,
             )
             .await?;
         }};
@@ -664,7 +913,53 @@ async fn apply_all(
     prune_kind!(PodDisruptionBudget, s.pdbs, "pdb");
     prune_kind!(StatefulSet, s.stateful_sets, "sts");
     prune_kind!(Service, s.services, "svc");
-    Ok(managed)
+    prune_kind!(Ingress, s.ingresses, "ingress");
+    prune_kind!(HorizontalPodAutoscaler, s.hpas, "hpa");
+    prune_kind!(
+        PersistentVolumeClaim,
+        s.pvcs,
+        "pvc",
+        |p: &PersistentVolumeClaim| {
+            p.labels().get(COMPONENT_LABEL).map(String::as_str) == Some(PRUNABLE_PVC_COMPONENT)
+        }
+    );
+    for kind in custom::KINDS {
+        if ctx.custom.availability(kind) != Availability::Ready {
+            continue;
+        }
+        let keep = keep_custom.get(&kind).cloned().unwrap_or_default();
+        for obj in ctx.custom.objects(kind) {
+            let name = obj.name_any();
+            if !super::apply::controlled_by(obj.owner_references(), &uid)
+                || keep.contains(&name)
+                || obj.metadata.deletion_timestamp.is_some()
+            {
+                continue;
+            }
+            let obj_ns = obj.namespace().unwrap_or_default();
+            let api: Api<DynamicObject> =
+                Api::namespaced_with(client.clone(), &obj_ns, &api_resource(kind));
+            match api.delete(&name, &DeleteParams::background()).await {
+                Ok(_) => {}
+                Err(kube::Error::Api(e)) if e.code == 404 || e.code == 403 => {}
+                Err(source) => {
+                    return Err(super::apply::ApplyError::Kube {
+                        verb: "delete",
+                        kind: kind.kind().into(),
+                        name,
+                        source,
+                    }
+                    .into());
+                }
+            }
+        }
+    }
+    Ok(Applied {
+        managed,
+        custom,
+        ingress,
+        soon,
+    })
 }
 
 /// The `status.managedResources` field of a slot.

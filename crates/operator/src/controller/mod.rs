@@ -1,6 +1,7 @@
 //! The OpenClawInstance controller: observe, validate, render, apply, prune, report.
 
 pub mod apply;
+pub mod custom;
 pub mod instance;
 pub mod observe;
 pub mod status;
@@ -13,10 +14,11 @@ use futures::future::BoxFuture;
 use futures::stream::BoxStream;
 use futures::{FutureExt, Stream, StreamExt};
 use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::{
     ConfigMap, PersistentVolumeClaim, Secret, Service, ServiceAccount,
 };
-use k8s_openapi::api::networking::v1::NetworkPolicy;
+use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use kube::api::{Api, PartialObjectMeta};
@@ -64,6 +66,8 @@ pub struct Stores {
     pub network_policies: Store<NetworkPolicy>,
     pub pdbs: Store<PodDisruptionBudget>,
     pub pvcs: Store<PersistentVolumeClaim>,
+    pub ingresses: Store<Ingress>,
+    pub hpas: Store<HorizontalPodAutoscaler>,
     pub cluster_defaults: Store<OpenClawClusterDefaults>,
 }
 
@@ -73,6 +77,8 @@ pub struct Context {
     pub client: Client,
     /// Caches of managed objects.
     pub stores: Stores,
+    /// Optional third-party kinds and their caches.
+    pub custom: custom::CustomKinds,
     /// Event recorder.
     pub recorder: Recorder,
     /// Metrics.
@@ -506,6 +512,8 @@ pub async fn run_with(client: Client, options: Options) {
     let (network_policies, np_stream) = owned::<NetworkPolicy>(&client, &scope, r, m);
     let (pdbs, pdb_stream) = owned::<PodDisruptionBudget>(&client, &scope, r, m);
     let (pvcs, pvc_stream) = owned::<PersistentVolumeClaim>(&client, &scope, r, m);
+    let (ingresses, ingress_stream) = owned::<Ingress>(&client, &scope, r, m);
+    let (hpas, hpa_stream) = owned::<HorizontalPodAutoscaler>(&client, &scope, r, m);
 
     // Cluster-scoped: watched cluster-wide even when namespaces are listed.
     let (cd_reader, cd_writer) = reflector::store();
@@ -536,6 +544,8 @@ pub async fn run_with(client: Client, options: Options) {
         network_policies,
         pdbs,
         pvcs,
+        ingresses,
+        hpas,
         cluster_defaults: cd_reader,
     };
     let recorder = Recorder::new(
@@ -618,9 +628,22 @@ pub async fn run_with(client: Client, options: Options) {
         }
     });
 
+    // Optional third-party kinds: discovered, watched while present, never gating readiness.
+    let custom_kinds = custom::CustomKinds::default();
+    let (custom_tx, custom_rx) = futures::channel::mpsc::unbounded();
+    let discovery = tokio::spawn(custom::run(
+        client.clone(),
+        scope.clone(),
+        custom_kinds.clone(),
+        store.clone(),
+        custom_tx,
+        metrics.clone(),
+    ));
+
     let ctx = Arc::new(Context {
         client: client.clone(),
         stores,
+        custom: custom_kinds,
         recorder,
         metrics: metrics.clone(),
         active,
@@ -692,6 +715,9 @@ pub async fn run_with(client: Client, options: Options) {
         .owns_stream(np_stream)
         .owns_stream(pdb_stream)
         .owns_stream(pvc_stream)
+        .owns_stream(ingress_stream)
+        .owns_stream(hpa_stream)
+        .reconcile_on(custom_rx)
         .watches_stream(secret_meta, by_secret)
         .watches_stream(cm_meta, by_config_map)
         .watches_stream(cd_stream, all_instances)
@@ -706,6 +732,7 @@ pub async fn run_with(client: Client, options: Options) {
         })
         .await;
     gate.abort();
+    discovery.abort();
     tracing::info!("controller stopped");
 }
 

@@ -72,6 +72,16 @@ pub fn referenced_secrets(instance: &OpenClawInstance, spec: &OpenClawInstanceSp
     {
         names.push(r.name.clone());
     }
+    // The web terminal's credential: rotating it rolls the pod, a missing one is reported.
+    if let Some(r) = spec
+        .web_terminal
+        .as_ref()
+        .filter(|w| w.enabled == Some(true))
+        .and_then(|w| w.credential.as_ref())
+        .filter(|c| !c.secret_ref.name.is_empty())
+    {
+        names.push(r.secret_ref.name.clone());
+    }
     names.sort();
     names.dedup();
     names

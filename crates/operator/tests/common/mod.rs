@@ -1,0 +1,134 @@
+//! The controller harness shared by the cluster tests: a controller scoped to a temporary
+//! namespace, a write-counting client, and waits.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic, dead_code)]
+
+pub mod features;
+
+use std::time::Duration;
+
+use k8s_openapi::api::apps::v1::{ControllerRevision, StatefulSet};
+use kube::Client;
+use kube::api::{Api, ListParams, Patch, PatchParams};
+use openclaw_api::{OpenClawInstance, crd};
+use openclaw_operator::controller::{self, Scope};
+use serde_json::{Value, json};
+use testkit::{TestNamespace, WriteCounter};
+use tokio::task::JoinHandle;
+
+pub const TIMEOUT: Duration = Duration::from_secs(120);
+
+pub struct Harness {
+    pub ns: TestNamespace,
+    pub client: Client,
+    pub counter: WriteCounter,
+    pub controller: JoinHandle<()>,
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        self.controller.abort();
+    }
+}
+
+impl Harness {
+    pub async fn start(prefix: &str) -> Option<Self> {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
+        let cluster = testkit::cluster().await?;
+        cluster
+            .install_crds(&crd::all(), TIMEOUT)
+            .await
+            .expect("CRDs");
+        let ns = cluster.namespace(prefix).await.expect("namespace");
+        let (counting, counter) = cluster.counting_client().expect("counting client");
+        let scope = Scope::namespace(ns.name());
+        let controller = tokio::spawn(async move {
+            if let Err(e) = controller::run(counting, scope, 2).await {
+                eprintln!("controller stopped: {e}");
+            }
+        });
+        Some(Self {
+            client: cluster.client(),
+            ns,
+            counter,
+            controller,
+        })
+    }
+
+    pub fn api<K>(&self) -> Api<K>
+    where
+        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
+    {
+        Api::namespaced(self.client.clone(), self.ns.name())
+    }
+
+    pub async fn apply_instance(&self, name: &str, spec: Value) {
+        testkit::apply_instance(&self.client, self.ns.name(), name, spec)
+            .await
+            .expect("instance applied");
+    }
+
+    pub async fn wait_phase(&self, name: &str, phase: &str) -> OpenClawInstance {
+        let want = phase.to_string();
+        testkit::wait_for(
+            &self.api::<OpenClawInstance>(),
+            name,
+            move |i: &OpenClawInstance| {
+                i.status.as_ref().and_then(|s| s.phase.as_ref()) == Some(&want)
+            },
+            TIMEOUT,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{name} never reached {phase}: {e}"))
+    }
+
+    /// Wait until the controller has sent no write for `quiet`.
+    pub async fn settle(&self, quiet: Duration) {
+        let deadline = tokio::time::Instant::now() + TIMEOUT;
+        loop {
+            let before = self.counter.writes();
+            tokio::time::sleep(quiet).await;
+            if self.counter.writes() == before {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "controller never settled: {:?}",
+                self.counter.write_log()
+            );
+        }
+    }
+
+    pub async fn revisions(&self, name: &str) -> usize {
+        let sel = format!("app.kubernetes.io/instance={name}");
+        self.api::<ControllerRevision>()
+            .list(&ListParams::default().labels(&sel))
+            .await
+            .expect("revisions")
+            .items
+            .len()
+    }
+
+    pub async fn config_hash(&self, name: &str) -> String {
+        let sts = self.api::<StatefulSet>().get(name).await.expect("sts");
+        sts.spec
+            .and_then(|s| s.template.metadata)
+            .and_then(|m| m.annotations)
+            .and_then(|a| a.get("openclaw.rocks/config-hash").cloned())
+            .unwrap_or_default()
+    }
+
+    /// Poke the instance (an annotation, no spec change) so the controller reconciles it.
+    pub async fn poke(&self, name: &str, value: &str) {
+        self.api::<OpenClawInstance>()
+            .patch(
+                name,
+                &PatchParams::default(),
+                &Patch::Merge(json!({"metadata": {"annotations": {"test/poke": value}}})),
+            )
+            .await
+            .expect("poked");
+    }
+}
