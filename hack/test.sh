@@ -6,7 +6,8 @@
 #   2. cargo clippy --workspace --all-targets -- -D warnings
 #   3. build (or reuse) the cached control-plane binaries
 #   4. start the local cluster, or reuse one that is already up (and leave it up)
-#   5. install (or reuse) the real OpenClaw and nginx for the conformance tests
+#   5. install (or reuse) the real OpenClaw and nginx for the conformance tests, and fetch
+#      the third-party CRDs (Go module proxy)
 #   6. cargo test --workspace --all-targets, then --doc, with OPENCLAW_REQUIRE_CLUSTER=1 and
 #      OPENCLAW_REQUIRE_RUNTIME=1
 #   7. every hack/test-extra.d/*.sh, in name order (optional extra steps)
@@ -113,6 +114,12 @@ step_done
 step "real OpenClaw runtimes and nginx (install or reuse)"
 bash hack/openclaw/install.sh
 export OPENCLAW_REQUIRE_RUNTIME=1
+step_done
+
+# The third-party CRDs the optional features write (ServiceMonitor, PrometheusRule, HTTPRoute,
+# Traefik Middleware), from their Go modules; cached by version.
+step "third-party CRDs (fetch or reuse)"
+bash hack/third-party-crds/fetch.sh
 step_done
 
 step "cargo test --workspace --all-targets"

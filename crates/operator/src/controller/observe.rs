@@ -208,6 +208,39 @@ pub async fn observe(
         .map(|b| format!("{b:02x}"))
         .collect();
 
+    // The generated Ingress basic-auth password: read back from our Secret (cache, then API),
+    // generated once when it does not exist.
+    if let Some(auth) = spec
+        .networking
+        .as_ref()
+        .and_then(|n| n.ingress.as_ref())
+        .filter(|i| i.enabled == Some(true))
+        .and_then(|i| i.security.as_ref())
+        .and_then(|s| s.basic_auth.as_ref())
+        .filter(|b| b.enabled == Some(true))
+        && auth.existing_secret.as_deref().is_none_or(str::is_empty)
+    {
+        let name = format!("{}-basic-auth", instance.name_any());
+        let password_of = |s: &Secret| {
+            s.data
+                .as_ref()
+                .and_then(|d| d.get("password"))
+                .and_then(|p| String::from_utf8(p.0.clone()).ok())
+                .filter(|p| !p.is_empty())
+        };
+        let cached = own_secrets
+            .get(&ObjectRef::new(&name).within(&ns))
+            .and_then(|s| password_of(&s));
+        let password = match cached {
+            Some(p) => Some(p),
+            None => secrets.get_opt(&name).await?.as_ref().and_then(password_of),
+        };
+        inputs.observed.basic_auth_password = Some(password.unwrap_or_else(|| {
+            let bytes: [u8; 20] = rand::random();
+            bytes.iter().map(|b| format!("{b:02x}")).collect()
+        }));
+    }
+
     // A user-provided data PVC must exist (the pod could never start otherwise).
     if let Some(claim) = spec
         .storage
