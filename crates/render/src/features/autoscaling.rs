@@ -11,8 +11,8 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::StatefulSetSpec;
 use k8s_openapi::api::autoscaling::v2::{
-    CrossVersionObjectReference, HorizontalPodAutoscaler, HorizontalPodAutoscalerSpec,
-    MetricSpec, MetricTarget, ResourceMetricSource,
+    CrossVersionObjectReference, HorizontalPodAutoscaler, HorizontalPodAutoscalerSpec, MetricSpec,
+    MetricTarget, ResourceMetricSource,
 };
 use k8s_openapi::api::core::v1::{
     PersistentVolumeClaim, PersistentVolumeClaimSpec, VolumeResourceRequirements,
@@ -191,12 +191,7 @@ pub fn statefulset_overrides(m: &Model, sts: &mut StatefulSetSpec) {
     if !per_replica_volumes(m) {
         return;
     }
-    if let Some(volumes) = sts
-        .template
-        .spec
-        .as_mut()
-        .and_then(|p| p.volumes.as_mut())
-    {
+    if let Some(volumes) = sts.template.spec.as_mut().and_then(|p| p.volumes.as_mut()) {
         volumes.retain(|v| v.name != volume::DATA);
     }
     sts.volume_claim_templates = Some(vec![data_claim_template(m)]);

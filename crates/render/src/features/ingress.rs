@@ -75,11 +75,7 @@ impl Feature for IngressFeature {
                 Some(StatusSlot::BasicAuthSecret),
             ));
         }
-        out.push(Desired::apply(
-            Object::Ingress(render(m, spec, warnings)),
-            Phase::Exposure,
-            None,
-        ));
+        // The Middlewares first: a Traefik router naming a missing Middleware refuses traffic.
         if provider(spec) == Provider::Traefik {
             for middleware in traefik_middlewares(m, spec) {
                 out.push(Desired::apply(
@@ -89,6 +85,11 @@ impl Feature for IngressFeature {
                 ));
             }
         }
+        out.push(Desired::apply(
+            Object::Ingress(render(m, spec, warnings)),
+            Phase::Exposure,
+            None,
+        ));
         network_policy_warning(m, "spec.networking.ingress", warnings);
         Ok(())
     }
@@ -121,7 +122,11 @@ pub enum Provider {
 
 /// The provider of an Ingress spec.
 pub fn provider(spec: &IngressSpec) -> Provider {
-    let class = spec.class_name.as_deref().unwrap_or_default().to_lowercase();
+    let class = spec
+        .class_name
+        .as_deref()
+        .unwrap_or_default()
+        .to_lowercase();
     if class.contains("nginx") {
         Provider::Nginx
     } else if class.contains("traefik") {
@@ -452,11 +457,7 @@ pub fn htpasswd_sha(user: &str, password: &str) -> String {
 /// The basic-auth Secret `<name>-basic-auth`: basic auth on and no `existingSecret`. Its type
 /// is `kubernetes.io/basic-auth`: Traefik then reads `username` and `password` (with an Opaque
 /// Secret it requires exactly one key), ingress-nginx reads `auth`.
-fn basic_auth_secret(
-    m: &Model,
-    spec: &IngressSpec,
-    warnings: &mut Vec<String>,
-) -> Option<Secret> {
+fn basic_auth_secret(m: &Model, spec: &IngressSpec, warnings: &mut Vec<String>) -> Option<Secret> {
     let auth = basic_auth(spec)?;
     if existing_secret(auth).is_some() {
         return None;
@@ -503,7 +504,8 @@ mod tests {
 
     #[test]
     fn htpasswd_sha_known_vectors() {
-        // `htpasswd -nbs openclaw password` and `htpasswd -nbs admin secret`.
+        // What `htpasswd -nbs openclaw password` and `htpasswd -nbs admin secret` print
+        // (checked with `printf password | openssl sha1 -binary | base64`).
         assert_eq!(
             htpasswd_sha("openclaw", "password"),
             "openclaw:{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g="
