@@ -341,11 +341,12 @@ fn paths(host: &openclaw_api::IngressHost) -> Vec<(String, String, i32)> {
                 .filter(|s| !s.is_empty())
                 .unwrap_or("/")
                 .to_string();
-            let path_type = match p.path_type.as_deref() {
-                Some(t @ ("Exact" | "ImplementationSpecific")) => t,
-                _ => "Prefix",
-            }
-            .to_string();
+            let path_type = p
+                .path_type
+                .as_deref()
+                .filter(|t| matches!(*t, "Exact" | "ImplementationSpecific"))
+                .unwrap_or("Prefix")
+                .to_string();
             (path, path_type, p.port.unwrap_or(GATEWAY_PORT))
         })
         .collect()
