@@ -42,11 +42,14 @@ pub fn gateway_token_secret(m: &Model) -> Result<Option<Secret>, RenderError> {
     }))
 }
 
-/// The data PVC `<name>-data`: only with persistence on and no `existingClaim`. It carries the
-/// controller reference only with `orphan: false`; by default it has no owner, so deleting the
-/// instance keeps the data. The controller creates it once and never updates it.
+/// The data PVC `<name>-data`: only with persistence on, no `existingClaim` and no autoscaling
+/// (which uses per-replica claim templates). It carries the controller reference only with
+/// `orphan: false`; by default it has no owner, so deleting the instance keeps the data. The controller creates it once and never updates it.
 pub fn data_pvc(m: &Model, warnings: &mut Vec<String>) -> Option<PersistentVolumeClaim> {
-    if !m.persistence_enabled() || m.existing_claim().is_some() {
+    if !m.persistence_enabled()
+        || m.existing_claim().is_some()
+        || crate::features::autoscaling::per_replica_volumes(m)
+    {
         return None;
     }
     let size = match m.pvc_size() {

@@ -122,14 +122,16 @@ fn observed() -> impl Strategy<Value = Observed> {
         proptest::option::of(proptest::sample::select(CONFIGS).prop_map(str::to_string)),
         files(),
         proptest::collection::btree_map(string(), files(), 0..3),
+        proptest::option::of(Just("0f1e2d3c4b5a6978".to_string())),
     )
-        .prop_map(|(cluster_defaults, gateway_token, secret_hash, external_config, workspace_files, additional_workspace_files)| Observed {
+        .prop_map(|(cluster_defaults, gateway_token, secret_hash, external_config, workspace_files, additional_workspace_files, basic_auth_password)| Observed {
             cluster_defaults,
             gateway_token,
             secret_hash,
             external_config,
             workspace_files,
             additional_workspace_files,
+            basic_auth_password,
         })
 }
 

@@ -115,10 +115,13 @@ fn kind(v: &Value) -> &'static str {
 
 /// Render the config ConfigMap's data.
 pub fn render(m: &Model, warnings: &mut Vec<String>) -> Result<RenderedConfig, RenderError> {
+    // Ingress hosts, then the HTTPRoute's host names (https: TLS ends at the Gateway).
+    let mut hosts = m.ingress_hosts();
+    hosts.extend(crate::features::httproute::origin_hosts(m));
     let inputs = enrich::Inputs {
         proxy: m.proxy_enabled(),
         token: true,
-        origins: enrich::default_origins(&m.ingress_hosts(), &m.control_ui_origins()),
+        origins: enrich::default_origins(&hosts, &m.control_ui_origins()),
         explicit_origins: !m.control_ui_origins().is_empty(),
     };
     let mut mode = m.merge_mode();

@@ -378,9 +378,7 @@ pub fn render(
     };
     features::ca_bundle::apply(m, &mut pod, warnings);
 
-    // F: the HPA overrides (`replicas` omitted, the `data` volume claim template) are left to
-    // stream 3 (`features::autoscaling`), see the design's §1.12.
-    StatefulSet {
+    let mut sts = StatefulSet {
         metadata: object_meta(m, m.name.clone()),
         spec: Some(StatefulSetSpec {
             replicas: Some(if m.suspended() { 0 } else { 1 }),
@@ -409,5 +407,10 @@ pub fn render(
             ..Default::default()
         }),
         ..Default::default()
+    };
+    // HPA: `replicas` left to the HPA, the `data` volume from a claim template.
+    if let Some(spec) = sts.spec.as_mut() {
+        features::autoscaling::statefulset_overrides(m, spec);
     }
+    sts
 }
