@@ -758,7 +758,37 @@ async fn apply_all(
             Object::Role(o) => ensure_kind!(Role, s.roles, o, "role"),
             Object::RoleBinding(o) => ensure_kind!(RoleBinding, s.role_bindings, o, "rb"),
             Object::NetworkPolicy(o) => ensure_kind!(NetworkPolicy, s.network_policies, o, "np"),
-            Object::Secret(o) => ensure_kind!(Secret, s.secrets, o, "secret"),
+            Object::Secret(o) => {
+                let live = s.secrets.get(&ObjectRef::new(&o.name_any()).within(&ns));
+                let type_of = |t: &Option<String>| t.clone().unwrap_or_else(|| "Opaque".into());
+                match live {
+                    Some(live)
+                        if mode == Mode::Apply && type_of(&live.type_) != type_of(&o.type_) =>
+                    {
+                        // A Secret's type is immutable (e.g. an Opaque basic-auth Secret left
+                        // by the Go operator): delete it and create it on the next pass; the
+                        // values the render needs were read before.
+                        let api: Api<Secret> = Api::namespaced(client.clone(), &ns);
+                        match api.delete(&o.name_any(), &DeleteParams::background()).await {
+                            Ok(_) => {}
+                            Err(kube::Error::Api(e)) if e.code == 404 => {}
+                            Err(source) => {
+                                return Err(super::apply::ApplyError::Kube {
+                                    verb: "delete (type change)",
+                                    kind: "Secret".into(),
+                                    name: o.name_any(),
+                                    source,
+                                }
+                                .into());
+                            }
+                        }
+                        keep.entry("secret").or_default().push(o.name_any());
+                        soon = true;
+                        o.name_any()
+                    }
+                    _ => ensure_kind!(Secret, s.secrets, o, "secret"),
+                }
+            }
             Object::ConfigMap(o) => ensure_kind!(ConfigMap, s.config_maps, o, "cm"),
             Object::PersistentVolumeClaim(o) => {
                 ensure_kind!(PersistentVolumeClaim, s.pvcs, o, "pvc")
