@@ -815,7 +815,10 @@ fn invalid_workspace_paths_are_skipped() {
         .collect();
     assert_eq!(paths, ["BOOTSTRAP.md", "ENVIRONMENT.md", "ok.md"]);
     assert_eq!(plan["workspaces"][0]["directories"], json!(["fine/dir"]));
-    let workspace_warnings = r.warnings.iter().filter(|w| !w.contains("diagnostics-otel"));
+    let workspace_warnings = r
+        .warnings
+        .iter()
+        .filter(|w| !w.contains("diagnostics-otel"));
     assert_eq!(workspace_warnings.count(), 5, "{:#?}", r.warnings);
 }
 

@@ -255,9 +255,13 @@ fn ca_bundle_config_map() {
         &["StatefulSet"],
     );
     let main = container(statefulset(&rendered), "openclaw").unwrap();
-    assert!(main.env.iter().flatten().any(|e| e.name
-        == "NODE_EXTRA_CA_CERTS"
-        && e.value.as_deref() == Some("/etc/ssl/certs/custom-ca-bundle.crt")));
+    assert!(
+        main.env
+            .iter()
+            .flatten()
+            .any(|e| e.name == "NODE_EXTRA_CA_CERTS"
+                && e.value.as_deref() == Some("/etc/ssl/certs/custom-ca-bundle.crt"))
+    );
     assert!(
         main.volume_mounts
             .iter()
@@ -268,7 +272,10 @@ fn ca_bundle_config_map() {
     for name in ["init-config", "gateway-proxy", "otel-collector"] {
         let c = container(statefulset(&rendered), name).unwrap();
         assert!(
-            c.volume_mounts.iter().flatten().all(|m| m.name != "ca-bundle"),
+            c.volume_mounts
+                .iter()
+                .flatten()
+                .all(|m| m.name != "ca-bundle"),
             "{name}"
         );
     }
@@ -381,7 +388,11 @@ fn rendered_collector_config_has_the_expected_structure() {
     let otel = container(statefulset(&rendered), "otel-collector").unwrap();
     let m = &otel.volume_mounts.as_ref().unwrap()[0];
     assert_eq!(
-        (m.name.as_str(), m.mount_path.as_str(), m.sub_path.as_deref()),
+        (
+            m.name.as_str(),
+            m.mount_path.as_str(),
+            m.sub_path.as_deref()
+        ),
         ("otel-collector-config", "/etc/otel-collector", None)
     );
     assert_eq!(
