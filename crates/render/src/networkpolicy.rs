@@ -331,13 +331,12 @@ mod tests {
         );
     }
 
-    /// The rules as `(peer, ports)`, peer being `ns:<name>`, `cidr:<cidr>`, `self` or `any`.
-    fn rules(
-        np: &NetworkPolicy,
-    ) -> (
-        Vec<(String, Vec<(String, i32)>)>,
-        Vec<(String, Vec<(String, i32)>)>,
-    ) {
+    /// One rule: its peer (`ns:<name>`, `cidr:<cidr>`, `self` or `any`) and its
+    /// `(protocol, port)` pairs.
+    type Rule = (String, Vec<(String, i32)>);
+
+    /// The ingress and egress rules.
+    fn rules(np: &NetworkPolicy) -> (Vec<Rule>, Vec<Rule>) {
         let peer = |peers: Option<&Vec<NetworkPolicyPeer>>| -> String {
             let Some(p) = peers.and_then(|p| p.first()) else {
                 return "any".to_string();

@@ -20,7 +20,7 @@ fn objects_yaml(rendered: &Rendered, kinds: &[&str]) -> String {
     }
     // The workspace ConfigMap does not change with these features.
     let shown = |o: &&Object| {
-        kinds.contains(&o.kind()) && !(o.kind() == "ConfigMap" && !o.name().ends_with("-config"))
+        kinds.contains(&o.kind()) && (o.kind() != "ConfigMap" || o.name().ends_with("-config"))
     };
     for o in rendered.iter().filter(shown) {
         out.push_str("---\n");
