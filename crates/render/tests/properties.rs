@@ -215,3 +215,209 @@ proptest! {
         prop_assert_eq!(render(&i, &o), render(&merged, &o));
     }
 }
+
+// ---- Feature flags (metrics area): banned config keys, mounts and names ----
+
+/// Strings of [`STRINGS`] plus the feature names that could collide with the operator's.
+const FEATURE_STRINGS: &[&str] = &[
+    "",
+    "x",
+    "data",
+    "config",
+    "tmp",
+    "ca-bundle",
+    "otel-collector",
+    "otel-collector-config",
+    "metrics",
+    "chromium",
+    "init-skills",
+    "NODE_EXTRA_CA_CERTS",
+    "/tmp",
+    "/etc/ssl/certs/custom-ca-bundle.crt",
+    "9090",
+];
+
+/// Keys the Go operator wrote that OpenClaw 2026.9.6 rejects: the operator never adds them.
+fn banned_paths(config: &Value) -> Vec<String> {
+    let mut found = Vec::new();
+    let get = |path: &[&str]| path.iter().try_fold(config, |v, k| v.get(k));
+    for path in [
+        &["browser", "remoteCdpTimeoutMs"][..],
+        &["diagnostics", "metrics"],
+        &["modules"],
+        &["gateway", "handshakeTimeoutMs"],
+    ] {
+        if get(path).is_some() {
+            found.push(path.join("."));
+        }
+    }
+    if let Some(profiles) = get(&["browser", "profiles"]).and_then(Value::as_object) {
+        for (name, p) in profiles {
+            if p.get("color").is_some() {
+                found.push(format!("browser.profiles.{name}.color"));
+            }
+        }
+    }
+    found
+}
+
+/// A user config (`spec.config.raw`) that exercises the feature enrichment.
+fn user_config() -> impl Strategy<Value = Option<Value>> {
+    proptest::sample::select(vec![
+        None,
+        Some(serde_json::json!({})),
+        Some(serde_json::json!({"diagnostics": "on"})),
+        Some(serde_json::json!({"diagnostics": {"enabled": true}})),
+        Some(serde_json::json!({"diagnostics": {"otel": {"endpoint": "http://collector:4318"}}})),
+        Some(serde_json::json!({"browser": {"profiles": {"work": {"cdpPort": 9333}}}})),
+        Some(serde_json::json!({"browser": "x", "gateway": {"auth": "x"}})),
+        Some(serde_json::json!({"gateway": {"mode": "remote"}, "plugins": {"entries": {}}})),
+    ])
+}
+
+/// A spec with random feature flags on top of a random (schema-shaped) spec. The fields that
+/// let a user mount volumes the operator does not know (`extraVolumeMounts`, custom
+/// containers) are cleared: their mounts are the user's business.
+fn feature_instance() -> impl Strategy<Value = OpenClawInstance> {
+    let spec = from_schema(&INSTANCE_SCHEMA, 4, FEATURE_STRINGS);
+    let flags = proptest::collection::vec(any::<bool>(), 12);
+    let port = proptest::sample::select(vec![None, Some(9090), Some(9464), Some(18790), Some(0)]);
+    let ca = proptest::sample::select(vec![0u8, 1, 2, 3]);
+    (spec, flags, port, ca, user_config()).prop_filter_map(
+        "spec deserializes",
+        |(mut spec, f, port, ca, raw)| {
+            if !spec.is_object() {
+                spec = serde_json::json!({});
+            }
+            for k in ["extraVolumeMounts", "sidecars", "initContainers"] {
+                spec.as_object_mut()?.remove(k);
+            }
+            // No external config: it would need an observed ConfigMap.
+            if let Some(c) = spec.get_mut("config").and_then(Value::as_object_mut) {
+                c.remove("configMapRef");
+            }
+            let ca_bundle = match ca {
+                0 => Value::Null,
+                1 => serde_json::json!({"configMapName": "corp-ca"}),
+                2 => serde_json::json!({"secretName": "corp-ca", "key": "root.pem"}),
+                _ => serde_json::json!({"key": "x.pem"}),
+            };
+            let patch = serde_json::json!({
+                "chromium": {"enabled": f[0]},
+                "ollama": {"enabled": f[1]},
+                "webTerminal": {"enabled": f[2]},
+                "tailscale": {"enabled": f[3]},
+                "observability": {"metrics": {"enabled": f[4], "port": port,
+                    "serviceMonitor": {"enabled": f[5]}}},
+                "runtimeDeps": {"pnpm": f[6], "python": f[7]},
+                "skills": if f[8] { serde_json::json!(["weather", "npm:cowsay"]) } else { Value::Null },
+                "plugins": if f[9] { serde_json::json!(["npm:@openclaw/diagnostics-otel"]) } else { Value::Null },
+                "selfConfigure": {"enabled": f[10]},
+                "gateway": {"enabled": f[11]},
+            });
+            merge_json(&mut spec, &patch);
+            let security = spec
+                .as_object_mut()?
+                .entry("security")
+                .or_insert_with(|| serde_json::json!({}));
+            if let Some(s) = security.as_object_mut() {
+                s.insert("caBundle".to_string(), ca_bundle);
+            }
+            if let Some(raw) = raw {
+                let config = spec
+                    .as_object_mut()?
+                    .entry("config")
+                    .or_insert_with(|| serde_json::json!({}));
+                if let Some(c) = config.as_object_mut() {
+                    c.insert("raw".to_string(), raw);
+                }
+            }
+            let spec: OpenClawInstanceSpec = serde_json::from_value(spec).ok()?;
+            let mut i = OpenClawInstance::new("demo", spec);
+            i.metadata.namespace = Some("default".to_string());
+            i.metadata.uid = Some("uid-1".to_string());
+            Some(i)
+        },
+    )
+}
+
+/// Deep-merge `patch` into `base`; `null` in the patch removes the key.
+fn merge_json(base: &mut Value, patch: &Value) {
+    match (base, patch) {
+        (Value::Object(b), Value::Object(p)) => {
+            for (k, v) in p {
+                if v.is_null() {
+                    b.remove(k);
+                } else {
+                    merge_json(b.entry(k.clone()).or_insert(Value::Null), v);
+                }
+            }
+        }
+        (b, p) => *b = p.clone(),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn features_never_add_banned_keys_and_keep_the_pod_consistent(i in feature_instance()) {
+        let o = Observed {
+            gateway_token: Some("t0ken".to_string()),
+            ..Observed::default()
+        };
+        prop_assume!(unique_env_names(i.spec.env.as_deref()));
+        let r = render(&i, &o);
+        prop_assert!(r.is_ok(), "{:?}", r.as_ref().err());
+        let r = r.unwrap();
+        let user = i.spec.config.as_ref().and_then(|c| c.raw.as_ref()).map(|r| Value::Object(r.0.clone()));
+        let user_banned = user.as_ref().map(banned_paths).unwrap_or_default();
+        for o in r.iter() {
+            if let Object::ConfigMap(cm) = o
+                && o.name() == "demo-config"
+            {
+                let text = &cm.data.as_ref().unwrap()["openclaw.json"];
+                if let Ok(config) = serde_json::from_str::<Value>(text) {
+                    for path in banned_paths(&config) {
+                        prop_assert!(user_banned.contains(&path), "the operator added {}: {}", path, text);
+                    }
+                }
+            }
+            let Object::StatefulSet(s) = o else { continue };
+            let spec = s.spec.as_ref().unwrap();
+            let pod = spec.template.spec.as_ref().unwrap();
+            let mut volumes: Vec<&str> = pod.volumes.iter().flatten().map(|v| v.name.as_str()).collect();
+            let total = volumes.len();
+            volumes.sort_unstable();
+            volumes.dedup();
+            prop_assert_eq!(volumes.len(), total, "volume names are unique");
+            let claims: Vec<&str> = spec
+                .volume_claim_templates
+                .iter()
+                .flatten()
+                .filter_map(|c| c.metadata.name.as_deref())
+                .collect();
+            let containers: Vec<_> = pod.init_containers.iter().flatten().chain(pod.containers.iter()).collect();
+            let mut names: Vec<&str> = containers.iter().map(|c| c.name.as_str()).collect();
+            let total = names.len();
+            names.sort_unstable();
+            names.dedup();
+            prop_assert_eq!(names.len(), total, "container names are unique");
+            for c in &containers {
+                let mut paths: Vec<&str> = Vec::new();
+                for m in c.volume_mounts.iter().flatten() {
+                    prop_assert!(
+                        volumes.contains(&m.name.as_str()) || claims.contains(&m.name.as_str()),
+                        "{} mounts {} which is not a volume", c.name, m.name
+                    );
+                    prop_assert!(!paths.contains(&m.mount_path.as_str()), "{} mounts {} twice", c.name, m.mount_path);
+                    paths.push(&m.mount_path);
+                }
+                for var in ["NODE_EXTRA_CA_CERTS", "SSL_CERT_FILE"] {
+                    let n = c.env.iter().flatten().filter(|e| e.name == var).count();
+                    prop_assert!(n <= 1, "{} has {} {} times", c.name, var, n);
+                }
+            }
+        }
+    }
+}

@@ -331,7 +331,12 @@ fn json5_is_converted_and_enriched() {
     let cfg = openclaw_json(&r);
     assert_eq!(cfg["gateway"]["bind"], "lan");
     assert_eq!(cfg["gateway"]["mode"], "local");
-    assert!(r.warnings.is_empty(), "{:?}", r.warnings);
+    assert_eq!(cfg["diagnostics"]["otel"]["enabled"], true);
+    assert!(
+        r.warnings.iter().all(|w| w.contains("diagnostics-otel")),
+        "{:?}",
+        r.warnings
+    );
 }
 
 #[test]
@@ -538,6 +543,7 @@ fn registry_override_applies_to_every_image() {
             "registry.internal:5000/openclaw/openclaw:2026.9.6",
             "registry.internal:5000/openclaw/openclaw:2026.9.6",
             "registry.internal:5000/nginx:1.27-alpine",
+            "registry.internal:5000/otel/opentelemetry-collector:0.120.0",
         ]
     );
 }
@@ -592,7 +598,8 @@ fn invalid_quantities_fall_back_with_a_warning() {
     let res = serde_json::to_value(main.resources.as_ref().unwrap()).unwrap();
     assert_eq!(res["requests"]["cpu"], "500m");
     assert_eq!(res["limits"]["memory"], "4Gi");
-    assert_eq!(r.warnings.len(), 2, "{:?}", r.warnings);
+    let quantity_warnings = r.warnings.iter().filter(|w| w.contains("quantity"));
+    assert_eq!(quantity_warnings.count(), 2, "{:?}", r.warnings);
 }
 
 #[test]
@@ -645,7 +652,8 @@ fn proxy_off() {
         .unwrap();
     assert_eq!(
         np["spec"]["ingress"][0]["ports"],
-        json!([{"port": 18789, "protocol": "TCP"}, {"port": 18793, "protocol": "TCP"}])
+        json!([{"port": 18789, "protocol": "TCP"}, {"port": 18793, "protocol": "TCP"},
+            {"port": 9090, "protocol": "TCP"}])
     );
 }
 
@@ -807,7 +815,11 @@ fn invalid_workspace_paths_are_skipped() {
         .collect();
     assert_eq!(paths, ["BOOTSTRAP.md", "ENVIRONMENT.md", "ok.md"]);
     assert_eq!(plan["workspaces"][0]["directories"], json!(["fine/dir"]));
-    assert_eq!(r.warnings.len(), 5, "{:#?}", r.warnings);
+    let workspace_warnings = r
+        .warnings
+        .iter()
+        .filter(|w| !w.contains("diagnostics-otel"));
+    assert_eq!(workspace_warnings.count(), 5, "{:#?}", r.warnings);
 }
 
 #[test]
@@ -853,11 +865,14 @@ fn desired_modes_phases_and_slots() {
     );
     let phases: Vec<Phase> = r.objects.iter().map(|d| d.phase).collect();
     assert!(phases.is_sorted());
-    // Every feature is a stub for now.
+    // The minimal instance uses only the features that are on by default (metrics).
     let instance = minimal_with(json!({}));
     let obs = observed();
     let m = openclaw_render::model::Model::new(&instance, &obs).unwrap();
-    assert!(openclaw_render::features::enabled(&m).next().is_none());
+    let on: Vec<&str> = openclaw_render::features::enabled(&m)
+        .map(|f| f.name())
+        .collect();
+    assert_eq!(on, ["otel"]);
 }
 
 #[test]
