@@ -170,12 +170,7 @@ fn view(patch: Value, v: &View) -> String {
         .filter(|(k, _)| v.feature.config_files(&m).iter().any(|(f, _)| f == *k))
         .map(|(k, val)| (k.clone(), json!(val)))
         .collect();
-    let role_rules: Vec<Value> = v
-        .feature
-        .role_rules(&m)
-        .into_iter()
-        .map(to_value)
-        .collect();
+    let role_rules: Vec<Value> = v.feature.role_rules(&m).into_iter().map(to_value).collect();
     let warnings: Vec<&String> = rendered
         .warnings
         .iter()
@@ -428,7 +423,10 @@ fn registry_override_reaches_every_sidecar_image() {
         ("init-ollama", "mirror.example/ollama/ollama:latest"),
         ("ollama", "mirror.example/ollama/ollama:latest"),
         ("web-terminal", "mirror.example/tsl0922/ttyd:latest"),
-        ("init-tailscale-bin", "mirror.example/tailscale/tailscale:latest"),
+        (
+            "init-tailscale-bin",
+            "mirror.example/tailscale/tailscale:latest",
+        ),
         ("tailscale", "mirror.example/tailscale/tailscale:latest"),
     ] {
         let c = container(sts, name).unwrap_or_else(|| panic!("no {name}"));
@@ -472,7 +470,11 @@ fn container_order_and_pod_consistency() {
     let all_names: Vec<&str> = init.iter().chain(containers.iter()).copied().collect();
     let unique: BTreeSet<&str> = all_names.iter().copied().collect();
     assert_eq!(unique.len(), all_names.len(), "{all_names:?}");
-    for c in pod.containers.iter().chain(pod.init_containers.iter().flatten()) {
+    for c in pod
+        .containers
+        .iter()
+        .chain(pod.init_containers.iter().flatten())
+    {
         for m in c.volume_mounts.iter().flatten() {
             assert!(volumes.contains(&m.name.as_str()), "{}: {}", c.name, m.name);
         }
@@ -487,7 +489,11 @@ fn tailscale_token_only_in_its_own_container() {
         let (rendered, _) = render_with(patch);
         let pod = pod(&rendered);
         assert_eq!(pod.automount_service_account_token, Some(self_configure));
-        for c in pod.containers.iter().chain(pod.init_containers.iter().flatten()) {
+        for c in pod
+            .containers
+            .iter()
+            .chain(pod.init_containers.iter().flatten())
+        {
             let has = c
                 .volume_mounts
                 .iter()
@@ -523,7 +529,12 @@ fn tailscale_auth_key_joins_the_self_configure_secret_list() {
         .iter()
         .flatten()
         .filter(|r| r.resources.as_deref() == Some(&["secrets".to_string()]))
-        .map(|r| (r.resource_names.clone().unwrap_or_default(), r.verbs.clone()))
+        .map(|r| {
+            (
+                r.resource_names.clone().unwrap_or_default(),
+                r.verbs.clone(),
+            )
+        })
         .collect();
     assert_eq!(
         secrets,

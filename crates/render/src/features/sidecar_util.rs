@@ -2,8 +2,6 @@
 //! references with the legacy-default migration, env vars, ports, volumes, security contexts,
 //! object metadata with the component label, and the "add only when absent" config helper.
 
-use std::collections::BTreeMap;
-
 use k8s_openapi::api::core::v1::{
     ContainerPort, EmptyDirVolumeSource, EnvVar, EnvVarSource, PersistentVolumeClaimVolumeSource,
     SecretKeySelector, SecurityContext, Volume,
@@ -167,7 +165,7 @@ pub(crate) fn size(
 /// `app.kubernetes.io/component=<component>`.
 pub(crate) fn component_meta(m: &Model, name: String, component: &str) -> ObjectMeta {
     let mut metadata = object_meta(m, name);
-    let mut labels = metadata.labels.take().unwrap_or_else(BTreeMap::new);
+    let mut labels = metadata.labels.take().unwrap_or_default();
     labels.insert(COMPONENT_LABEL.to_string(), component.to_string());
     metadata.labels = Some(labels);
     metadata
