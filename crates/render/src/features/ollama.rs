@@ -121,6 +121,17 @@ pub fn models(m: &Model) -> Vec<String> {
         .collect()
 }
 
+/// The user's PVC for the model cache (`storage.existingClaim`), when Ollama is on and one is
+/// set (the controller checks that it exists; it is never created or deleted by the operator).
+pub fn existing_claim(m: &Model) -> Option<String> {
+    spec(m)
+        .filter(|o| o.enabled == Some(true))?
+        .storage
+        .as_ref()
+        .and_then(|s| non_empty(s.existing_claim.as_ref()))
+        .map(str::to_string)
+}
+
 fn base(m: &Model, name: &str, warnings: &mut Vec<String>) -> Container {
     Container {
         name: name.to_string(),
@@ -182,21 +193,19 @@ impl Feature for Ollama {
         parts.sidecars.push(sidecar);
 
         let storage = spec(m).and_then(|o| o.storage.as_ref());
-        parts.volumes.push(
-            match non_empty(storage.and_then(|s| s.existing_claim.as_ref())) {
-                Some(claim) => pvc_volume(MODELS_VOLUME, claim),
-                None => sized_empty_dir(
-                    MODELS_VOLUME,
-                    None,
-                    &size(
-                        storage.and_then(|s| s.size_limit.as_ref()),
-                        DEFAULT_SIZE_LIMIT,
-                        "spec.ollama.storage.sizeLimit",
-                        warnings,
-                    ),
+        parts.volumes.push(match existing_claim(m) {
+            Some(claim) => pvc_volume(MODELS_VOLUME, &claim),
+            None => sized_empty_dir(
+                MODELS_VOLUME,
+                None,
+                &size(
+                    storage.and_then(|s| s.size_limit.as_ref()),
+                    DEFAULT_SIZE_LIMIT,
+                    "spec.ollama.storage.sizeLimit",
+                    warnings,
                 ),
-            },
-        );
+            ),
+        });
         parts.main_env.push(env_value(
             "OLLAMA_HOST",
             &format!("http://localhost:{PORT}"),
