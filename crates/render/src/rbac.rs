@@ -89,6 +89,7 @@ fn rules(m: &Model) -> Vec<PolicyRule> {
                 .map(|s| s.name.clone())
                 .filter(|n| !n.is_empty()),
         );
+        secrets.extend(crate::features::tailscale::auth_key_secret(m));
         rules.push(rule(
             &[""],
             &["secrets"],

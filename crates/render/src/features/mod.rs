@@ -17,6 +17,7 @@ pub mod ollama;
 pub mod otel;
 pub mod plugins;
 pub mod runtime_deps;
+mod sidecar_util;
 pub mod skills;
 pub mod tailscale;
 pub mod web_terminal;
