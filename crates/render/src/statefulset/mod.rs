@@ -90,7 +90,7 @@ pub fn apply_args(
 }
 
 /// The hardened security context of the operator's helper containers.
-fn helper_security(run_as_non_root: bool, run_as_user: Option<i64>) -> SecurityContext {
+pub(crate) fn helper_security(run_as_non_root: bool, run_as_user: Option<i64>) -> SecurityContext {
     SecurityContext {
         allow_privilege_escalation: Some(false),
         read_only_root_filesystem: Some(true),
@@ -197,7 +197,7 @@ fn config_map_volume(name: &str, config_map: String) -> Volume {
     }
 }
 
-fn empty_dir(name: &str) -> Volume {
+pub(crate) fn empty_dir(name: &str) -> Volume {
     Volume {
         name: name.to_string(),
         empty_dir: Some(EmptyDirVolumeSource::default()),
