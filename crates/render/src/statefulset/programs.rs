@@ -164,7 +164,7 @@ function run(argv) {
     const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout.on('data', keep(process.stdout));
     child.stderr.on('data', keep(process.stderr));
-    child.on('error', (e) => resolve({ code: null, out: out + String(e) }));
+    child.on('error', (e) => { console.error('openclaw-operator: ' + argv[0] + ': ' + e.message); resolve({ code: null, out }); });
     child.on('close', (code) => resolve({ code, out }));
   });
 }
@@ -233,7 +233,7 @@ function run(argv) {
     const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout.on('data', keep(process.stdout));
     child.stderr.on('data', keep(process.stderr));
-    child.on('error', (e) => resolve({ code: null, out: out + String(e) }));
+    child.on('error', (e) => { console.error('openclaw-operator: ' + argv[0] + ': ' + e.message); resolve({ code: null, out }); });
     child.on('close', (code) => resolve({ code, out }));
   });
 }
