@@ -257,7 +257,9 @@ pub fn parse_pack(value: &str) -> Result<PackRef, String> {
     }
     for (what, name) in [("owner", segments[0]), ("repo", segments[1])] {
         if name.contains('@') {
-            return Err(format!("pack reference {what} {name:?} must not contain '@'"));
+            return Err(format!(
+                "pack reference {what} {name:?} must not contain '@'"
+            ));
         }
     }
     if let Some(r) = reference

@@ -18,10 +18,22 @@ fn pack(owner: &str, repo: &str, path: &str, reference: Option<&str>) -> PackRef
 #[rstest]
 #[case::plain("pack:acme/skills/writer", pack("acme", "skills", "writer", None))]
 #[case::no_prefix("acme/skills/writer", pack("acme", "skills", "writer", None))]
-#[case::nested_path("pack:acme/skills/packs/team/writer@v1.2.0", pack("acme", "skills", "packs/team/writer", Some("v1.2.0")))]
-#[case::branch_with_slash("pack:acme/skills/writer@release/2026", pack("acme", "skills", "writer", Some("release/2026")))]
-#[case::last_at_wins("pack:acme/skills/w@x@main", pack("acme", "skills", "w@x", Some("main")))]
-#[case::dots("pack:acme.io/my_repo/a.b/c-d@sha1234", pack("acme.io", "my_repo", "a.b/c-d", Some("sha1234")))]
+#[case::nested_path(
+    "pack:acme/skills/packs/team/writer@v1.2.0",
+    pack("acme", "skills", "packs/team/writer", Some("v1.2.0"))
+)]
+#[case::branch_with_slash(
+    "pack:acme/skills/writer@release/2026",
+    pack("acme", "skills", "writer", Some("release/2026"))
+)]
+#[case::last_at_wins(
+    "pack:acme/skills/w@x@main",
+    pack("acme", "skills", "w@x", Some("main"))
+)]
+#[case::dots(
+    "pack:acme.io/my_repo/a.b/c-d@sha1234",
+    pack("acme.io", "my_repo", "a.b/c-d", Some("sha1234"))
+)]
 fn parses(#[case] input: &str, #[case] want: PackRef) {
     assert_eq!(parse_pack(input), Ok(want));
     assert!(check_skill(input).is_ok() || !input.starts_with("pack:"));
@@ -49,7 +61,13 @@ fn rejects(#[case] input: &str, #[case] needle: &str) {
 
 #[test]
 fn check_skill_other_formats_unchanged() {
-    for ok in ["weather", "@owner/x", "owner/x", "npm:@scope/pkg", "npm:pkg"] {
+    for ok in [
+        "weather",
+        "@owner/x",
+        "owner/x",
+        "npm:@scope/pkg",
+        "npm:pkg",
+    ] {
         assert!(check_skill(ok).is_ok(), "{ok}");
     }
     assert!(check_skill(&format!("pack:a/b/{}", "c".repeat(130))).is_err());

@@ -443,7 +443,11 @@ fn every_node_program_parses() {
     ] {
         let file = dir.path().join(format!("{name}.js"));
         std::fs::write(&file, program).unwrap();
-        let out = Command::new("node").arg("--check").arg(&file).output().unwrap();
+        let out = Command::new("node")
+            .arg("--check")
+            .arg(&file)
+            .output()
+            .unwrap();
         assert!(
             out.status.success(),
             "{name}: {}",
@@ -533,7 +537,10 @@ impl Fakes {
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
-        (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned())
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
     }
 
     fn calls(&self) -> Vec<String> {
@@ -578,7 +585,10 @@ fn install_skills_spawns_argv_arrays_in_plan_order() {
     let plan = skills_argument(&r).replace("/home/openclaw/.openclaw", &workdir.to_string());
     let (ok, _) = fakes.run(INSTALL_SKILLS, &plan, &[]);
     assert!(ok, "every entry installs (after retries)");
-    let hub = format!("npx [-y] [{}] [--workdir]", openclaw_render::statefulset::programs::CLAWHUB_PACKAGE);
+    let hub = format!(
+        "npx [-y] [{}] [--workdir]",
+        openclaw_render::statefulset::programs::CLAWHUB_PACKAGE
+    );
     assert_eq!(
         fakes.calls(),
         [
@@ -613,7 +623,9 @@ fn install_skills_fails_after_trying_every_entry() {
     let (ok, stderr) = fakes.run(INSTALL_SKILLS, &plan.to_string(), &[]);
     assert!(!ok);
     assert!(
-        stderr.contains("4 of 5 skills failed: broken-pkg, down-pkg, --registry=https://evil.example, x"),
+        stderr.contains(
+            "4 of 5 skills failed: broken-pkg, down-pkg, --registry=https://evil.example, x"
+        ),
         "{stderr}"
     );
     let calls = fakes.calls();
@@ -643,7 +655,10 @@ fn install_skills_reports_a_missing_tool() {
         .unwrap();
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("ENOENT") && stderr.contains("1 of 1 skills failed"), "{stderr}");
+    assert!(
+        stderr.contains("ENOENT") && stderr.contains("1 of 1 skills failed"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -796,7 +811,10 @@ printf '#!/bin/sh\necho Python 3.12.11\n' > "$d/python3"; chmod +x "$d/python3""
         let out = run_script(&script, state.path(), bin.path());
         assert!(out.status.success());
         let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(stdout.contains("Python 3.12.11") && stdout.contains("uv 0.6.17"), "{stdout}");
+        assert!(
+            stdout.contains("Python 3.12.11") && stdout.contains("uv 0.6.17"),
+            "{stdout}"
+        );
     }
     assert_eq!(
         std::fs::read_to_string(&log).unwrap(),

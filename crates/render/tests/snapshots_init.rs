@@ -24,8 +24,8 @@ fn yaml(v: &Value) -> String {
 /// This area's part of the rendering, as YAML.
 fn init_yaml(r: &Rendered) -> String {
     let sts = statefulset(r);
-    let pod = serde_json::to_value(sts.spec.as_ref().unwrap().template.spec.as_ref().unwrap())
-        .unwrap();
+    let pod =
+        serde_json::to_value(sts.spec.as_ref().unwrap().template.spec.as_ref().unwrap()).unwrap();
     let mut out = String::new();
     for w in &r.warnings {
         out.push_str(&format!("# warning: {w}\n"));
@@ -153,7 +153,10 @@ fn skills_pack_only() {
         }),
     );
     let n = names(&r);
-    assert!(!n.iter().any(|x| x == "init-skills" || x == "skills-tmp"), "{n:?}");
+    assert!(
+        !n.iter().any(|x| x == "init-skills" || x == "skills-tmp"),
+        "{n:?}"
+    );
 }
 
 #[test]
@@ -213,7 +216,11 @@ fn cluster_defaults_everything() {
                 .find(|e| e.name == k)
                 .and_then(|e| e.value.clone())
         };
-        assert_eq!(get("NPM_CONFIG_REGISTRY").as_deref(), Some("https://npm.corp.example"), "{name}");
+        assert_eq!(
+            get("NPM_CONFIG_REGISTRY").as_deref(),
+            Some("https://npm.corp.example"),
+            "{name}"
+        );
         assert_eq!(get("TZ").as_deref(), Some("Europe/Berlin"), "{name}");
     }
 }
@@ -240,12 +247,20 @@ fn invalid_entries_are_skipped_with_a_warning() {
         assert!(w.contains(needle), "{needle}\n{w}");
     }
     let sts = statefulset(&r);
-    let skills = container(sts, "init-skills").unwrap().command.clone().unwrap();
+    let skills = container(sts, "init-skills")
+        .unwrap()
+        .command
+        .clone()
+        .unwrap();
     assert_eq!(
         skills[3],
         r#"[{"kind":"clawhub","ref":"ok-skill","workdir":"/home/openclaw/.openclaw"}]"#
     );
-    let plugins = container(sts, "init-plugins").unwrap().command.clone().unwrap();
+    let plugins = container(sts, "init-plugins")
+        .unwrap()
+        .command
+        .clone()
+        .unwrap();
     assert_eq!(plugins[3], r#"["clawhub:good"]"#);
 }
 

@@ -43,8 +43,18 @@ pub fn env_from(m: &Model) -> Option<Vec<EnvFromSource>> {
 pub fn npm_mounts(tmp_volume: &str) -> Vec<VolumeMount> {
     vec![
         mount(volume::DATA, STATE_DIR, None, false),
-        mount(volume::DATA, &format!("{HOME}/.local"), Some(".local"), false),
-        mount(volume::DATA, &format!("{HOME}/.cache"), Some(".cache"), false),
+        mount(
+            volume::DATA,
+            &format!("{HOME}/.local"),
+            Some(".local"),
+            false,
+        ),
+        mount(
+            volume::DATA,
+            &format!("{HOME}/.cache"),
+            Some(".cache"),
+            false,
+        ),
         mount(tmp_volume, "/tmp", None, false),
     ]
 }

@@ -37,7 +37,10 @@ pub fn specs(m: &Model, warnings: &mut Vec<String>) -> Vec<String> {
         } else {
             format!("clawhub:{raw}")
         };
-        if spec.split_once(':').is_some_and(|(_, r)| r.starts_with('-')) {
+        if spec
+            .split_once(':')
+            .is_some_and(|(_, r)| r.starts_with('-'))
+        {
             warnings.push(format!(
                 "spec.plugins: {raw:?} skipped: a reference must not start with '-'"
             ));
