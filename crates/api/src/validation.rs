@@ -206,6 +206,76 @@ pub fn check_plugin(plugin: &str) -> Result<(), String> {
     check_reference(plugin, false)
 }
 
+/// A skill pack reference `pack:owner/repo/path[@ref]`: the directory `path` of the GitHub
+/// repository `owner/repo`, at `ref` (the default branch when absent).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PackRef {
+    /// Repository owner.
+    pub owner: String,
+    /// Repository name.
+    pub repo: String,
+    /// Directory inside the repository (may contain `/`).
+    pub path: String,
+    /// Branch, tag or commit, when given.
+    pub reference: Option<String>,
+}
+
+/// Parse a skill pack reference, with or without its `pack:` prefix: `owner/repo/path[@ref]`.
+/// The last `@` that is not the first character splits off the ref; owner, repo and path are
+/// required, and the path may have several segments. No segment may be empty, `.` or `..`.
+pub fn parse_pack(value: &str) -> Result<PackRef, String> {
+    let rest = value.strip_prefix("pack:").unwrap_or(value);
+    if rest.is_empty() {
+        return Err("pack: prefix requires an owner/repo/path[@ref] reference".into());
+    }
+    let (body, reference) = match rest.rfind('@').filter(|&i| i > 0) {
+        Some(i) => {
+            let r = &rest[i + 1..];
+            if r.is_empty() {
+                return Err("pack reference has an empty ref after '@'".into());
+            }
+            (&rest[..i], Some(r))
+        }
+        None => (rest, None),
+    };
+    if let Some(c) = rest.chars().find(|c| !name_chars_ok(*c)) {
+        return Err(format!(
+            "invalid character {c:?} (allowed: letters, digits, '-', '_', '/', '.', '@')"
+        ));
+    }
+    let segments: Vec<&str> = body.split('/').collect();
+    if segments.len() < 3 {
+        return Err("pack reference must be owner/repo/path[@ref]".into());
+    }
+    if let Some(bad) = segments
+        .iter()
+        .find(|s| s.is_empty() || **s == "." || **s == "..")
+    {
+        return Err(format!(
+            "pack reference has an invalid path segment {bad:?} (empty, '.' or '..')"
+        ));
+    }
+    for (what, name) in [("owner", segments[0]), ("repo", segments[1])] {
+        if name.contains('@') {
+            return Err(format!(
+                "pack reference {what} {name:?} must not contain '@'"
+            ));
+        }
+    }
+    if let Some(r) = reference
+        && r.contains('/')
+        && r.split('/').any(|s| s.is_empty() || s == "." || s == "..")
+    {
+        return Err(format!("pack reference has an invalid ref {r:?}"));
+    }
+    Ok(PackRef {
+        owner: segments[0].to_string(),
+        repo: segments[1].to_string(),
+        path: segments[2..].join("/"),
+        reference: reference.map(str::to_string),
+    })
+}
+
 fn check_reference(value: &str, allow_pack: bool) -> Result<(), String> {
     if value.is_empty() {
         return Err("must not be empty".into());
@@ -213,14 +283,12 @@ fn check_reference(value: &str, allow_pack: bool) -> Result<(), String> {
     if value.chars().count() > 128 {
         return Err("must be at most 128 characters".into());
     }
+    if allow_pack && value.starts_with("pack:") {
+        return parse_pack(value).map(|_| ());
+    }
     let rest = if let Some(rest) = value.strip_prefix("npm:") {
         if rest.is_empty() {
             return Err("npm: prefix requires a package name".into());
-        }
-        rest
-    } else if let Some(rest) = value.strip_prefix("pack:").filter(|_| allow_pack) {
-        if rest.is_empty() {
-            return Err("pack: prefix requires an owner/repo/path[@ref] reference".into());
         }
         rest
     } else {

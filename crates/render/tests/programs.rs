@@ -422,3 +422,412 @@ fn disk_readiness() {
     assert!(with("1Ki"));
     assert!(!with("1Ei"));
 }
+
+// ---------------------------------------------------------------------------------------------
+// Syntax of every program and script, and the install programs against fake tools.
+
+use openclaw_render::features::runtime_deps::{PNPM_SCRIPT, PYTHON_SCRIPT};
+use openclaw_render::statefulset::programs::{APPLY, INSTALL_PLUGINS, INSTALL_SKILLS, PROBE};
+
+#[test]
+fn every_node_program_parses() {
+    if !node() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    for (name, program) in [
+        ("apply", APPLY),
+        ("probe", PROBE),
+        ("install-skills", INSTALL_SKILLS),
+        ("install-plugins", INSTALL_PLUGINS),
+    ] {
+        let file = dir.path().join(format!("{name}.js"));
+        std::fs::write(&file, program).unwrap();
+        let out = Command::new("node")
+            .arg("--check")
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn every_sh_script_parses() {
+    for (name, script) in [("pnpm", PNPM_SCRIPT), ("python", PYTHON_SCRIPT)] {
+        let out = Command::new("sh")
+            .args(["-n", "-c", script])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+/// A folder of fake tools; each records its argv (one line, every argument in brackets) in
+/// `calls.log` and behaves by the argument it installs:
+/// - containing `flaky`: fails with "429 Too Many Requests" twice, then succeeds;
+/// - containing `down`: always fails with "503 Service Unavailable";
+/// - containing `timeout`: fails with ETIMEDOUT once, then succeeds;
+/// - containing `broken`: fails with "404 Not Found";
+/// - containing `present`: fails with clawhub's "Already installed: … (use --force)";
+/// - `openclaw` with `--accept-capabilities` fails as an old CLI would when `OLD_CLI` is set.
+struct Fakes {
+    dir: tempfile::TempDir,
+}
+
+const FAKE_TOOL: &str = r#"#!/bin/sh
+log="$FAKE_DIR/calls.log"
+{ printf '%s' "${0##*/}"; for a in "$@"; do printf ' [%s]' "$a"; done; echo; } >> "$log"
+if [ -n "$OLD_CLI" ]; then
+  for a in "$@"; do
+    if [ "$a" = "--accept-capabilities" ]; then echo "error: unknown option '--accept-capabilities'" >&2; exit 1; fi
+  done
+fi
+last=
+for a in "$@"; do last="$a"; done
+count() { n=$(cat "$FAKE_DIR/count-$1" 2>/dev/null || echo 0); n=$((n + 1)); echo "$n" > "$FAKE_DIR/count-$1"; echo "$n"; }
+case "$last" in
+  *flaky*) if [ "$(count flaky)" -le 2 ]; then echo "npm error 429 Too Many Requests" >&2; exit 1; fi ;;
+  *down*) echo "GET https://registry.example/x: 503 Service Unavailable" >&2; exit 1 ;;
+  *timeout*) if [ "$(count timeout)" -le 1 ]; then echo "connect ETIMEDOUT 1.2.3.4:443" >&2; exit 1; fi ;;
+  *broken*) echo "npm error 404 Not Found" >&2; exit 1 ;;
+  *present*) echo "Error: Already installed: /x/skills/$last (use --force)" >&2; exit 1 ;;
+esac
+echo "installed $last"
+"#;
+
+impl Fakes {
+    fn new() -> Fakes {
+        let dir = tempfile::tempdir().unwrap();
+        for tool in ["npm", "npx", "openclaw"] {
+            let path = dir.path().join(tool);
+            std::fs::write(&path, FAKE_TOOL).unwrap();
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        Fakes { dir }
+    }
+
+    /// Run `node -e <program> <argument>` with the fakes first on PATH.
+    fn run(&self, program: &str, argument: &str, extra_env: &[(&str, &str)]) -> (bool, String) {
+        let path = format!(
+            "{}:{}",
+            self.dir.path().display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let mut cmd = Command::new("node");
+        cmd.args(["-e", program, argument])
+            .env("PATH", path)
+            .env("FAKE_DIR", self.dir.path())
+            .env("OPENCLAW_OPERATOR_BACKOFF_MS", "1");
+        for (k, v) in extra_env {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().unwrap();
+        eprintln!(
+            "stdout: {}\nstderr: {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    fn calls(&self) -> Vec<String> {
+        std::fs::read_to_string(self.dir.path().join("calls.log"))
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+fn skills_argument(r: &Rendered) -> String {
+    let c = container(statefulset(r), "init-skills").unwrap();
+    let cmd = c.command.as_ref().unwrap();
+    assert_eq!(cmd[..3], ["node", "-e", INSTALL_SKILLS]);
+    cmd[3].clone()
+}
+
+fn plugins_argument(r: &Rendered) -> String {
+    let c = container(statefulset(r), "init-plugins").unwrap();
+    let cmd = c.command.as_ref().unwrap();
+    assert_eq!(cmd[..3], ["node", "-e", INSTALL_PLUGINS]);
+    cmd[3].clone()
+}
+
+#[test]
+fn install_skills_spawns_argv_arrays_in_plan_order() {
+    if !node() {
+        return;
+    }
+    let fakes = Fakes::new();
+    let workdir = fakes.dir.path().join("state");
+    let workdir = workdir.display();
+    let r = render_ok(
+        &minimal_with(json!({
+            "skills": ["owner/flaky-skill", "npm:@scope/tool", "present-skill", "pack:a/b/c"],
+            "workspace": {"additionalWorkspaces": [{"name": "ops", "skills": ["timeout-skill"]}]},
+        })),
+        &observed(),
+    );
+    // The rendered plan, with the state directory moved to the scratch folder.
+    let plan = skills_argument(&r).replace("/home/openclaw/.openclaw", &workdir.to_string());
+    let (ok, _) = fakes.run(INSTALL_SKILLS, &plan, &[]);
+    assert!(ok, "every entry installs (after retries)");
+    let hub = format!(
+        "npx [-y] [{}] [--workdir]",
+        openclaw_render::statefulset::programs::CLAWHUB_PACKAGE
+    );
+    assert_eq!(
+        fakes.calls(),
+        [
+            "npm [install] [-g] [@scope/tool]".to_string(),
+            format!("{hub} [{workdir}] [--no-input] [install] [@owner/flaky-skill]"),
+            format!("{hub} [{workdir}] [--no-input] [install] [@owner/flaky-skill]"),
+            format!("{hub} [{workdir}] [--no-input] [install] [@owner/flaky-skill]"),
+            format!("{hub} [{workdir}] [--no-input] [install] [present-skill]"),
+            format!("{hub} [{workdir}/workspace-ops] [--no-input] [install] [timeout-skill]"),
+            format!("{hub} [{workdir}/workspace-ops] [--no-input] [install] [timeout-skill]"),
+        ]
+    );
+    assert!(
+        std::path::Path::new(&format!("{workdir}/workspace-ops")).is_dir(),
+        "the workdir is created"
+    );
+}
+
+#[test]
+fn install_skills_fails_after_trying_every_entry() {
+    if !node() {
+        return;
+    }
+    let fakes = Fakes::new();
+    let plan = json!([
+        {"kind": "npm", "ref": "broken-pkg"},
+        {"kind": "npm", "ref": "down-pkg"},
+        {"kind": "npm", "ref": "good-pkg"},
+        {"kind": "npm", "ref": "--registry=https://evil.example"},
+        {"kind": "other", "ref": "x"},
+    ]);
+    let (ok, stderr) = fakes.run(INSTALL_SKILLS, &plan.to_string(), &[]);
+    assert!(!ok);
+    assert!(
+        stderr.contains(
+            "4 of 5 skills failed: broken-pkg, down-pkg, --registry=https://evil.example, x"
+        ),
+        "{stderr}"
+    );
+    let calls = fakes.calls();
+    // A permanent error is not retried; a transient one is retried 3 times; an option-like
+    // reference never reaches a tool.
+    assert_eq!(calls.iter().filter(|c| c.contains("broken-pkg")).count(), 1);
+    assert_eq!(calls.iter().filter(|c| c.contains("down-pkg")).count(), 4);
+    assert_eq!(calls.iter().filter(|c| c.contains("good-pkg")).count(), 1);
+    assert_eq!(calls.len(), 6, "{calls:?}");
+}
+
+#[test]
+fn install_skills_reports_a_missing_tool() {
+    if !node() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let node_bin = Command::new("sh")
+        .args(["-c", "command -v node"])
+        .output()
+        .unwrap();
+    let node_bin = String::from_utf8(node_bin.stdout).unwrap();
+    let out = Command::new(node_bin.trim())
+        .args(["-e", INSTALL_SKILLS, r#"[{"kind":"npm","ref":"x"}]"#])
+        .env("PATH", dir.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("ENOENT") && stderr.contains("1 of 1 skills failed"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn install_plugins_spawns_openclaw_per_sorted_entry() {
+    if !node() {
+        return;
+    }
+    let fakes = Fakes::new();
+    let r = render_ok(
+        &minimal_with(json!({"plugins": ["npm:flaky-plugin", "matrix", "npm:@openclaw/voice"]})),
+        &observed(),
+    );
+    let (ok, _) = fakes.run(INSTALL_PLUGINS, &plugins_argument(&r), &[]);
+    assert!(ok);
+    let install = "openclaw [plugins] [install] [--force] [--accept-capabilities]";
+    assert_eq!(
+        fakes.calls(),
+        [
+            format!("{install} [clawhub:matrix]"),
+            format!("{install} [npm:@openclaw/voice]"),
+            format!("{install} [npm:flaky-plugin]"),
+            format!("{install} [npm:flaky-plugin]"),
+            format!("{install} [npm:flaky-plugin]"),
+        ]
+    );
+}
+
+#[test]
+fn install_plugins_falls_back_for_an_old_cli_and_fails_on_errors() {
+    if !node() {
+        return;
+    }
+    let fakes = Fakes::new();
+    let (ok, stderr) = fakes.run(
+        INSTALL_PLUGINS,
+        r#"["npm:broken-plugin","npm:good","npm:-x","bare"]"#,
+        &[("OLD_CLI", "1")],
+    );
+    assert!(!ok);
+    assert!(
+        stderr.contains("3 of 4 plugins failed: npm:broken-plugin, npm:-x, bare"),
+        "{stderr}"
+    );
+    assert_eq!(
+        fakes.calls(),
+        [
+            "openclaw [plugins] [install] [--force] [--accept-capabilities] [npm:broken-plugin]",
+            "openclaw [plugins] [install] [--force] [npm:broken-plugin]",
+            "openclaw [plugins] [install] [--force] [--accept-capabilities] [npm:good]",
+            "openclaw [plugins] [install] [--force] [npm:good]",
+        ]
+    );
+}
+
+/// Run a runtime-deps script with `/home/openclaw/.openclaw` moved to a scratch folder and the
+/// given fake tools (plus the basic utilities) as the whole PATH.
+fn run_script(script: &str, state: &Path, bin: &Path) -> Output {
+    let script = script.replace("/home/openclaw/.openclaw", &state.display().to_string());
+    let out = Command::new("/bin/sh")
+        .args(["-c", &script])
+        .env_clear()
+        .env("PATH", bin)
+        .env("HOME", "/tmp")
+        .output()
+        .unwrap();
+    eprintln!(
+        "stdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn fake_bin(tools: &[(&str, &str)]) -> tempfile::TempDir {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    for util in ["mkdir", "ln", "cp", "mv", "cat", "chmod"] {
+        let which = Command::new("sh")
+            .args(["-c", &format!("command -v {util}")])
+            .output()
+            .unwrap();
+        let target = String::from_utf8(which.stdout).unwrap();
+        std::os::unix::fs::symlink(target.trim(), dir.path().join(util)).unwrap();
+    }
+    for (name, body) in tools {
+        let path = dir.path().join(name);
+        std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    dir
+}
+
+#[test]
+fn pnpm_script_uses_corepack_once() {
+    let state = tempfile::tempdir().unwrap();
+    let bin = fake_bin(&[(
+        "corepack",
+        r#"echo "corepack $* home=$COREPACK_HOME" >> "$0.log"
+[ "$1 $2 $3" = "enable pnpm --install-directory" ] || exit 1
+printf '#!/bin/sh\necho 10.0.0\n' > "$4/pnpm"; chmod +x "$4/pnpm""#,
+    )]);
+    for _ in 0..2 {
+        let out = run_script(PNPM_SCRIPT, state.path(), bin.path());
+        assert!(out.status.success());
+        assert!(String::from_utf8_lossy(&out.stdout).contains("10.0.0"));
+    }
+    let log = std::fs::read_to_string(bin.path().join("corepack.log")).unwrap();
+    let local = state.path().join(".local/bin");
+    assert_eq!(
+        log,
+        format!(
+            "corepack enable pnpm --install-directory {} home={}\n",
+            local.display(),
+            state.path().join(".cache/node/corepack").display()
+        ),
+        "corepack runs once, with its home where the main container looks"
+    );
+}
+
+#[test]
+fn pnpm_script_falls_back_to_npm_without_corepack() {
+    let state = tempfile::tempdir().unwrap();
+    let bin = fake_bin(&[(
+        "npm",
+        r#"[ "$*" = "install -g pnpm" ] || exit 1
+mkdir -p "$NPM_CONFIG_PREFIX/bin"
+printf '#!/bin/sh\necho 9.9.9\n' > "$NPM_CONFIG_PREFIX/bin/pnpm"; chmod +x "$NPM_CONFIG_PREFIX/bin/pnpm""#,
+    )]);
+    let out = run_script(PNPM_SCRIPT, state.path(), bin.path());
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("corepack not found"));
+    assert!(state.path().join(".local/bin/pnpm").exists());
+}
+
+#[test]
+fn python_script_installs_links_and_keeps_uv_current() {
+    let state = tempfile::tempdir().unwrap();
+    let bin = fake_bin(&[(
+        "uv",
+        r#"if [ "$1" = "--version" ]; then echo "uv 0.6.17"; exit 0; fi
+echo "uv $*" >> "$FAKE_LOG"
+[ "$*" = "python install 3.12" ] || exit 1
+d="$UV_PYTHON_INSTALL_DIR/cpython-3.12.11-linux-x86_64-gnu/bin"
+mkdir -p "$d"
+printf '#!/bin/sh\necho Python 3.12.11\n' > "$d/python3"; chmod +x "$d/python3""#,
+    )]);
+    let log = state.path().join("uv.log");
+    let script = format!("export FAKE_LOG={}\n{PYTHON_SCRIPT}", log.display());
+    for _ in 0..2 {
+        let out = run_script(&script, state.path(), bin.path());
+        assert!(out.status.success());
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            stdout.contains("Python 3.12.11") && stdout.contains("uv 0.6.17"),
+            "{stdout}"
+        );
+    }
+    assert_eq!(
+        std::fs::read_to_string(&log).unwrap(),
+        "uv python install 3.12\n",
+        "installed once"
+    );
+    let local_bin = state.path().join(".local/bin");
+    for link in ["python3", "python"] {
+        assert_eq!(
+            std::fs::read_link(local_bin.join(link)).unwrap(),
+            Path::new("../python/cpython-3.12.11-linux-x86_64-gnu/bin/python3"),
+            "a relative link works under both mount points"
+        );
+    }
+    assert!(local_bin.join("uv").exists());
+}

@@ -12,6 +12,7 @@ pub mod ca_bundle;
 pub mod chromium;
 pub mod httproute;
 pub mod ingress;
+pub mod install;
 pub mod monitoring;
 pub mod ollama;
 pub mod otel;
@@ -47,9 +48,9 @@ pub struct PodParts {
     /// Directories put before the image's default `PATH`; `PATH` is rendered only when this
     /// is non-empty (duplicates removed, order kept).
     pub path_prefixes: Vec<String>,
-    /// Extra directories `init-config` creates on the data volume (e.g. `skills`).
-    // F: not wired yet; the `init-config` program and its arguments (an input of the config
-    // hash) are owned by stream 2 (`statefulset/programs.rs`).
+    /// Extra directories `init-config` creates on the data volume (e.g. `skills`), as the pod's
+    /// user. They join the root `directories` of the seed plan in the workspace ConfigMap
+    /// ([`data_dirs`]), so neither the `init-config` command nor the config hash changes.
     pub data_dirs: Vec<String>,
 }
 
@@ -134,6 +135,14 @@ pub fn pod_parts(m: &Model, warnings: &mut Vec<String>) -> PodParts {
     let mut seen = std::collections::BTreeSet::new();
     parts.path_prefixes.retain(|p| seen.insert(p.clone()));
     parts
+}
+
+/// The data-volume directories of every enabled feature (duplicates removed, order kept).
+pub fn data_dirs(m: &Model) -> Vec<String> {
+    let mut dirs = pod_parts(m, &mut Vec::new()).data_dirs;
+    let mut seen = std::collections::BTreeSet::new();
+    dirs.retain(|d| seen.insert(d.clone()));
+    dirs
 }
 
 /// The NetworkPolicy parts of every enabled feature.

@@ -262,7 +262,7 @@ impl Feature for Otel {
         }
         if !plugin_listed(m) {
             warnings.push(format!(
-                "metrics are on but spec.plugins does not install the {PLUGIN} plugin (e.g. npm:@openclaw/{PLUGIN}); OpenClaw 2026.9 does not bundle it, so nothing is exported and the metrics port serves only the collector's own series"
+                "metrics are on but spec.plugins does not install the {PLUGIN} plugin (add its ClawHub or npm reference); OpenClaw 2026.9 does not bundle it, so nothing is exported and the metrics port serves only the collector's own series"
             ));
         }
         parts.sidecars.push(sidecar(m, warnings));

@@ -197,7 +197,7 @@ fn config_map_volume(name: &str, config_map: String) -> Volume {
     }
 }
 
-fn empty_dir(name: &str) -> Volume {
+pub(crate) fn empty_dir(name: &str) -> Volume {
     Volume {
         name: name.to_string(),
         empty_dir: Some(EmptyDirVolumeSource::default()),

@@ -133,9 +133,151 @@ fetch(url, { signal: AbortSignal.timeout(Number(ms)) })
   .then((b) => (b !== null && b[field] === true ? process.exit(0) : fail(JSON.stringify(b))), (e) => fail(String(e)));
 "#;
 
+/// The ClawHub CLI `init-skills` runs through `npx` (pinned: its flags `--workdir` and
+/// `--no-input` and its "Already installed" message are what [`INSTALL_SKILLS`] relies on).
+pub const CLAWHUB_PACKAGE: &str = "clawhub@0.23.3";
+
+/// Installs skills (`init-skills`). One argument: the JSON plan
+/// `[{"kind": "clawhub" | "npm", "ref": "...", "workdir": "..."}]`, in install order.
+///
+/// - `npm`: `npm install -g <ref>` (the prefix comes from `NPM_CONFIG_PREFIX`);
+/// - `clawhub`: `npx -y clawhub@<pin> --workdir <workdir> --no-input install <ref>`, which
+///   installs into `<workdir>/skills/`; "Already installed" counts as success.
+///
+/// Every command is spawned with an argument array, never through a shell. Output that names a
+/// transient registry error (429, 503, ETIMEDOUT) is retried 3 times with exponential backoff
+/// (base `OPENCLAW_OPERATOR_BACKOFF_MS`, default 2000 ms). Every entry is tried; when any
+/// failed, the program exits 1, so the pod does not start with skills missing.
+pub const INSTALL_SKILLS: &str = r#"'use strict';
+const { spawn } = require('child_process');
+const fs = require('fs');
+const CLAWHUB = 'clawhub@0.23.3';
+const RETRIES = 3;
+const TRANSIENT = /\b(429|503)\b|ETIMEDOUT|Too Many Requests|Service Unavailable/i;
+const BACKOFF = Number(process.env.OPENCLAW_OPERATOR_BACKOFF_MS || 2000);
+const log = (m) => console.log('openclaw-operator: ' + m);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+function run(argv) {
+  return new Promise((resolve) => {
+    let out = '';
+    const keep = (sink) => (chunk) => { sink.write(chunk); out = (out + chunk.toString()).slice(-65536); };
+    const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.on('data', keep(process.stdout));
+    child.stderr.on('data', keep(process.stderr));
+    child.on('error', (e) => { console.error('openclaw-operator: ' + argv[0] + ': ' + e.message); resolve({ code: null, out }); });
+    child.on('close', (code) => resolve({ code, out }));
+  });
+}
+async function install(what, argv, done) {
+  for (let attempt = 0; ; attempt++) {
+    log(what + (attempt ? ' (retry ' + attempt + ' of ' + RETRIES + ')' : ''));
+    const r = await run(argv);
+    if (r.code === 0 || done(r.out)) return true;
+    if (attempt < RETRIES && TRANSIENT.test(r.out)) {
+      await sleep(BACKOFF * 2 ** attempt);
+      continue;
+    }
+    console.error('openclaw-operator: ' + what + ' failed (exit ' + r.code + ')');
+    return false;
+  }
+}
+async function main() {
+  const plan = JSON.parse(process.argv[1]);
+  const failed = [];
+  for (const e of plan) {
+    const ref = String(e.ref);
+    let ok = false;
+    if (ref === '' || ref.startsWith('-')) {
+      console.error('openclaw-operator: invalid reference ' + JSON.stringify(ref));
+    } else if (e.kind === 'npm') {
+      ok = await install('npm install -g ' + ref, ['npm', 'install', '-g', ref], () => false);
+    } else if (e.kind === 'clawhub') {
+      fs.mkdirSync(e.workdir, { recursive: true });
+      ok = await install('clawhub install ' + ref + ' into ' + e.workdir,
+        ['npx', '-y', CLAWHUB, '--workdir', e.workdir, '--no-input', 'install', ref],
+        (out) => out.includes('Already installed'));
+    } else {
+      console.error('openclaw-operator: unknown kind ' + JSON.stringify(e.kind));
+    }
+    if (!ok) failed.push(ref);
+  }
+  if (failed.length) {
+    console.error('openclaw-operator: ' + failed.length + ' of ' + plan.length + ' skills failed: ' + failed.join(', '));
+    process.exit(1);
+  }
+  log(plan.length + ' skills installed');
+}
+main().catch((e) => { console.error('openclaw-operator: ' + (e && e.stack || e)); process.exit(1); });
+"#;
+
+/// Installs plugins (`init-plugins`). One argument: the JSON list of install specs
+/// (`npm:<package>` or `clawhub:<entry>`), already sorted.
+///
+/// Each runs `openclaw plugins install --force --accept-capabilities <spec>` (an argument
+/// array, no shell). `--force` overwrites an earlier install of the same plugin (the data
+/// volume keeps it across restarts); `--accept-capabilities` is the consent OpenClaw ≥ 2026.9
+/// requires for a third-party plugin in a non-interactive install: listing the plugin in the
+/// spec is that consent. An OpenClaw that does not know the flag is retried without it. The
+/// retry and failure rules are those of [`INSTALL_SKILLS`].
+pub const INSTALL_PLUGINS: &str = r#"'use strict';
+const { spawn } = require('child_process');
+const RETRIES = 3;
+const TRANSIENT = /\b(429|503)\b|ETIMEDOUT|Too Many Requests|Service Unavailable/i;
+const BACKOFF = Number(process.env.OPENCLAW_OPERATOR_BACKOFF_MS || 2000);
+const log = (m) => console.log('openclaw-operator: ' + m);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+function run(argv) {
+  return new Promise((resolve) => {
+    let out = '';
+    const keep = (sink) => (chunk) => { sink.write(chunk); out = (out + chunk.toString()).slice(-65536); };
+    const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.on('data', keep(process.stdout));
+    child.stderr.on('data', keep(process.stderr));
+    child.on('error', (e) => { console.error('openclaw-operator: ' + argv[0] + ': ' + e.message); resolve({ code: null, out }); });
+    child.on('close', (code) => resolve({ code, out }));
+  });
+}
+async function install(spec) {
+  let consent = true;
+  for (let attempt = 0; ; attempt++) {
+    const argv = ['openclaw', 'plugins', 'install', '--force'].concat(consent ? ['--accept-capabilities'] : [], [spec]);
+    log('openclaw plugins install ' + spec + (attempt ? ' (retry ' + attempt + ' of ' + RETRIES + ')' : ''));
+    const r = await run(argv);
+    if (r.code === 0) return true;
+    if (consent && /unknown option '--accept-capabilities'/.test(r.out)) {
+      consent = false;
+      attempt--;
+      continue;
+    }
+    if (attempt < RETRIES && TRANSIENT.test(r.out)) {
+      await sleep(BACKOFF * 2 ** attempt);
+      continue;
+    }
+    console.error('openclaw-operator: plugin ' + spec + ' failed (exit ' + r.code + ')');
+    return false;
+  }
+}
+async function main() {
+  const specs = JSON.parse(process.argv[1]);
+  const failed = [];
+  for (const spec of specs) {
+    const s = String(spec);
+    const valid = /^(npm|clawhub):[^-]/.test(s);
+    if (!valid) console.error('openclaw-operator: invalid plugin spec ' + JSON.stringify(s));
+    if (!valid || !(await install(s))) failed.push(s);
+  }
+  if (failed.length) {
+    console.error('openclaw-operator: ' + failed.length + ' of ' + specs.length + ' plugins failed: ' + failed.join(', '));
+    process.exit(1);
+  }
+  log(specs.length + ' plugins installed');
+}
+main().catch((e) => { console.error('openclaw-operator: ' + (e && e.stack || e)); process.exit(1); });
+"#;
+
 #[cfg(test)]
 mod tests {
-    use super::APPLY;
+    use super::{APPLY, CLAWHUB_PACKAGE, INSTALL_SKILLS};
     use crate::consts::SEED_PLAN_KEY;
     use crate::workspace::When;
 
@@ -150,5 +292,10 @@ mod tests {
             );
         }
         assert_eq!(serde_json::to_value(When::Once).unwrap(), "once");
+    }
+
+    #[test]
+    fn install_skills_uses_the_pinned_clawhub() {
+        assert!(INSTALL_SKILLS.contains(&format!("const CLAWHUB = '{CLAWHUB_PACKAGE}';")));
     }
 }

@@ -225,7 +225,7 @@ fn operator_file(
     );
 }
 
-fn valid_workspace_name(name: &str) -> bool {
+pub(crate) fn valid_workspace_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 63
         && name.split('-').all(|part| {
@@ -375,8 +375,14 @@ pub fn render(m: &Model, mode: MergeMode, warnings: &mut Vec<String>) -> Rendere
             files: plan_files,
         });
     }
+    let mut root_dirs: Vec<String> = HOME_SUBDIRS.iter().map(|d| d.to_string()).collect();
+    for d in crate::features::data_dirs(m) {
+        if !root_dirs.contains(&d) {
+            root_dirs.push(d);
+        }
+    }
     let plan = SeedPlan {
-        directories: HOME_SUBDIRS.iter().map(|d| d.to_string()).collect(),
+        directories: root_dirs,
         workspaces: plans,
     };
     let plan_json = serde_json::to_value(&plan)
