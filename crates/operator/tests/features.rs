@@ -602,6 +602,13 @@ async fn autoscaling_recreates_the_statefulset_without_killing_pods() {
             .unwrap()
             .is_some()
     );
+    let storage = inst
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .and_then(|c| c.iter().find(|c| c.type_ == "StorageReady"))
+        .map(|c| c.reason.clone());
+    assert_eq!(storage.as_deref(), Some("ManagedByVolumeClaimTemplates"));
     assert_eq!(
         inst.status
             .unwrap()

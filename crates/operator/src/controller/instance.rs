@@ -400,6 +400,40 @@ async fn reconcile_inner(instance: &OpenClawInstance, ctx: &Context) -> Result<O
         );
     } else if persistence.is_some_and(|p| p.enabled == Some(false)) {
         remove_condition(&mut conditions, "StorageReady");
+    } else if spec
+        .availability
+        .as_ref()
+        .and_then(|a| a.auto_scaling.as_ref())
+        .is_some_and(|a| a.enabled == Some(true))
+    {
+        // One PVC per replica (`data-<name>-N`) from the StatefulSet's templates.
+        let reason = "ManagedByVolumeClaimTemplates";
+        let old_data = format!("{}-data", instance.name_any());
+        if old_reason(&old, "StorageReady") != Some(reason)
+            && ctx
+                .stores
+                .pvcs
+                .get(&ObjectRef::new(&old_data).within(&instance.namespace().unwrap_or_default()))
+                .is_some()
+        {
+            events.push(event(
+                EventType::Warning,
+                "OrphanedPVC",
+                format!(
+                    "autoscaling uses per-replica volumes data-{}-N; {old_data} is no longer mounted (its data is not copied) and is kept",
+                    instance.name_any()
+                ),
+            ));
+        }
+        set_condition(
+            &mut conditions,
+            "StorageReady",
+            TRUE,
+            reason,
+            "Per-replica volumes from the StatefulSet's volumeClaimTemplates",
+            generation,
+            &now,
+        );
     } else {
         set_condition(
             &mut conditions,

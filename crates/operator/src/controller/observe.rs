@@ -72,6 +72,16 @@ pub fn referenced_secrets(instance: &OpenClawInstance, spec: &OpenClawInstanceSp
     {
         names.push(r.name.clone());
     }
+    // The CA bundle Secret: mounted by subPath, so a new bundle needs a restart: hashed.
+    if let Some(name) = spec
+        .security
+        .as_ref()
+        .and_then(|s| s.ca_bundle.as_ref())
+        .and_then(|c| c.secret_name.clone())
+        .filter(|n| !n.is_empty())
+    {
+        names.push(name);
+    }
     // The web terminal's credential: rotating it rolls the pod, a missing one is reported.
     if let Some(r) = spec
         .web_terminal
@@ -103,6 +113,36 @@ pub fn referenced_config_maps(spec: &OpenClawInstanceSpec) -> Vec<String> {
         );
     }
     names
+}
+
+/// The user's PVCs the pod mounts (`existingClaim` of the data volume, of Chromium's profile
+/// and of Ollama's model cache), when their feature is on.
+pub fn user_claims(spec: &OpenClawInstanceSpec) -> Vec<String> {
+    let mut claims = Vec::new();
+    claims.extend(
+        spec.storage
+            .as_ref()
+            .and_then(|s| s.persistence.as_ref())
+            .filter(|p| p.enabled != Some(false))
+            .and_then(|p| p.existing_claim.clone()),
+    );
+    claims.extend(
+        spec.chromium
+            .as_ref()
+            .filter(|c| c.enabled == Some(true))
+            .and_then(|c| c.persistence.as_ref())
+            .filter(|p| p.enabled == Some(true))
+            .and_then(|p| p.existing_claim.clone()),
+    );
+    claims.extend(
+        spec.ollama
+            .as_ref()
+            .filter(|o| o.enabled == Some(true))
+            .and_then(|o| o.storage.as_ref())
+            .and_then(|s| s.existing_claim.clone()),
+    );
+    claims.retain(|c| !c.is_empty());
+    claims
 }
 
 fn new_token() -> String {
@@ -241,18 +281,13 @@ pub async fn observe(
         }));
     }
 
-    // A user-provided data PVC must exist (the pod could never start otherwise).
-    if let Some(claim) = spec
-        .storage
-        .as_ref()
-        .and_then(|s| s.persistence.as_ref())
-        .filter(|p| p.enabled != Some(false))
-        .and_then(|p| p.existing_claim.clone())
-        .filter(|c| !c.is_empty())
-    {
-        let pvcs: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), &ns);
+    // User-provided PVCs must exist (the pod could never start otherwise): the data volume's,
+    // Chromium's profile and Ollama's model cache.
+    let pvcs: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), &ns);
+    for claim in user_claims(spec) {
         if pvcs.get_metadata_opt(&claim).await?.is_none() {
             inputs.missing_claim = Some(claim);
+            break;
         }
     }
 
