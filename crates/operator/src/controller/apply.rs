@@ -176,10 +176,24 @@ pub async fn ensure_custom(
             a.insert(APPLIED_HASH.to_string(), Value::String(hash));
         }
     }
+    server_side_apply(api, name, kind, &body).await
+}
+
+/// Server-side apply of `body` with our field manager, forced; `Ok(true)` (a write was sent).
+async fn server_side_apply<K, B>(
+    api: &Api<K>,
+    name: String,
+    kind: String,
+    body: &B,
+) -> Result<bool, ApplyError>
+where
+    K: Clone + DeserializeOwned + std::fmt::Debug,
+    B: Serialize + std::fmt::Debug,
+{
     api.patch(
         &name,
         &PatchParams::apply(FIELD_MANAGER).force(),
-        &Patch::Apply(&body),
+        &Patch::Apply(body),
     )
     .await
     .map_err(|source| ApplyError::Kube {
@@ -247,19 +261,7 @@ where
             return Ok(false);
         }
     }
-    api.patch(
-        &name,
-        &PatchParams::apply(FIELD_MANAGER).force(),
-        &Patch::Apply(&desired),
-    )
-    .await
-    .map_err(|source| ApplyError::Kube {
-        verb: "apply",
-        kind,
-        name,
-        source,
-    })?;
-    Ok(true)
+    server_side_apply(api, name, kind, &desired).await
 }
 
 /// Delete the objects of this kind that the instance owns (controller reference with its UID)

@@ -137,22 +137,12 @@ fetch(url, { signal: AbortSignal.timeout(Number(ms)) })
 /// `--no-input` and its "Already installed" message are what [`INSTALL_SKILLS`] relies on).
 pub const CLAWHUB_PACKAGE: &str = "clawhub@0.23.3";
 
-/// Installs skills (`init-skills`). One argument: the JSON plan
-/// `[{"kind": "clawhub" | "npm", "ref": "...", "workdir": "..."}]`, in install order.
-///
-/// - `npm`: `npm install -g <ref>` (the prefix comes from `NPM_CONFIG_PREFIX`);
-/// - `clawhub`: `npx -y clawhub@<pin> --workdir <workdir> --no-input install <ref>`, which
-///   installs into `<workdir>/skills/`; "Already installed" counts as success.
-///
-/// Every command is spawned with an argument array, never through a shell. Output that names a
-/// transient registry error (429, 503, ETIMEDOUT) is retried 3 times with exponential backoff
-/// (base `OPENCLAW_OPERATOR_BACKOFF_MS`, default 2000 ms). Every entry is tried; when any
-/// failed, the program exits 1, so the pod does not start with skills missing.
-pub const INSTALL_SKILLS: &str = r#"'use strict';
-const { spawn } = require('child_process');
-const fs = require('fs');
-const CLAWHUB = 'clawhub@0.23.3';
-const RETRIES = 3;
+/// The retry constants and the `run(argv)` helper shared by [`INSTALL_SKILLS`] and
+/// [`INSTALL_PLUGINS`]: spawns a tool with an argument array (no shell), echoes its output and
+/// keeps the last 64 KiB for the retry decision.
+macro_rules! install_runner {
+    () => {
+        r#"const RETRIES = 3;
 const TRANSIENT = /\b(429|503)\b|ETIMEDOUT|Too Many Requests|Service Unavailable/i;
 const BACKOFF = Number(process.env.OPENCLAW_OPERATOR_BACKOFF_MS || 2000);
 const log = (m) => console.log('openclaw-operator: ' + m);
@@ -168,7 +158,29 @@ function run(argv) {
     child.on('close', (code) => resolve({ code, out }));
   });
 }
-async function install(what, argv, done) {
+"#
+    };
+}
+
+/// Installs skills (`init-skills`). One argument: the JSON plan
+/// `[{"kind": "clawhub" | "npm", "ref": "...", "workdir": "..."}]`, in install order.
+///
+/// - `npm`: `npm install -g <ref>` (the prefix comes from `NPM_CONFIG_PREFIX`);
+/// - `clawhub`: `npx -y clawhub@<pin> --workdir <workdir> --no-input install <ref>`, which
+///   installs into `<workdir>/skills/`; "Already installed" counts as success.
+///
+/// Every command is spawned with an argument array, never through a shell. Output that names a
+/// transient registry error (429, 503, ETIMEDOUT) is retried 3 times with exponential backoff
+/// (base `OPENCLAW_OPERATOR_BACKOFF_MS`, default 2000 ms). Every entry is tried; when any
+/// failed, the program exits 1, so the pod does not start with skills missing.
+pub const INSTALL_SKILLS: &str = concat!(
+    r#"'use strict';
+const { spawn } = require('child_process');
+const fs = require('fs');
+const CLAWHUB = 'clawhub@0.23.3';
+"#,
+    install_runner!(),
+    r#"async function install(what, argv, done) {
   for (let attempt = 0; ; attempt++) {
     log(what + (attempt ? ' (retry ' + attempt + ' of ' + RETRIES + ')' : ''));
     const r = await run(argv);
@@ -208,7 +220,8 @@ async function main() {
   log(plan.length + ' skills installed');
 }
 main().catch((e) => { console.error('openclaw-operator: ' + (e && e.stack || e)); process.exit(1); });
-"#;
+"#
+);
 
 /// Installs plugins (`init-plugins`). One argument: the JSON list of install specs
 /// (`npm:<package>` or `clawhub:<entry>`), already sorted.
@@ -219,25 +232,12 @@ main().catch((e) => { console.error('openclaw-operator: ' + (e && e.stack || e))
 /// requires for a third-party plugin in a non-interactive install: listing the plugin in the
 /// spec is that consent. An OpenClaw that does not know the flag is retried without it. The
 /// retry and failure rules are those of [`INSTALL_SKILLS`].
-pub const INSTALL_PLUGINS: &str = r#"'use strict';
+pub const INSTALL_PLUGINS: &str = concat!(
+    r#"'use strict';
 const { spawn } = require('child_process');
-const RETRIES = 3;
-const TRANSIENT = /\b(429|503)\b|ETIMEDOUT|Too Many Requests|Service Unavailable/i;
-const BACKOFF = Number(process.env.OPENCLAW_OPERATOR_BACKOFF_MS || 2000);
-const log = (m) => console.log('openclaw-operator: ' + m);
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-function run(argv) {
-  return new Promise((resolve) => {
-    let out = '';
-    const keep = (sink) => (chunk) => { sink.write(chunk); out = (out + chunk.toString()).slice(-65536); };
-    const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
-    child.stdout.on('data', keep(process.stdout));
-    child.stderr.on('data', keep(process.stderr));
-    child.on('error', (e) => { console.error('openclaw-operator: ' + argv[0] + ': ' + e.message); resolve({ code: null, out }); });
-    child.on('close', (code) => resolve({ code, out }));
-  });
-}
-async function install(spec) {
+"#,
+    install_runner!(),
+    r#"async function install(spec) {
   let consent = true;
   for (let attempt = 0; ; attempt++) {
     const argv = ['openclaw', 'plugins', 'install', '--force'].concat(consent ? ['--accept-capabilities'] : [], [spec]);
@@ -273,7 +273,8 @@ async function main() {
   log(specs.length + ' plugins installed');
 }
 main().catch((e) => { console.error('openclaw-operator: ' + (e && e.stack || e)); process.exit(1); });
-"#;
+"#
+);
 
 #[cfg(test)]
 mod tests {
