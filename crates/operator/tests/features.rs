@@ -713,3 +713,47 @@ async fn pod_pass_through_fields() {
     assert!(pod.volumes.iter().flatten().any(|v| v.name == "scratch"));
     assert!(pod.volumes.iter().flatten().any(|v| v.name == "side"));
 }
+
+#[tokio::test]
+async fn go_basic_auth_secret_is_migrated_keeping_its_password() {
+    let Some(h) = start("f-goauth").await else {
+        return;
+    };
+    // What the Go operator left: an Opaque Secret with three keys (its type is immutable).
+    let legacy: Secret = serde_json::from_value(json!({
+        "apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+        "metadata": {"name": "mig-basic-auth", "labels": {
+            "app.kubernetes.io/managed-by": "openclaw-operator",
+            "app.kubernetes.io/instance": "mig", "app.kubernetes.io/name": "openclaw"}},
+        "stringData": {"username": "openclaw", "password": "legacy-password",
+            "auth": "openclaw:{SHA}x"}
+    }))
+    .unwrap();
+    h.api::<Secret>()
+        .create(&Default::default(), &legacy)
+        .await
+        .expect("legacy secret");
+    let mut spec = base();
+    common::features::merge(
+        &mut spec,
+        &json!({"networking": {"ingress": {"enabled": true, "className": "nginx",
+            "hosts": [{"host": "m.example.com"}],
+            "security": {"basicAuth": {"enabled": true}}}}}),
+    );
+    h.apply_instance("mig", spec).await;
+    let migrated = testkit::wait_for(
+        &h.api::<Secret>(),
+        "mig-basic-auth",
+        |s: &Secret| s.type_.as_deref() == Some("kubernetes.io/basic-auth"),
+        TIMEOUT,
+    )
+    .await
+    .expect("re-created with the basic-auth type");
+    let password = migrated
+        .data
+        .unwrap_or_default()
+        .get("password")
+        .map(|b| String::from_utf8(b.0.clone()).unwrap());
+    assert_eq!(password.as_deref(), Some("legacy-password"));
+    h.converged("mig").await;
+}

@@ -39,7 +39,9 @@ pub const KINDS: [CustomKind; 4] = [
 /// Whether a kind can be used now.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Availability {
-    /// Its CRD is not installed (or discovery has not answered yet).
+    /// Discovery has not answered yet (just started).
+    Unknown,
+    /// Its CRD is not installed.
     Absent,
     /// Installed; the cache is still listing.
     Listing,
@@ -74,7 +76,7 @@ impl Default for CustomKinds {
                 (
                     *k,
                     KindState {
-                        availability: Availability::Absent,
+                        availability: Availability::Unknown,
                         cache: Cache::default(),
                         task: None,
                     },
@@ -195,6 +197,8 @@ pub async fn run(
     trigger: mpsc::UnboundedSender<ObjectRef<OpenClawInstance>>,
     metrics: Arc<Metrics>,
 ) {
+    // Stop every watch when this task ends (aborted with the controller).
+    let _guard = StopAll(kinds.clone());
     let wake_all: WakeAll = {
         let trigger = trigger.clone();
         let metrics = metrics.clone();
@@ -211,7 +215,13 @@ pub async fn run(
                 let mut changed = false;
                 for kind in KINDS {
                     let present = found.contains(&kind);
-                    let running = kinds.availability(kind) != Availability::Absent;
+                    let was = kinds.availability(kind);
+                    if was == Availability::Unknown && !present {
+                        kinds.set(kind, Availability::Absent);
+                        changed = true;
+                        continue;
+                    }
+                    let running = !matches!(was, Availability::Absent | Availability::Unknown);
                     if present && !running {
                         match has_resource(&client, kind).await {
                             Ok(true) => {
@@ -219,7 +229,9 @@ pub async fn run(
                                 start(&client, &scope, &kinds, kind, &trigger, &metrics, &wake_all);
                                 changed = true;
                             }
-                            Ok(false) => {}
+                            Ok(false) => {
+                                changed |= kinds.set(kind, Availability::Absent);
+                            }
                             Err(e) => tracing::debug!(kind = kind.kind(), "discovery: {e}"),
                         }
                     } else if !present && running {
@@ -271,6 +283,8 @@ fn start(
         };
         stop(state);
         state.availability = Availability::Listing;
+        // A fresh cache: an aborted task of an earlier start may still hold the old one.
+        state.cache = Cache::default();
         state.cache.clone()
     };
     let total = apis.len();
@@ -365,6 +379,26 @@ fn start(
     });
     if let Some(state) = kinds.lock().get_mut(&kind) {
         state.task = Some(task);
+    }
+}
+
+/// Stops every kind's watch when dropped.
+struct StopAll(CustomKinds);
+
+impl Drop for StopAll {
+    fn drop(&mut self) {
+        for state in self.0.lock().values_mut() {
+            stop(state);
+        }
+    }
+}
+
+/// Aborts a task when dropped.
+pub struct AbortOnDrop(pub tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

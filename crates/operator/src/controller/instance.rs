@@ -662,6 +662,13 @@ fn feature_conditions(
             continue;
         }
         let crd = format!("{}.{}", spec.kind.plural(), spec.kind.group());
+        if wanted == Some(&KindResult::Pending)
+            && super::status::condition(conditions, spec.condition).is_some()
+        {
+            // The cache is still listing (e.g. just after a restart): keep what was reported,
+            // so a restart writes nothing.
+            continue;
+        }
         let (status, reason, message) = match wanted.unwrap_or(&KindResult::Reconciled) {
             KindResult::Reconciled => (TRUE, spec.ok, format!("{} reconciled", spec.kind.kind())),
             KindResult::NotInstalled => (
@@ -800,8 +807,7 @@ async fn apply_all(
                         if mode == Mode::Apply && type_of(&live.type_) != type_of(&o.type_) =>
                     {
                         // A Secret's type is immutable (e.g. an Opaque basic-auth Secret left
-                        // by the Go operator): delete it and create it on the next pass; the
-                        // values the render needs were read before.
+                        // by the Go operator): delete it first.
                         let api: Api<Secret> = Api::namespaced(client.clone(), &ns);
                         match api.delete(&o.name_any(), &DeleteParams::background()).await {
                             Ok(_) => {}
@@ -816,9 +822,9 @@ async fn apply_all(
                                 .into());
                             }
                         }
-                        keep.entry("secret").or_default().push(o.name_any());
-                        soon = true;
-                        o.name_any()
+                        // Secrets have no finalizers: create it again in this pass, with the
+                        // values observed from the old one.
+                        ensure_kind!(Secret, s.secrets, o, "secret")
                     }
                     _ => ensure_kind!(Secret, s.secrets, o, "secret"),
                 }
@@ -883,7 +889,7 @@ async fn apply_all(
                 let obj_name = o.metadata.name.clone().unwrap_or_default();
                 let result = match ctx.custom.availability(kind) {
                     Availability::Absent => KindResult::NotInstalled,
-                    Availability::Listing => {
+                    Availability::Listing | Availability::Unknown => {
                         soon = true;
                         KindResult::Pending
                     }

@@ -631,14 +631,14 @@ pub async fn run_with(client: Client, options: Options) {
     // Optional third-party kinds: discovered, watched while present, never gating readiness.
     let custom_kinds = custom::CustomKinds::default();
     let (custom_tx, custom_rx) = futures::channel::mpsc::unbounded();
-    let discovery = tokio::spawn(custom::run(
+    let _discovery = custom::AbortOnDrop(tokio::spawn(custom::run(
         client.clone(),
         scope.clone(),
         custom_kinds.clone(),
         store.clone(),
         custom_tx,
         metrics.clone(),
-    ));
+    )));
 
     let ctx = Arc::new(Context {
         client: client.clone(),
@@ -732,7 +732,6 @@ pub async fn run_with(client: Client, options: Options) {
         })
         .await;
     gate.abort();
-    discovery.abort();
     tracing::info!("controller stopped");
 }
 

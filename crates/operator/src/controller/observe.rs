@@ -119,11 +119,17 @@ pub fn referenced_config_maps(spec: &OpenClawInstanceSpec) -> Vec<String> {
 /// and of Ollama's model cache), when their feature is on.
 pub fn user_claims(spec: &OpenClawInstanceSpec) -> Vec<String> {
     let mut claims = Vec::new();
+    // Autoscaling uses per-replica volumes and ignores the data volume's `existingClaim`.
+    let autoscaling = spec
+        .availability
+        .as_ref()
+        .and_then(|a| a.auto_scaling.as_ref())
+        .is_some_and(|a| a.enabled == Some(true));
     claims.extend(
         spec.storage
             .as_ref()
             .and_then(|s| s.persistence.as_ref())
-            .filter(|p| p.enabled != Some(false))
+            .filter(|p| p.enabled != Some(false) && !autoscaling)
             .and_then(|p| p.existing_claim.clone()),
     );
     claims.extend(

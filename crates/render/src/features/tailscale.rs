@@ -135,6 +135,9 @@ fn image(m: &Model) -> String {
     image_ref(m, &repo, tag, image.and_then(|i| i.digest.as_ref()))
 }
 
+/// The UID of the `tailscale` sidecar (distroless `nonroot`), distinct from the agent's.
+pub const SIDECAR_UID: i64 = 65532;
+
 fn init_container(m: &Model, image: &str) -> Container {
     Container {
         name: INIT_NAME.to_string(),
@@ -183,7 +186,11 @@ fn sidecar(m: &Model, image: &str, warnings: &mut Vec<String>) -> Container {
             "spec.tailscale.resources",
             warnings,
         )),
-        security_context: Some(security(true, pod_run_as_non_root(m), None)),
+        // Its own UID: with the pod's shared process namespace (the default), a process of the
+        // agent's UID could otherwise read this container's API token and auth key through
+        // /proc. tailscaled's socket is world-connectable, and the emptyDirs get the pod's
+        // fsGroup.
+        security_context: Some(security(true, true, Some(SIDECAR_UID))),
         volume_mounts: Some(vec![
             mount(volume::SOCKET, SOCKET_DIR, None, false),
             mount(volume::SERVE, SERVE_DIR, None, true),
