@@ -82,3 +82,6 @@ pub mod container {
 
 /// The image's default `PATH`, after the feature prefixes when a feature adds any.
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// The label naming the feature that made an object (`app.kubernetes.io/component`).
+pub const COMPONENT_LABEL: &str = "app.kubernetes.io/component";

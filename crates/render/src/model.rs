@@ -42,7 +42,7 @@ pub struct Model<'a> {
     pub observed: &'a Observed,
 }
 
-fn non_empty(s: Option<&String>) -> Option<&str> {
+pub(crate) fn non_empty(s: Option<&String>) -> Option<&str> {
     s.map(String::as_str).filter(|s| !s.is_empty())
 }
 

@@ -21,6 +21,7 @@ use kube::{Resource, ResourceExt};
 use openclaw_api::defaults::apply_cluster_defaults;
 use openclaw_api::validation::validate;
 use openclaw_api::{ManagedResources, OpenClawInstance, OpenClawInstanceStatus};
+use openclaw_render::consts::COMPONENT_LABEL;
 use openclaw_render::{CustomKind, Object, Rendered, StatusSlot, WriteMode, render};
 use serde_json::json;
 
@@ -30,8 +31,6 @@ use super::observe::{Inputs, observe};
 use super::status::{FALSE, TRUE, phase, remove_condition, set_condition};
 use super::{Context, Error};
 
-/// The component label of objects a feature made.
-const COMPONENT_LABEL: &str = "app.kubernetes.io/component";
 /// The only PVCs pruning may delete: the Chromium profile cache.
 const PRUNABLE_PVC_COMPONENT: &str = "chromium";
 

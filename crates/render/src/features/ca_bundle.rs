@@ -41,10 +41,7 @@ pub const CONSUMERS: &[(&str, Option<&str>)] = &[
 
 /// `0644`.
 const MODE: i32 = 0o644;
-
-fn non_empty(s: Option<&String>) -> Option<&str> {
-    s.map(String::as_str).filter(|s| !s.is_empty())
-}
+use crate::model::non_empty;
 
 /// The `ca-bundle` volume, `None` when neither a ConfigMap nor a Secret is named.
 fn volume(m: &Model) -> Option<Volume> {

@@ -16,19 +16,18 @@ use k8s_openapi::api::networking::v1::{
     HTTPIngressPath, HTTPIngressRuleValue, Ingress, IngressBackend, IngressRule,
     IngressServiceBackend, IngressSpec as K8sIngressSpec, IngressTLS, ServiceBackendPort,
 };
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use openclaw_api::{IngressBasicAuthSpec, IngressSecuritySpec, IngressSpec};
 use serde_json::json;
 use sha1::{Digest, Sha1};
 
 use super::Feature;
 use crate::consts::GATEWAY_PORT;
-use crate::meta::{self, non_empty_map, non_empty_vec};
+use crate::meta::{non_empty_map, non_empty_vec};
 use crate::model::Model;
 use crate::{CustomKind, CustomObject, Desired, Object, Phase, RenderError, StatusSlot, service};
 
 /// `app.kubernetes.io/component`.
-pub const COMPONENT_LABEL: &str = "app.kubernetes.io/component";
+pub use crate::consts::COMPONENT_LABEL;
 /// The [`COMPONENT_LABEL`] value of the Ingress, its Middlewares and its Secret.
 pub const COMPONENT: &str = "ingress";
 
@@ -187,16 +186,7 @@ fn realm(auth: &IngressBasicAuthSpec) -> &str {
         .unwrap_or(DEFAULT_REALM)
 }
 
-/// Metadata of a feature object: standard labels plus `app.kubernetes.io/component`, the
-/// controller reference.
-pub(crate) fn component_meta(m: &Model, name: String, component: &str) -> ObjectMeta {
-    let mut metadata = meta::object_meta(m, name);
-    metadata
-        .labels
-        .get_or_insert_with(BTreeMap::new)
-        .insert(COMPONENT_LABEL.to_string(), component.to_string());
-    metadata
-}
+pub(crate) use crate::meta::component_meta;
 
 /// Warn that an Ingress or HTTPRoute cannot reach the pod when the NetworkPolicy admits only
 /// the instance's own namespace.

@@ -7,21 +7,15 @@ use k8s_openapi::api::core::v1::{
     SecretKeySelector, SecurityContext, Volume,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde_json::{Map, Value};
 
-use super::monitoring::COMPONENT_LABEL;
 use crate::clean::clean_all;
 use crate::image::with_registry;
-use crate::meta::object_meta;
 use crate::model::Model;
 use crate::quantity;
 use crate::statefulset::gateway::{drop_all, runtime_default};
 
-/// `Some(s)` unless `s` is absent or empty.
-pub(crate) fn non_empty(s: Option<&String>) -> Option<&str> {
-    s.map(String::as_str).filter(|s| !s.is_empty())
-}
+pub(crate) use crate::model::non_empty;
 
 /// The repository to use: the user's (empty means the default), with stored legacy defaults
 /// replaced by `default`. The flag says whether a legacy value was replaced.
@@ -93,14 +87,7 @@ pub(crate) fn port(name: &str, number: i32) -> ContainerPort {
     }
 }
 
-/// An emptyDir volume.
-pub(crate) fn empty_dir(name: &str) -> Volume {
-    Volume {
-        name: name.to_string(),
-        empty_dir: Some(EmptyDirVolumeSource::default()),
-        ..Default::default()
-    }
-}
+pub(crate) use crate::statefulset::empty_dir;
 
 /// An emptyDir volume with a medium and a size limit.
 pub(crate) fn sized_empty_dir(name: &str, medium: Option<&str>, size_limit: &str) -> Volume {
@@ -161,15 +148,7 @@ pub(crate) fn size(
     }
 }
 
-/// Metadata of a feature object: the standard labels, the controller reference and
-/// `app.kubernetes.io/component=<component>`.
-pub(crate) fn component_meta(m: &Model, name: String, component: &str) -> ObjectMeta {
-    let mut metadata = object_meta(m, name);
-    let mut labels = metadata.labels.take().unwrap_or_default();
-    labels.insert(COMPONENT_LABEL.to_string(), component.to_string());
-    metadata.labels = Some(labels);
-    metadata
-}
+pub(crate) use crate::meta::component_meta;
 
 /// The object at `key` of `parent`, created when absent; `None`, with a warning, when the
 /// user's value there is not an object (it is never replaced).

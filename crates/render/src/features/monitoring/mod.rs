@@ -41,7 +41,7 @@ pub const CLUSTER_METRICS: &[&str] = &[
 ];
 
 /// `app.kubernetes.io/component`.
-pub const COMPONENT_LABEL: &str = "app.kubernetes.io/component";
+pub use crate::consts::COMPONENT_LABEL;
 /// The [`COMPONENT_LABEL`] value of every monitoring object.
 pub const COMPONENT: &str = "monitoring";
 
