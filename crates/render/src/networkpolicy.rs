@@ -28,7 +28,8 @@ use crate::service;
 /// The Chromium CDP port: open only between the instance's own pods, never to the namespace.
 const CDP_PORT: i32 = 9222;
 
-fn port(protocol: &str, number: i32) -> NetworkPolicyPort {
+/// A NetworkPolicy port.
+pub(crate) fn port(protocol: &str, number: i32) -> NetworkPolicyPort {
     NetworkPolicyPort {
         protocol: Some(protocol.to_string()),
         port: Some(IntOrString::Int(number)),

@@ -8,7 +8,8 @@ use crate::features::{self, otel};
 use crate::meta::{non_empty_map, object_meta, selector_labels};
 use crate::model::Model;
 
-fn port(name: &str, port: i32, target: i32, protocol: &str) -> ServicePort {
+/// A Service port (an empty name is left out).
+pub(crate) fn port(name: &str, port: i32, target: i32, protocol: &str) -> ServicePort {
     ServicePort {
         name: (!name.is_empty()).then(|| name.to_string()),
         port,

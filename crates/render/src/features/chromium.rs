@@ -248,11 +248,7 @@ fn mounts() -> Vec<VolumeMount> {
 }
 
 fn tcp(number: i32) -> NetworkPolicyPort {
-    NetworkPolicyPort {
-        protocol: Some("TCP".to_string()),
-        port: Some(IntOrString::Int(number)),
-        ..Default::default()
-    }
+    crate::networkpolicy::port("TCP", number)
 }
 
 fn pvc(m: &Model, name: String, warnings: &mut Vec<String>) -> PersistentVolumeClaim {
@@ -296,13 +292,7 @@ fn cdp_service(m: &Model) -> Service {
 }
 
 fn service_port(name: &str) -> ServicePort {
-    ServicePort {
-        name: Some(name.to_string()),
-        port: CDP_PORT,
-        target_port: Some(IntOrString::Int(CDP_PORT)),
-        protocol: Some("TCP".to_string()),
-        ..Default::default()
-    }
+    crate::service::port(name, CDP_PORT, CDP_PORT, "TCP")
 }
 
 /// The `browser` keys (each only when absent; a non-object on the way gets a warning).

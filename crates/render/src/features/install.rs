@@ -16,13 +16,7 @@ pub const NPM_CACHE: &str = "/home/openclaw/.cache/npm";
 pub const LOCAL_BIN: &str = "/home/openclaw/.local/bin";
 
 /// A plain environment variable.
-pub fn env(name: &str, value: &str) -> EnvVar {
-    EnvVar {
-        name: name.to_string(),
-        value: Some(value.to_string()),
-        value_from: None,
-    }
-}
+pub(crate) use crate::statefulset::gateway::env_value as env;
 
 /// The operator's variables, then `spec.env` (cluster defaults merged); a user variable
 /// replaces the operator's variable of the same name.

@@ -15,10 +15,10 @@
 use k8s_openapi::api::core::v1::{
     ConfigMapVolumeSource, Container, ContainerPort, KeyToPath, ServicePort, Volume,
 };
-use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use openclaw_api::MetricsSpec;
 use serde_json::{Map, Value, json};
 
+use super::sidecar_util::object_at;
 use super::{Feature, PodParts};
 use crate::image::with_registry;
 use crate::model::Model;
@@ -82,13 +82,7 @@ pub fn metrics_port(m: &Model) -> i32 {
 /// The Service port `metrics`: port → port, TCP.
 pub fn service_port(m: &Model) -> ServicePort {
     let port = metrics_port(m);
-    ServicePort {
-        name: Some(PORT_NAME.to_string()),
-        port,
-        target_port: Some(IntOrString::Int(port)),
-        protocol: Some("TCP".to_string()),
-        ..Default::default()
-    }
+    crate::service::port(PORT_NAME, port, port, "TCP")
 }
 
 /// The collector configuration: OTLP/HTTP in on loopback, Prometheus out on the metrics port.
@@ -217,13 +211,7 @@ impl Feature for Otel {
     }
 
     fn enrich(&self, _m: &Model, config: &mut Map<String, Value>, warnings: &mut Vec<String>) {
-        let diagnostics = config
-            .entry("diagnostics".to_string())
-            .or_insert_with(|| Value::Object(Map::new()));
-        let Value::Object(diagnostics) = diagnostics else {
-            warnings.push(
-                "openclaw.json: diagnostics is not an object, so the operator adds no diagnostics.otel block (OpenClaw will reject this config)".to_string(),
-            );
+        let Some(diagnostics) = object_at(config, "diagnostics", "diagnostics", warnings) else {
             return;
         };
         match diagnostics.get("otel") {

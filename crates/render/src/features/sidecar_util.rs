@@ -36,14 +36,7 @@ pub(crate) fn image_ref(m: &Model, repo: &str, tag: &str, digest: Option<&String
     with_registry(&reference, m.registry())
 }
 
-/// A plain env var.
-pub(crate) fn env_value(name: &str, value: &str) -> EnvVar {
-    EnvVar {
-        name: name.to_string(),
-        value: Some(value.to_string()),
-        value_from: None,
-    }
-}
+pub(crate) use crate::statefulset::gateway::env_value;
 
 /// An env var read from a Secret key.
 pub(crate) fn secret_env(name: &str, secret: &str, key: &str) -> EnvVar {

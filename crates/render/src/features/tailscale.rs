@@ -22,9 +22,7 @@ use k8s_openapi::api::core::v1::{
     DownwardAPIVolumeFile, KeyToPath, ObjectFieldSelector, ProjectedVolumeSource, Secret,
     ServiceAccountTokenProjection, Volume, VolumeProjection,
 };
-use k8s_openapi::api::networking::v1::NetworkPolicyPort;
 use k8s_openapi::api::rbac::v1::PolicyRule;
-use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use openclaw_api::{TailscaleImageSpec, TailscaleSpec};
 use serde_json::{Map, Value};
 
@@ -265,14 +263,6 @@ fn api_token_volume() -> Volume {
     }
 }
 
-fn port(protocol: &str, number: i32) -> NetworkPolicyPort {
-    NetworkPolicyPort {
-        protocol: Some(protocol.to_string()),
-        port: Some(IntOrString::Int(number)),
-        ..Default::default()
-    }
-}
-
 impl Feature for Tailscale {
     fn name(&self) -> &'static str {
         NAME
@@ -332,8 +322,9 @@ impl Feature for Tailscale {
 
     fn network(&self, _m: &Model, net: &mut NetParts) {
         net.needs_api = true;
-        net.egress_any.push(port("UDP", 3478));
-        net.egress_any.push(port("UDP", 41641));
+        net.egress_any.push(crate::networkpolicy::port("UDP", 3478));
+        net.egress_any
+            .push(crate::networkpolicy::port("UDP", 41641));
     }
 
     fn role_rules(&self, m: &Model) -> Vec<PolicyRule> {

@@ -10,7 +10,6 @@
 //! - Without a credential anyone who reaches the port gets a shell: a warning says so.
 
 use k8s_openapi::api::core::v1::{Container, ServicePort};
-use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use openclaw_api::{WebTerminalImageSpec, WebTerminalSpec};
 
 use super::sidecar_util::{
@@ -141,13 +140,7 @@ impl Feature for WebTerminal {
     }
 
     fn service_ports(&self, _m: &Model) -> Vec<ServicePort> {
-        vec![ServicePort {
-            name: Some(NAME.to_string()),
-            port: PORT,
-            target_port: Some(IntOrString::Int(PORT)),
-            protocol: Some("TCP".to_string()),
-            ..Default::default()
-        }]
+        vec![crate::service::port(NAME, PORT, PORT, "TCP")]
     }
 }
 

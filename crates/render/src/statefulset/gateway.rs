@@ -22,7 +22,7 @@ use crate::features::PodParts;
 use crate::model::Model;
 use crate::quantity;
 
-fn env_value(name: &str, value: &str) -> EnvVar {
+pub(crate) fn env_value(name: &str, value: &str) -> EnvVar {
     EnvVar {
         name: name.to_string(),
         value: Some(value.to_string()),
