@@ -205,6 +205,29 @@ where
     Ok(true)
 }
 
+/// Delete one object; `Ok(false)` when it was already gone.
+pub async fn delete<K>(
+    api: &Api<K>,
+    name: &str,
+    params: &DeleteParams,
+    verb: &'static str,
+    kind: &str,
+) -> Result<bool, ApplyError>
+where
+    K: Clone + DeserializeOwned + std::fmt::Debug,
+{
+    match api.delete(name, params).await {
+        Ok(_) => Ok(true),
+        Err(kube::Error::Api(status)) if status.code == 404 => Ok(false),
+        Err(source) => Err(ApplyError::Kube {
+            verb,
+            kind: kind.to_string(),
+            name: name.to_string(),
+            source,
+        }),
+    }
+}
+
 /// Whether `object` is controlled by the instance with `owner_uid`.
 pub fn controlled_by(
     refs: &[k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference],
@@ -285,20 +308,16 @@ where
             continue;
         }
         let ns = obj.namespace().unwrap_or_default();
-        match api_for(&ns)
-            .delete(&name, &DeleteParams::background())
-            .await
+        if delete(
+            &api_for(&ns),
+            &name,
+            &DeleteParams::background(),
+            "delete",
+            K::kind(&()).as_ref(),
+        )
+        .await?
         {
-            Ok(_) => deleted += 1,
-            Err(kube::Error::Api(status)) if status.code == 404 => {}
-            Err(source) => {
-                return Err(ApplyError::Kube {
-                    verb: "delete",
-                    kind: K::kind(&()).to_string(),
-                    name,
-                    source,
-                });
-            }
+            deleted += 1;
         }
     }
     Ok(deleted)

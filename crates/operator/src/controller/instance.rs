@@ -25,7 +25,7 @@ use openclaw_render::consts::COMPONENT_LABEL;
 use openclaw_render::{CustomKind, Object, Rendered, StatusSlot, WriteMode, render};
 use serde_json::json;
 
-use super::apply::{FIELD_MANAGER, Mode, ensure, ensure_custom, prune};
+use super::apply::{FIELD_MANAGER, Mode, delete, ensure, ensure_custom, prune};
 use super::custom::{self, Availability, api_resource};
 use super::observe::{Inputs, observe};
 use super::status::{FALSE, TRUE, phase, remove_condition, set_condition};
@@ -808,19 +808,14 @@ async fn apply_all(
                         // A Secret's type is immutable (e.g. an Opaque basic-auth Secret left
                         // by the Go operator): delete it first.
                         let api: Api<Secret> = Api::namespaced(client.clone(), &ns);
-                        match api.delete(&o.name_any(), &DeleteParams::background()).await {
-                            Ok(_) => {}
-                            Err(kube::Error::Api(e)) if e.code == 404 => {}
-                            Err(source) => {
-                                return Err(super::apply::ApplyError::Kube {
-                                    verb: "delete (type change)",
-                                    kind: "Secret".into(),
-                                    name: o.name_any(),
-                                    source,
-                                }
-                                .into());
-                            }
-                        }
+                        delete(
+                            &api,
+                            &o.name_any(),
+                            &DeleteParams::background(),
+                            "delete (type change)",
+                            "Secret",
+                        )
+                        .await?;
                         // Secrets have no finalizers: create it again in this pass, with the
                         // values observed from the old one.
                         ensure_kind!(Secret, s.secrets, o, "secret")
@@ -855,19 +850,14 @@ async fn apply_all(
                             "volumeClaimTemplates changed: re-creating the StatefulSet (pods kept)"
                         );
                         let api: Api<StatefulSet> = Api::namespaced(client.clone(), &ns);
-                        match api.delete(&o.name_any(), &DeleteParams::orphan()).await {
-                            Ok(_) => {}
-                            Err(kube::Error::Api(e)) if e.code == 404 => {}
-                            Err(source) => {
-                                return Err(super::apply::ApplyError::Kube {
-                                    verb: "delete (orphan)",
-                                    kind: "StatefulSet".into(),
-                                    name: o.name_any(),
-                                    source,
-                                }
-                                .into());
-                            }
-                        }
+                        delete(
+                            &api,
+                            &o.name_any(),
+                            &DeleteParams::orphan(),
+                            "delete (orphan)",
+                            "StatefulSet",
+                        )
+                        .await?;
                         keep.entry("sts").or_default().push(o.name_any());
                         soon = true;
                         o.name_any()
@@ -1008,18 +998,22 @@ async fn apply_all(
             let obj_ns = obj.namespace().unwrap_or_default();
             let api: Api<DynamicObject> =
                 Api::namespaced_with(client.clone(), &obj_ns, &api_resource(kind));
-            match api.delete(&name, &DeleteParams::background()).await {
+            match delete(
+                &api,
+                &name,
+                &DeleteParams::background(),
+                "delete",
+                kind.kind(),
+            )
+            .await
+            {
                 Ok(_) => {}
-                Err(kube::Error::Api(e)) if e.code == 404 || e.code == 403 => {}
-                Err(source) => {
-                    return Err(super::apply::ApplyError::Kube {
-                        verb: "delete",
-                        kind: kind.kind().into(),
-                        name,
-                        source,
-                    }
-                    .into());
-                }
+                // Pruning an optional kind we may no longer list is not an error.
+                Err(super::apply::ApplyError::Kube {
+                    source: kube::Error::Api(e),
+                    ..
+                }) if e.code == 403 => {}
+                Err(e) => return Err(e.into()),
             }
         }
     }
