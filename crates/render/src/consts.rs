@@ -56,6 +56,9 @@ pub const NGINX_UID: i64 = 101;
 /// Default UID, GID and fsGroup of the pod.
 pub const DEFAULT_POD_ID: i64 = 1000;
 
+/// Default size of the data PVC (and of autoscaling's per-replica claim template).
+pub const DEFAULT_PVC_SIZE: &str = "10Gi";
+
 /// Volume names.
 pub mod volume {
     /// The data volume (PVC or emptyDir).

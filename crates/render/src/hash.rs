@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::config::json;
+use crate::json;
 
 /// First 8 bytes of the SHA-256 of `bytes`, as 16 lower-case hex characters.
 pub fn short_sha256(bytes: &[u8]) -> String {

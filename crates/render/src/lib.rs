@@ -24,9 +24,11 @@ pub mod consts;
 pub mod features;
 pub mod hash;
 pub mod image;
-pub mod meta;
+pub mod json;
+pub mod k8s;
 pub mod model;
 pub mod networkpolicy;
+pub mod programs;
 pub mod quantity;
 pub mod rbac;
 pub mod service;
@@ -48,21 +50,12 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use openclaw_api::OpenClawInstance;
 use openclaw_api::clusterdefaults::OpenClawClusterDefaultsSpec;
 
-use crate::model::Model;
-
 /// The field manager of every write the operator makes.
-pub const FIELD_MANAGER: &str = meta::MANAGER;
-
-/// The standard labels of every managed object: `app.kubernetes.io/name=openclaw`,
-/// `app.kubernetes.io/instance=<name>`, `app.kubernetes.io/managed-by=openclaw-operator`.
-pub fn labels(instance_name: &str) -> BTreeMap<String, String> {
-    meta::labels(instance_name)
-}
-
-/// The labels selecting an instance's pods (name and instance, without managed-by).
-pub fn selector_labels(instance_name: &str) -> BTreeMap<String, String> {
-    meta::selector_labels(instance_name)
-}
+pub use k8s::meta::MANAGER as FIELD_MANAGER;
+/// The standard labels of every managed object (`app.kubernetes.io/name=openclaw`,
+/// `app.kubernetes.io/instance=<name>`, `app.kubernetes.io/managed-by=openclaw-operator`) and
+/// the labels selecting an instance's pods (name and instance, without managed-by).
+pub use k8s::meta::{labels, selector_labels};
 
 /// What the controller read from the cluster (or generated) before rendering.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -430,6 +423,8 @@ pub enum RenderError {
 
 /// Render the core stack of one instance.
 pub fn render(instance: &OpenClawInstance, observed: &Observed) -> Result<Rendered, RenderError> {
+    use crate::model::Model;
+
     let m = Model::new(instance, observed)?;
     let mut warnings = Vec::new();
 

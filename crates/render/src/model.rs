@@ -3,8 +3,8 @@
 
 use openclaw_api::defaults::apply_cluster_defaults;
 use openclaw_api::{
-    ConfigSpec, DEFAULT_IMAGE_REPOSITORY, DEFAULT_IMAGE_TAG, DEFAULT_PULL_POLICY, OpenClawInstance,
-    OpenClawInstanceSpec, PersistenceSpec,
+    ConfigSpec, DEFAULT_IMAGE_REPOSITORY, DEFAULT_IMAGE_TAG, DEFAULT_PULL_POLICY, MetricsSpec,
+    OpenClawInstance, OpenClawInstanceSpec, PersistenceSpec,
 };
 
 use crate::{Observed, RenderError};
@@ -46,6 +46,18 @@ pub(crate) fn non_empty(s: Option<&String>) -> Option<&str> {
     s.map(String::as_str).filter(|s| !s.is_empty())
 }
 
+/// A workspace name: `^[a-z0-9]+(-[a-z0-9]+)*$`, at most 63 characters.
+pub(crate) fn valid_workspace_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 63
+        && name.split('-').all(|part| {
+            !part.is_empty()
+                && part
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        })
+}
+
 impl<'a> Model<'a> {
     /// Check the metadata and merge the cluster defaults. Merging is idempotent, so an instance
     /// whose spec already carries the defaults renders the same.
@@ -62,6 +74,16 @@ impl<'a> Model<'a> {
             spec: apply_cluster_defaults(&instance.spec, observed.cluster_defaults.as_ref()),
             observed,
         })
+    }
+
+    /// `observability.metrics`, when set.
+    pub fn metrics(&self) -> Option<&MetricsSpec> {
+        self.spec.observability.as_ref()?.metrics.as_ref()
+    }
+
+    /// `observability.metrics.enabled` (default true).
+    pub fn metrics_enabled(&self) -> bool {
+        self.metrics().and_then(|s| s.enabled) != Some(false)
     }
 
     /// The gateway proxy sidecar runs (`spec.gateway.enabled`, default true).

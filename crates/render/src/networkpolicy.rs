@@ -13,6 +13,7 @@
 
 use std::collections::BTreeMap;
 
+use k8s_openapi::api::core::v1::ServicePort;
 use k8s_openapi::api::networking::v1::{
     IPBlock, NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyIngressRule, NetworkPolicyPeer,
     NetworkPolicyPort, NetworkPolicySpec,
@@ -20,22 +21,14 @@ use k8s_openapi::api::networking::v1::{
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use crate::features::{self, NetParts, otel};
-use crate::meta::{non_empty_vec, object_meta, pod_selector};
+use crate::features::{self, NetParts};
+use crate::k8s::meta::{non_empty_vec, object_meta, pod_selector};
+use crate::k8s::net::network_policy_port as port;
 use crate::model::Model;
 use crate::service;
 
 /// The Chromium CDP port: open only between the instance's own pods, never to the namespace.
 const CDP_PORT: i32 = 9222;
-
-/// A NetworkPolicy port.
-pub(crate) fn port(protocol: &str, number: i32) -> NetworkPolicyPort {
-    NetworkPolicyPort {
-        protocol: Some(protocol.to_string()),
-        port: Some(IntOrString::Int(number)),
-        ..Default::default()
-    }
-}
 
 fn namespace_peer(namespace: &str) -> NetworkPolicyPeer {
     NetworkPolicyPeer {
@@ -75,19 +68,16 @@ fn cidr_peer(cidr: &str) -> NetworkPolicyPeer {
 /// namespace, even through a custom Service port.
 fn ingress_ports(m: &Model, net: &NetParts) -> Vec<NetworkPolicyPort> {
     let mut ports: Vec<NetworkPolicyPort> = Vec::new();
-    let mut targets: Vec<(String, i32)> = service::ports(m)
-        .into_iter()
-        .map(|p| {
-            let number = match p.target_port {
-                Some(IntOrString::Int(n)) => n,
-                _ => p.port,
-            };
-            (p.protocol.unwrap_or_else(|| "TCP".to_string()), number)
-        })
-        .collect();
-    if otel::metrics_enabled(m) {
-        targets.push(("TCP".to_string(), otel::metrics_port(m)));
-    }
+    let target = |p: ServicePort| {
+        let number = match p.target_port {
+            Some(IntOrString::Int(n)) => n,
+            _ => p.port,
+        };
+        (p.protocol.unwrap_or_else(|| "TCP".to_string()), number)
+    };
+    let mut targets: Vec<(String, i32)> = service::ports(m).into_iter().map(target).collect();
+    // The required feature ports (metrics), even when a custom Service port shadows them.
+    targets.extend(features::required_service_ports(m).into_iter().map(target));
     for (protocol, number) in targets {
         let np = port(&protocol, number);
         let self_only =

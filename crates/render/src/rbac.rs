@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use k8s_openapi::api::core::v1::ServiceAccount;
 use k8s_openapi::api::rbac::v1::{PolicyRule, Role, RoleBinding, RoleRef, Subject};
 
-use crate::meta::{non_empty_map, non_empty_vec, object_meta};
+use crate::k8s::meta::{non_empty_map, non_empty_vec, object_meta};
 use crate::model::Model;
 
 /// The three objects, or nothing when the operator creates no ServiceAccount.
@@ -89,7 +89,7 @@ fn rules(m: &Model) -> Vec<PolicyRule> {
                 .map(|s| s.name.clone())
                 .filter(|n| !n.is_empty()),
         );
-        secrets.extend(crate::features::tailscale::auth_key_secret(m));
+        secrets.extend(crate::features::role_secrets(m));
         rules.push(rule(
             &[""],
             &["secrets"],

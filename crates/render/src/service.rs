@@ -4,20 +4,10 @@ use k8s_openapi::api::core::v1::{Service, ServicePort, ServiceSpec};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use crate::consts::{CANVAS_PORT, GATEWAY_PORT, PROXY_CANVAS_PORT, PROXY_GATEWAY_PORT};
-use crate::features::{self, otel};
-use crate::meta::{non_empty_map, object_meta, selector_labels};
+use crate::features;
+use crate::k8s::meta::{non_empty_map, object_meta, selector_labels};
+use crate::k8s::net::service_port as port;
 use crate::model::Model;
-
-/// A Service port (an empty name is left out).
-pub(crate) fn port(name: &str, port: i32, target: i32, protocol: &str) -> ServicePort {
-    ServicePort {
-        name: (!name.is_empty()).then(|| name.to_string()),
-        port,
-        target_port: Some(IntOrString::Int(target)),
-        protocol: Some(protocol.to_string()),
-        ..Default::default()
-    }
-}
 
 /// The Service ports: `networking.service.ports` when set, otherwise `gateway` (18789) and
 /// `canvas` (18793), targeting the proxy ports when the gateway proxy runs, then the enabled
@@ -57,8 +47,9 @@ pub fn ports(m: &Model) -> Vec<ServicePort> {
             ports
         }
     };
-    if otel::metrics_enabled(m) {
-        push_unique(&mut ports, otel::service_port(m));
+    // The metrics rule: required feature ports join a custom list too.
+    for p in features::required_service_ports(m) {
+        push_unique(&mut ports, p);
     }
     ports
 }
@@ -83,39 +74,12 @@ fn push_unique(ports: &mut Vec<ServicePort>, p: ServicePort) {
     }
 }
 
-/// Warn about a custom list whose `metrics` port does not reach the collector: a port named
-/// `metrics` on another port or target, or the metrics port number under another name (the
-/// metrics rule then adds nothing, and a ServiceMonitor, which scrapes the port named
-/// `metrics`, finds no collector).
-fn check_metrics_port(m: &Model, ports: &[ServicePort], warnings: &mut Vec<String>) {
-    if !otel::metrics_enabled(m) || custom_ports(m).is_none() {
-        return;
-    }
-    let want = otel::metrics_port(m);
-    for p in ports {
-        let target = match p.target_port {
-            Some(IntOrString::Int(t)) => t,
-            _ => p.port,
-        };
-        let named = p.name.as_deref() == Some(otel::PORT_NAME);
-        if named && target != want {
-            warnings.push(format!(
-                "Service port \"metrics\" targets {target}, but the OTel collector serves metrics on {want}"
-            ));
-        } else if !named && p.port == want {
-            warnings.push(format!(
-                "Service port {:?} uses the metrics port {want}, so no \"metrics\" port is added (a ServiceMonitor scrapes the port named \"metrics\")",
-                p.name.clone().unwrap_or_default()
-            ));
-        }
-    }
-}
-
 /// Warn about custom ports that target a port only reachable on loopback, and about a custom
 /// list that keeps the metrics rule from adding a working `metrics` port.
 pub fn check_ports(m: &Model, warnings: &mut Vec<String>) {
     let ports = ports(m);
-    check_metrics_port(m, &ports, warnings);
+    // Feature checks (the metrics port of a custom list).
+    features::check_service_ports(m, &ports, custom_ports(m).is_some(), warnings);
     if !m.proxy_enabled() {
         return;
     }

@@ -10,13 +10,10 @@ use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec}
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use crate::consts::{BACKUP_ENABLED_ANNOTATION, TOKEN_KEY};
-use crate::meta::{object_meta, pod_selector};
+use crate::consts::{BACKUP_ENABLED_ANNOTATION, DEFAULT_PVC_SIZE, TOKEN_KEY};
+use crate::k8s::meta::{object_meta, pod_selector};
 use crate::model::Model;
 use crate::{RenderError, quantity};
-
-/// Default size of the data PVC.
-pub const DEFAULT_PVC_SIZE: &str = "10Gi";
 
 /// The gateway token Secret `<name>-gateway-token`, unless `spec.gateway.existingSecret` names
 /// the user's own. The controller applies it only when it does not exist yet (the token is
@@ -42,13 +39,13 @@ pub fn gateway_token_secret(m: &Model) -> Result<Option<Secret>, RenderError> {
     }))
 }
 
-/// The data PVC `<name>-data`: only with persistence on, no `existingClaim` and no autoscaling
-/// (which uses per-replica claim templates). It carries the controller reference only with
+/// The data PVC `<name>-data`: only with persistence on, no `existingClaim` and no feature giving
+/// every replica its own volume (autoscaling's per-replica claim templates). It carries the controller reference only with
 /// `orphan: false`; by default it has no owner, so deleting the instance keeps the data. The controller creates it once and never updates it.
 pub fn data_pvc(m: &Model, warnings: &mut Vec<String>) -> Option<PersistentVolumeClaim> {
     if !m.persistence_enabled()
         || m.existing_claim().is_some()
-        || crate::features::autoscaling::per_replica_volumes(m)
+        || crate::features::per_replica_data(m)
     {
         return None;
     }

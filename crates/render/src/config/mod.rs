@@ -2,7 +2,6 @@
 //! gateway proxy's `nginx.conf`.
 
 pub mod enrich;
-pub mod json;
 pub mod nginx;
 mod strict;
 
@@ -13,7 +12,8 @@ use serde_json::{Map, Value};
 
 use crate::RenderError;
 use crate::consts::{CONFIG_KEY, NGINX_KEY};
-use crate::meta::object_meta;
+pub use crate::json;
+use crate::k8s::meta::object_meta;
 use crate::model::{MergeMode, Model};
 
 pub use enrich::Auth;
@@ -115,9 +115,10 @@ fn kind(v: &Value) -> &'static str {
 
 /// Render the config ConfigMap's data.
 pub fn render(m: &Model, warnings: &mut Vec<String>) -> Result<RenderedConfig, RenderError> {
-    // Ingress hosts, then the HTTPRoute's host names (https: TLS ends at the Gateway).
+    // Ingress hosts, then the features' (the HTTPRoute's host names; https: TLS ends at the
+    // Gateway).
     let mut hosts = m.ingress_hosts();
-    hosts.extend(crate::features::httproute::origin_hosts(m));
+    hosts.extend(crate::features::origin_hosts(m));
     let inputs = enrich::Inputs {
         proxy: m.proxy_enabled(),
         token: true,

@@ -21,12 +21,10 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use openclaw_api::AutoScalingSpec;
 
-use super::Feature;
-use super::ingress::component_meta;
-use crate::consts::volume;
-use crate::meta;
+use super::hooks::Feature;
+use crate::consts::{DEFAULT_PVC_SIZE, volume};
+use crate::k8s::meta::{self, component_meta};
 use crate::model::Model;
-use crate::simple::DEFAULT_PVC_SIZE;
 use crate::{Desired, Object, Phase, RenderError, StatusSlot, quantity};
 
 /// The `app.kubernetes.io/component` value of the HPA.
@@ -51,6 +49,14 @@ impl Feature for Autoscaling {
 
     fn enabled(&self, m: &Model) -> bool {
         spec(m).is_some()
+    }
+
+    fn per_replica_data(&self, m: &Model) -> bool {
+        per_replica_volumes(m)
+    }
+
+    fn finish_statefulset(&self, m: &Model, sts: &mut StatefulSetSpec) {
+        statefulset_overrides(m, sts);
     }
 
     fn objects(

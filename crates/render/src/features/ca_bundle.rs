@@ -17,10 +17,12 @@ use k8s_openapi::api::core::v1::{
     ConfigMapVolumeSource, Container, EnvVar, PodSpec, SecretVolumeSource, Volume,
 };
 
+use super::hooks::Feature;
 use crate::clean::clean_all;
 use crate::consts::container as names;
-use crate::model::Model;
-use crate::statefulset::mount;
+use crate::k8s::volume::CONFIG_MAP_MODE;
+use crate::k8s::volume::mount;
+use crate::model::{Model, non_empty};
 
 /// Name of the pod volume.
 pub const VOLUME: &str = "ca-bundle";
@@ -40,8 +42,7 @@ pub const CONSUMERS: &[(&str, Option<&str>)] = &[
 ];
 
 /// `0644`.
-const MODE: i32 = 0o644;
-use crate::model::non_empty;
+const MODE: i32 = CONFIG_MAP_MODE;
 
 /// The `ca-bundle` volume, `None` when neither a ConfigMap nor a Secret is named.
 fn volume(m: &Model) -> Option<Volume> {
@@ -80,6 +81,29 @@ fn add_env(c: &mut Container, var: EnvVar, user: &[String]) {
         at -= 1;
     }
     env.insert(at, var);
+}
+
+/// The CA bundle, a post-pass over the pod.
+pub struct CaBundle;
+
+/// The registry entry.
+pub static T: CaBundle = CaBundle;
+
+impl Feature for CaBundle {
+    fn name(&self) -> &'static str {
+        VOLUME
+    }
+
+    fn enabled(&self, m: &Model) -> bool {
+        m.spec
+            .security
+            .as_ref()
+            .is_some_and(|s| s.ca_bundle.is_some())
+    }
+
+    fn finish_pod(&self, m: &Model, pod: &mut PodSpec, warnings: &mut Vec<String>) {
+        apply(m, pod, warnings);
+    }
 }
 
 /// Add the CA bundle volume, mounts and env to the pod when `security.caBundle` is set.

@@ -25,15 +25,16 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use openclaw_api::{ChromiumImageSpec, ChromiumPersistenceSpec, ChromiumSpec};
 use serde_json::{Map, Value};
 
-use super::sidecar_util::{
-    component_meta, empty_dir, env_value, image_ref, merge_env, non_empty, object_at, port,
-    pvc_volume, repository, security, set_default, size, sized_empty_dir,
-};
-use super::{Feature, NetParts, PodParts};
-use crate::meta::selector_labels;
+use super::hooks::{Feature, NetParts, PodParts};
+use super::sidecar_util::{image_ref, object_at, repository, set_default, size};
+use crate::k8s::container::{ResourceDefault, env_value, merge_env, port, resources};
+use crate::k8s::meta::component_meta;
+use crate::k8s::meta::selector_labels;
+use crate::k8s::net::{network_policy_port, service_port as k8s_service_port};
+use crate::k8s::security::hardened;
+use crate::k8s::volume::{empty_dir, mount, pvc_volume, sized_empty_dir};
 use crate::model::Model;
-use crate::statefulset::gateway::{ResourceDefault, resources};
-use crate::statefulset::mount;
+use crate::model::non_empty;
 use crate::{Desired, Object, Phase, RenderError, StatusSlot};
 
 /// Container name (and the component label of its objects).
@@ -219,7 +220,7 @@ fn container(m: &Model, warnings: &mut Vec<String>) -> Container {
             warnings,
         )),
         // headless-shell writes outside /tmp, so the root filesystem stays writable.
-        security_context: Some(security(false, true, Some(UID))),
+        security_context: Some(hardened(false, true, Some(UID))),
         volume_mounts: Some(mounts()),
         startup_probe: Some(Probe {
             http_get: Some(HTTPGetAction {
@@ -248,7 +249,7 @@ fn mounts() -> Vec<VolumeMount> {
 }
 
 fn tcp(number: i32) -> NetworkPolicyPort {
-    crate::networkpolicy::port("TCP", number)
+    network_policy_port("TCP", number)
 }
 
 fn pvc(m: &Model, name: String, warnings: &mut Vec<String>) -> PersistentVolumeClaim {
@@ -292,7 +293,7 @@ fn cdp_service(m: &Model) -> Service {
 }
 
 fn service_port(name: &str) -> ServicePort {
-    crate::service::port(name, CDP_PORT, CDP_PORT, "TCP")
+    k8s_service_port(name, CDP_PORT, CDP_PORT, "TCP")
 }
 
 /// The `browser` keys (each only when absent; a non-object on the way gets a warning).

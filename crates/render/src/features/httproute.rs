@@ -8,10 +8,11 @@
 
 use serde_json::{Map, Value, json};
 
-use super::Feature;
-use super::ingress::{check_backend_port, component_meta, network_policy_warning};
+use super::hooks::Feature;
+use super::ingress::{check_backend_port, network_policy_warning, service_ports};
 use crate::consts::GATEWAY_PORT;
-use crate::meta::non_empty_map;
+use crate::k8s::meta::component_meta;
+use crate::k8s::meta::non_empty_map;
 use crate::model::Model;
 use crate::{CustomKind, CustomObject, Desired, Object, Phase, RenderError, StatusSlot};
 
@@ -33,6 +34,10 @@ impl Feature for HttpRouteFeature {
         spec(m).is_some()
     }
 
+    fn origin_hosts(&self, m: &Model) -> Vec<(String, bool)> {
+        origin_hosts(m)
+    }
+
     fn objects(
         &self,
         m: &Model,
@@ -43,7 +48,13 @@ impl Feature for HttpRouteFeature {
             return Ok(());
         };
         let port = spec.port.unwrap_or(GATEWAY_PORT);
-        check_backend_port(m, "spec.networking.httpRoute.port", port, warnings);
+        check_backend_port(
+            m,
+            "spec.networking.httpRoute.port",
+            port,
+            &service_ports(m, out),
+            warnings,
+        );
         network_policy_warning(m, "spec.networking.httpRoute", warnings);
 
         let parent_refs: Vec<Value> = spec

@@ -20,11 +20,11 @@ use openclaw_api::{IngressBasicAuthSpec, IngressSecuritySpec, IngressSpec};
 use serde_json::json;
 use sha1::{Digest, Sha1};
 
-use super::Feature;
+use super::hooks::Feature;
 use crate::consts::GATEWAY_PORT;
-use crate::meta::{non_empty_map, non_empty_vec};
+use crate::k8s::meta::{non_empty_map, non_empty_vec};
 use crate::model::Model;
-use crate::{CustomKind, CustomObject, Desired, Object, Phase, RenderError, StatusSlot, service};
+use crate::{CustomKind, CustomObject, Desired, Object, Phase, RenderError, StatusSlot};
 
 /// `app.kubernetes.io/component`.
 pub use crate::consts::COMPONENT_LABEL;
@@ -67,6 +67,7 @@ impl Feature for IngressFeature {
         let Some(spec) = spec(m) else {
             return Ok(());
         };
+        let service_ports = service_ports(m, out);
         if let Some(secret) = basic_auth_secret(m, spec, warnings) {
             out.push(Desired::apply(
                 Object::Secret(secret),
@@ -85,7 +86,7 @@ impl Feature for IngressFeature {
             }
         }
         out.push(Desired::apply(
-            Object::Ingress(render(m, spec, warnings)),
+            Object::Ingress(render(m, spec, &service_ports, warnings)),
             Phase::Exposure,
             None,
         ));
@@ -186,7 +187,7 @@ fn realm(auth: &IngressBasicAuthSpec) -> &str {
         .unwrap_or(DEFAULT_REALM)
 }
 
-pub(crate) use crate::meta::component_meta;
+use crate::k8s::meta::component_meta;
 
 /// Warn that an Ingress or HTTPRoute cannot reach the pod when the NetworkPolicy admits only
 /// the instance's own namespace.
@@ -213,9 +214,30 @@ pub(crate) fn network_policy_warning(m: &Model, field: &str, warnings: &mut Vec<
     ));
 }
 
+/// The port numbers of the rendered Service `<name>` (in `out` before any feature object).
+pub(crate) fn service_ports(m: &Model, out: &[Desired]) -> Vec<i32> {
+    out.iter()
+        .find_map(|d| match &d.object {
+            Object::Service(s) if s.metadata.name.as_deref() == Some(m.name.as_str()) => {
+                s.spec.as_ref().and_then(|s| s.ports.as_ref())
+            }
+            _ => None,
+        })
+        .into_iter()
+        .flatten()
+        .map(|p| p.port)
+        .collect()
+}
+
 /// Warn when `port` is not a port of the rendered Service (custom `networking.service.ports`).
-pub(crate) fn check_backend_port(m: &Model, field: &str, port: i32, warnings: &mut Vec<String>) {
-    if service::ports(m).iter().any(|p| p.port == port) {
+pub(crate) fn check_backend_port(
+    m: &Model,
+    field: &str,
+    port: i32,
+    service_ports: &[i32],
+    warnings: &mut Vec<String>,
+) {
+    if service_ports.contains(&port) {
         return;
     }
     warnings.push(format!(
@@ -343,7 +365,12 @@ fn paths(host: &openclaw_api::IngressHost) -> Vec<(String, String, i32)> {
 }
 
 /// The Ingress `<name>`.
-fn render(m: &Model, spec: &IngressSpec, warnings: &mut Vec<String>) -> Ingress {
+fn render(
+    m: &Model,
+    spec: &IngressSpec,
+    service_ports: &[i32],
+    warnings: &mut Vec<String>,
+) -> Ingress {
     let mut annotations = spec.annotations.clone().unwrap_or_default();
     for (key, value) in operator_annotations(m, spec) {
         if let Some(user) = annotations.insert(key.clone(), value.clone())
@@ -371,6 +398,7 @@ fn render(m: &Model, spec: &IngressSpec, warnings: &mut Vec<String>) -> Ingress 
                     m,
                     &format!("spec.networking.ingress.hosts[{i}]"),
                     port,
+                    service_ports,
                     warnings,
                 );
             }

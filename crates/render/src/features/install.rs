@@ -5,8 +5,9 @@ use k8s_openapi::api::core::v1::{Container, EnvFromSource, EnvVar, VolumeMount};
 
 use crate::clean::clean_all;
 use crate::consts::{HOME, STATE_DIR, volume};
+use crate::k8s::security::{helper_security, pod_run_as_non_root};
+use crate::k8s::volume::mount;
 use crate::model::Model;
-use crate::statefulset::{helper_security, mount, pod_run_as_non_root};
 
 /// Where npm installs global packages (the data volume's `.local`, mounted by subPath).
 pub const NPM_PREFIX: &str = "/home/openclaw/.local";
@@ -16,7 +17,7 @@ pub const NPM_CACHE: &str = "/home/openclaw/.cache/npm";
 pub const LOCAL_BIN: &str = "/home/openclaw/.local/bin";
 
 /// A plain environment variable.
-pub(crate) use crate::statefulset::gateway::env_value as env;
+pub(crate) use crate::k8s::container::env_value as env;
 
 /// The operator's variables, then `spec.env` (cluster defaults merged); a user variable
 /// replaces the operator's variable of the same name.
@@ -29,7 +30,7 @@ pub fn with_user_env(mut ours: Vec<EnvVar>, m: &Model) -> Vec<EnvVar> {
 
 /// `spec.envFrom`, when non-empty.
 pub fn env_from(m: &Model) -> Option<Vec<EnvFromSource>> {
-    crate::meta::non_empty_vec(clean_all(m.spec.env_from.as_deref().unwrap_or_default()))
+    crate::k8s::meta::non_empty_vec(clean_all(m.spec.env_from.as_deref().unwrap_or_default()))
 }
 
 /// The data volume at the state directory, its `.local` and `.cache` at the home directory's,

@@ -10,6 +10,7 @@
 pub mod autoscaling;
 pub mod ca_bundle;
 pub mod chromium;
+pub mod hooks;
 pub mod httproute;
 pub mod ingress;
 pub mod install;
@@ -23,89 +24,19 @@ pub mod skills;
 pub mod tailscale;
 pub mod web_terminal;
 
-use k8s_openapi::api::core::v1::{Container, EnvVar, ServicePort, Volume, VolumeMount};
-use k8s_openapi::api::networking::v1::NetworkPolicyPort;
+use k8s_openapi::api::apps::v1::StatefulSetSpec;
+use k8s_openapi::api::core::v1::{PodSpec, ServicePort};
 use k8s_openapi::api::rbac::v1::PolicyRule;
 use serde_json::{Map, Value};
 
+pub use self::hooks::{Feature, NetParts, PodParts};
 use crate::model::Model;
 use crate::{Desired, RenderError};
 
-/// What the enabled features add to the pod.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct PodParts {
-    /// After `init-config`, before `spec.initContainers`.
-    pub init_containers: Vec<Container>,
-    /// After `gateway-proxy`, before `spec.sidecars`.
-    pub sidecars: Vec<Container>,
-    /// After `gateway-proxy-tmp`, before `spec.sidecarVolumes`.
-    pub volumes: Vec<Volume>,
-    /// The operator section of the main container's env (a user variable of the same name
-    /// still wins).
-    pub main_env: Vec<EnvVar>,
-    /// Main container mounts: after `/tmp`, before `spec.extraVolumeMounts`.
-    pub main_mounts: Vec<VolumeMount>,
-    /// Directories put before the image's default `PATH`; `PATH` is rendered only when this
-    /// is non-empty (duplicates removed, order kept).
-    pub path_prefixes: Vec<String>,
-    /// Extra directories `init-config` creates on the data volume (e.g. `skills`), as the pod's
-    /// user. They join the root `directories` of the seed plan in the workspace ConfigMap
-    /// ([`data_dirs`]), so neither the `init-config` command nor the config hash changes.
-    pub data_dirs: Vec<String>,
-}
-
-/// What the enabled features add to the NetworkPolicy.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct NetParts {
-    /// Ingress ports open only to the instance's own pods.
-    pub ingress_self_only: Vec<NetworkPolicyPort>,
-    /// Egress ports to anywhere.
-    pub egress_any: Vec<NetworkPolicyPort>,
-    /// Egress ports to the instance's own pods.
-    pub egress_self: Vec<NetworkPolicyPort>,
-    /// The pod talks to the Kubernetes API (egress TCP 6443).
-    pub needs_api: bool,
-}
-
-/// One optional feature. Every hook has an empty default; a hook is only called when
-/// [`Feature::enabled`] is true.
-pub trait Feature: Sync {
-    /// Short name, also the `app.kubernetes.io/component` label of its objects.
-    fn name(&self) -> &'static str;
-    /// Whether the instance uses the feature.
-    fn enabled(&self, m: &Model) -> bool;
-    /// Add keys to `openclaw.json` (after the core enrichment; never overwrite a user value).
-    fn enrich(&self, _m: &Model, _config: &mut Map<String, Value>, _warnings: &mut Vec<String>) {}
-    /// Extra keys of `<name>-config` (part of the config hash).
-    fn config_files(&self, _m: &Model) -> Vec<(String, String)> {
-        Vec::new()
-    }
-    /// Containers, volumes, env and mounts of the pod.
-    fn pod(&self, _m: &Model, _parts: &mut PodParts, _warnings: &mut Vec<String>) {}
-    /// Service ports (default port list only; custom `networking.service.ports` replace it).
-    fn service_ports(&self, _m: &Model) -> Vec<ServicePort> {
-        Vec::new()
-    }
-    /// NetworkPolicy ports.
-    fn network(&self, _m: &Model, _net: &mut NetParts) {}
-    /// Rules of the instance's Role (before `additionalRules`).
-    fn role_rules(&self, _m: &Model) -> Vec<PolicyRule> {
-        Vec::new()
-    }
-    /// Whole objects.
-    fn objects(
-        &self,
-        _m: &Model,
-        _out: &mut Vec<Desired>,
-        _warnings: &mut Vec<String>,
-    ) -> Result<(), RenderError> {
-        Ok(())
-    }
-}
-
 /// Every feature. The order is Go's container order (init: tailscale-bin, pnpm, python,
 /// skills, plugins, ollama, chromium; sidecars: tailscale, ollama, web-terminal,
-/// otel-collector) and is fixed: streams replace stub bodies, never reorder.
+/// otel-collector) and is fixed: streams replace stub bodies, never reorder. The CA bundle
+/// comes last: its post-pass sees the whole pod.
 pub static FEATURES: &[&dyn Feature] = &[
     &tailscale::T,
     &runtime_deps::T,
@@ -119,6 +50,7 @@ pub static FEATURES: &[&dyn Feature] = &[
     &httproute::T,
     &autoscaling::T,
     &monitoring::T,
+    &ca_bundle::T,
 ];
 
 /// The enabled features, in registry order.
@@ -186,4 +118,52 @@ pub fn objects(
         f.objects(m, out, warnings)?;
     }
     Ok(())
+}
+
+/// Default Control UI origin hosts of every enabled feature.
+pub fn origin_hosts(m: &Model) -> Vec<(String, bool)> {
+    enabled(m).flat_map(|f| f.origin_hosts(m)).collect()
+}
+
+/// Secrets the self-configure rule of the Role may read, from every enabled feature.
+pub fn role_secrets(m: &Model) -> Vec<String> {
+    enabled(m).flat_map(|f| f.role_secrets(m)).collect()
+}
+
+/// The Service ports every enabled feature requires, even in a custom list.
+pub fn required_service_ports(m: &Model) -> Vec<ServicePort> {
+    enabled(m)
+        .flat_map(|f| f.required_service_ports(m))
+        .collect()
+}
+
+/// Every enabled feature's warnings about the final Service ports.
+pub fn check_service_ports(
+    m: &Model,
+    ports: &[ServicePort],
+    custom: bool,
+    warnings: &mut Vec<String>,
+) {
+    for f in enabled(m) {
+        f.check_service_ports(m, ports, custom, warnings);
+    }
+}
+
+/// Whether an enabled feature gives every replica its own data volume.
+pub fn per_replica_data(m: &Model) -> bool {
+    enabled(m).any(|f| f.per_replica_data(m))
+}
+
+/// Every enabled feature's post-pass over the assembled pod.
+pub fn finish_pod(m: &Model, pod: &mut PodSpec, warnings: &mut Vec<String>) {
+    for f in enabled(m) {
+        f.finish_pod(m, pod, warnings);
+    }
+}
+
+/// Every enabled feature's post-pass over the assembled StatefulSet spec.
+pub fn finish_statefulset(m: &Model, sts: &mut StatefulSetSpec) {
+    for f in enabled(m) {
+        f.finish_statefulset(m, sts);
+    }
 }

@@ -18,13 +18,13 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use openclaw_api::{OllamaImageSpec, OllamaSpec};
 use serde_json::{Map, Value};
 
-use super::sidecar_util::{
-    env_value, image_ref, non_empty, port, pvc_volume, repository, security, size, sized_empty_dir,
-};
-use super::{Feature, PodParts};
+use super::hooks::{Feature, PodParts};
+use super::sidecar_util::{image_ref, repository, size};
+use crate::k8s::container::{ResourceDefault, env_value, port, resources};
+use crate::k8s::security::hardened;
+use crate::k8s::volume::{mount, pvc_volume, sized_empty_dir};
 use crate::model::Model;
-use crate::statefulset::gateway::{ResourceDefault, resources};
-use crate::statefulset::mount;
+use crate::model::non_empty;
 
 /// Sidecar name.
 pub const NAME: &str = "ollama";
@@ -139,7 +139,7 @@ fn base(m: &Model, name: &str, warnings: &mut Vec<String>) -> Container {
         image_pull_policy: Some("IfNotPresent".to_string()),
         resources: Some(container_resources(m, warnings)),
         // The image needs root; its models live under /root.
-        security_context: Some(security(false, false, Some(0))),
+        security_context: Some(hardened(false, false, Some(0))),
         volume_mounts: Some(vec![mount(MODELS_VOLUME, MODELS_DIR, None, false)]),
         ..Default::default()
     }

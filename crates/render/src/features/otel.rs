@@ -13,17 +13,19 @@
 //! - `diagnostics.otel` in `openclaw.json`, the whole block, only when the user has none.
 
 use k8s_openapi::api::core::v1::{
-    ConfigMapVolumeSource, Container, ContainerPort, KeyToPath, ServicePort, Volume,
+    ConfigMapVolumeSource, Container, KeyToPath, ServicePort, Volume,
 };
-use openclaw_api::MetricsSpec;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde_json::{Map, Value, json};
 
+use super::hooks::{Feature, PodParts};
 use super::sidecar_util::object_at;
-use super::{Feature, PodParts};
 use crate::image::with_registry;
+use crate::k8s::container::{ResourceDefault, port, resources};
+use crate::k8s::net::service_port as k8s_service_port;
+use crate::k8s::security::{helper_security, pod_run_as_non_root};
+use crate::k8s::volume::{CONFIG_MAP_MODE, mount};
 use crate::model::Model;
-use crate::statefulset::gateway::{ResourceDefault, resources};
-use crate::statefulset::{helper_security, mount, pod_run_as_non_root};
 
 /// Name of the sidecar.
 pub const CONTAINER: &str = "otel-collector";
@@ -53,27 +55,15 @@ const RESOURCES: ResourceDefault = ResourceDefault {
     limits: ("100m", "128Mi"),
 };
 
-/// `0644`, the mode of every ConfigMap volume.
-const CONFIG_MAP_MODE: i32 = 0o644;
-
 /// Metrics: OTel collector and diagnostics.otel.
 pub struct Otel;
 
 /// The registry entry.
 pub static T: Otel = Otel;
 
-fn spec<'a>(m: &'a Model<'_>) -> Option<&'a MetricsSpec> {
-    m.spec.observability.as_ref()?.metrics.as_ref()
-}
-
-/// `observability.metrics.enabled` (default true).
-pub fn metrics_enabled(m: &Model) -> bool {
-    spec(m).and_then(|s| s.enabled) != Some(false)
-}
-
 /// `observability.metrics.port`, or 9090 when unset or not a port number.
 pub fn metrics_port(m: &Model) -> i32 {
-    spec(m)
+    m.metrics()
         .and_then(|s| s.port)
         .filter(|p| (1..=65535).contains(p))
         .unwrap_or(DEFAULT_PORT)
@@ -82,7 +72,7 @@ pub fn metrics_port(m: &Model) -> i32 {
 /// The Service port `metrics`: port → port, TCP.
 pub fn service_port(m: &Model) -> ServicePort {
     let port = metrics_port(m);
-    crate::service::port(PORT_NAME, port, port, "TCP")
+    k8s_service_port(PORT_NAME, port, port, "TCP")
 }
 
 /// The collector configuration: OTLP/HTTP in on loopback, Prometheus out on the metrics port.
@@ -116,12 +106,7 @@ fn sidecar(m: &Model, warnings: &mut Vec<String>) -> Container {
         image: Some(with_registry(IMAGE, m.registry())),
         image_pull_policy: Some("IfNotPresent".to_string()),
         args: Some(vec![format!("--config={CONFIG_DIR}/{CONFIG_KEY}")]),
-        ports: Some(vec![ContainerPort {
-            name: Some(PORT_NAME.to_string()),
-            container_port: metrics_port(m),
-            protocol: Some("TCP".to_string()),
-            ..Default::default()
-        }]),
+        ports: Some(vec![port(PORT_NAME, metrics_port(m))]),
         resources: Some(resources(None, &RESOURCES, CONTAINER, warnings)),
         security_context: Some(helper_security(pod_run_as_non_root(m), None)),
         // A directory mount (not a subPath), so a changed file reaches the running container.
@@ -207,7 +192,7 @@ impl Feature for Otel {
     }
 
     fn enabled(&self, m: &Model) -> bool {
-        metrics_enabled(m)
+        m.metrics_enabled()
     }
 
     fn enrich(&self, _m: &Model, config: &mut Map<String, Value>, warnings: &mut Vec<String>) {
@@ -235,7 +220,7 @@ impl Feature for Otel {
     }
 
     fn pod(&self, m: &Model, parts: &mut PodParts, warnings: &mut Vec<String>) {
-        if let Some(p) = spec(m).and_then(|s| s.port)
+        if let Some(p) = m.metrics().and_then(|s| s.port)
             && p != metrics_port(m)
         {
             warnings.push(format!(
@@ -259,6 +244,48 @@ impl Feature for Otel {
 
     fn service_ports(&self, m: &Model) -> Vec<ServicePort> {
         vec![service_port(m)]
+    }
+
+    /// The metrics rule (design §1.10, Go 0.38 #583): `metrics` is added to a custom list too.
+    fn required_service_ports(&self, m: &Model) -> Vec<ServicePort> {
+        vec![service_port(m)]
+    }
+
+    fn check_service_ports(
+        &self,
+        m: &Model,
+        ports: &[ServicePort],
+        custom: bool,
+        warnings: &mut Vec<String>,
+    ) {
+        if custom {
+            check_metrics_port(m, ports, warnings);
+        }
+    }
+}
+
+/// Warn about a custom list whose `metrics` port does not reach the collector: a port named
+/// `metrics` on another port or target, or the metrics port number under another name (the
+/// metrics rule then adds nothing, and a ServiceMonitor, which scrapes the port named
+/// `metrics`, finds no collector).
+fn check_metrics_port(m: &Model, ports: &[ServicePort], warnings: &mut Vec<String>) {
+    let want = metrics_port(m);
+    for p in ports {
+        let target = match p.target_port {
+            Some(IntOrString::Int(t)) => t,
+            _ => p.port,
+        };
+        let named = p.name.as_deref() == Some(PORT_NAME);
+        if named && target != want {
+            warnings.push(format!(
+                "Service port \"metrics\" targets {target}, but the OTel collector serves metrics on {want}"
+            ));
+        } else if !named && p.port == want {
+            warnings.push(format!(
+                "Service port {:?} uses the metrics port {want}, so no \"metrics\" port is added (a ServiceMonitor scrapes the port named \"metrics\")",
+                p.name.clone().unwrap_or_default()
+            ));
+        }
     }
 }
 
@@ -299,13 +326,13 @@ mod tests {
     #[test]
     fn defaults_and_port() {
         with_spec(json!({}), |m| {
-            assert!(metrics_enabled(m));
+            assert!(m.metrics_enabled());
             assert_eq!(metrics_port(m), 9090);
         });
         with_spec(
             json!({"observability": {"metrics": {"enabled": false, "port": 9464}}}),
             |m| {
-                assert!(!metrics_enabled(m));
+                assert!(!m.metrics_enabled());
                 assert_eq!(metrics_port(m), 9464);
             },
         );

@@ -9,12 +9,13 @@
 
 use std::collections::BTreeSet;
 
+use super::hooks::{Feature, PodParts};
 use super::install::{NPM_CACHE, NPM_PREFIX, env, node_container, npm_mounts};
-use super::{Feature, PodParts};
-use crate::config::json;
 use crate::consts::HOME;
+use crate::json;
+use crate::k8s::volume::empty_dir;
 use crate::model::Model;
-use crate::statefulset::{empty_dir, programs};
+use crate::programs;
 use openclaw_api::validation::check_plugin;
 
 /// Name of the init container.

@@ -9,12 +9,13 @@
 
 use k8s_openapi::api::core::v1::Container;
 
+use super::hooks::{Feature, PodParts};
 use super::install::{LOCAL_BIN, env, main_image};
-use super::{Feature, PodParts};
 use crate::consts::{STATE_DIR, volume};
 use crate::image::with_registry;
+use crate::k8s::security::{helper_security, pod_run_as_non_root};
+use crate::k8s::volume::{empty_dir, mount};
 use crate::model::Model;
-use crate::statefulset::{empty_dir, helper_security, mount, pod_run_as_non_root};
 
 /// Name of the pnpm init container.
 pub const INIT_PNPM: &str = "init-pnpm";

@@ -12,13 +12,14 @@
 
 use serde::Serialize;
 
+use super::hooks::{Feature, PodParts};
 use super::install::{LOCAL_BIN, NPM_CACHE, NPM_PREFIX, env, node_container, npm_mounts};
-use super::{Feature, PodParts};
-use crate::config::json;
 use crate::consts::STATE_DIR;
-use crate::model::Model;
-use crate::statefulset::{empty_dir, programs};
-use crate::workspace::valid_workspace_name;
+use crate::json;
+use crate::k8s::volume::empty_dir;
+use crate::model::{Model, valid_workspace_name};
+use crate::programs;
+
 use openclaw_api::validation::{check_skill, parse_pack};
 
 /// Name of the init container.

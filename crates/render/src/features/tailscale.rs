@@ -26,15 +26,16 @@ use k8s_openapi::api::rbac::v1::PolicyRule;
 use openclaw_api::{TailscaleImageSpec, TailscaleSpec};
 use serde_json::{Map, Value};
 
-use super::sidecar_util::{
-    component_meta, empty_dir, env_value, image_ref, non_empty, object_at, repository, secret_env,
-    security, set_default,
-};
-use super::{Feature, NetParts, PodParts};
+use super::hooks::{Feature, NetParts, PodParts};
+use super::sidecar_util::{image_ref, object_at, repository, set_default};
 use crate::consts::GATEWAY_PORT;
+use crate::k8s::container::{ResourceDefault, env_value, resources, secret_env};
+use crate::k8s::meta::component_meta;
+use crate::k8s::net::network_policy_port;
+use crate::k8s::security::{hardened, pod_run_as_non_root};
+use crate::k8s::volume::{empty_dir, mount};
 use crate::model::Model;
-use crate::statefulset::gateway::{ResourceDefault, resources};
-use crate::statefulset::{mount, pod_run_as_non_root};
+use crate::model::non_empty;
 use crate::{Desired, Object, Phase, RenderError, StatusSlot};
 
 /// Sidecar name (and the component label of its objects).
@@ -146,7 +147,7 @@ fn init_container(m: &Model, image: &str) -> Container {
             "/usr/local/bin/tailscale".to_string(),
             format!("{BIN_DIR}/tailscale"),
         ]),
-        security_context: Some(security(true, pod_run_as_non_root(m), None)),
+        security_context: Some(hardened(true, pod_run_as_non_root(m), None)),
         volume_mounts: Some(vec![mount(volume::BIN, BIN_DIR, None, false)]),
         ..Default::default()
     }
@@ -188,7 +189,7 @@ fn sidecar(m: &Model, image: &str, warnings: &mut Vec<String>) -> Container {
         // agent's UID could otherwise read this container's API token and auth key through
         // /proc. tailscaled's socket is world-connectable, and the emptyDirs get the pod's
         // fsGroup.
-        security_context: Some(security(true, true, Some(SIDECAR_UID))),
+        security_context: Some(hardened(true, true, Some(SIDECAR_UID))),
         volume_mounts: Some(vec![
             mount(volume::SOCKET, SOCKET_DIR, None, false),
             mount(volume::SERVE, SERVE_DIR, None, true),
@@ -268,6 +269,10 @@ impl Feature for Tailscale {
         NAME
     }
 
+    fn role_secrets(&self, m: &Model) -> Vec<String> {
+        auth_key_secret(m).into_iter().collect()
+    }
+
     fn enabled(&self, m: &Model) -> bool {
         spec(m).is_some()
     }
@@ -322,9 +327,8 @@ impl Feature for Tailscale {
 
     fn network(&self, _m: &Model, net: &mut NetParts) {
         net.needs_api = true;
-        net.egress_any.push(crate::networkpolicy::port("UDP", 3478));
-        net.egress_any
-            .push(crate::networkpolicy::port("UDP", 41641));
+        net.egress_any.push(network_policy_port("UDP", 3478));
+        net.egress_any.push(network_policy_port("UDP", 41641));
     }
 
     fn role_rules(&self, m: &Model) -> Vec<PolicyRule> {

@@ -12,14 +12,15 @@
 use k8s_openapi::api::core::v1::{Container, ServicePort};
 use openclaw_api::{WebTerminalImageSpec, WebTerminalSpec};
 
-use super::sidecar_util::{
-    empty_dir, image_ref, non_empty, port, repository, secret_env, security,
-};
-use super::{Feature, PodParts};
+use super::hooks::{Feature, PodParts};
+use super::sidecar_util::{image_ref, repository};
 use crate::consts::{DEFAULT_POD_ID, STATE_DIR, volume as core_volume};
+use crate::k8s::container::{ResourceDefault, port, resources, secret_env};
+use crate::k8s::net::service_port;
+use crate::k8s::security::{hardened, pod_run_as_non_root};
+use crate::k8s::volume::{empty_dir, mount};
 use crate::model::Model;
-use crate::statefulset::gateway::{ResourceDefault, resources};
-use crate::statefulset::{mount, pod_run_as_non_root};
+use crate::model::non_empty;
 
 /// Container name (and Service port name).
 pub const NAME: &str = "web-terminal";
@@ -112,7 +113,7 @@ fn container(m: &Model, warnings: &mut Vec<String>) -> Container {
             "spec.webTerminal.resources",
             warnings,
         )),
-        security_context: Some(security(
+        security_context: Some(hardened(
             false,
             pod_run_as_non_root(m),
             Some(DEFAULT_POD_ID),
@@ -140,7 +141,7 @@ impl Feature for WebTerminal {
     }
 
     fn service_ports(&self, _m: &Model) -> Vec<ServicePort> {
-        vec![crate::service::port(NAME, PORT, PORT, "TCP")]
+        vec![service_port(NAME, PORT, PORT, "TCP")]
     }
 }
 

@@ -1,17 +1,11 @@
 //! The main container `openclaw`.
 
-use std::collections::BTreeMap;
-
 use k8s_openapi::api::core::v1::{
-    Capabilities, Container, ContainerPort, EnvVar, EnvVarSource, ExecAction, Lifecycle,
-    LifecycleHandler, ResourceRequirements, SeccompProfile, SecretKeySelector, SecurityContext,
-    VolumeMount,
+    Container, EnvVar, ExecAction, Lifecycle, LifecycleHandler, SecurityContext, VolumeMount,
 };
-use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
-use openclaw_api::ResourcesSpec;
-use openclaw_api::units::quantity_value;
 
-use super::{apply_args, mount, probes, programs};
+use super::init::apply_args;
+use super::probes;
 use crate::clean::clean_all;
 use crate::config::{Auth, RenderedConfig};
 use crate::consts::{
@@ -19,16 +13,12 @@ use crate::consts::{
     STATE_DIR, TOKEN_ENV, TOKEN_KEY, container, volume,
 };
 use crate::features::PodParts;
+use crate::k8s::container::{ResourceDefault, env_value, port, resources, secret_env};
+use crate::k8s::meta::non_empty_vec;
+use crate::k8s::security::{drop_all, pod_run_as_non_root, runtime_default};
+use crate::k8s::volume::mount;
 use crate::model::Model;
-use crate::quantity;
-
-pub(crate) fn env_value(name: &str, value: &str) -> EnvVar {
-    EnvVar {
-        name: name.to_string(),
-        value: Some(value.to_string()),
-        value_from: None,
-    }
-}
+use crate::programs;
 
 /// Environment of the main container: the operator's variables, then `spec.env` (with the
 /// cluster defaults merged). A user variable replaces the operator's variable of the same name
@@ -53,18 +43,7 @@ pub fn env(m: &Model, auth: Auth, parts: &PodParts) -> Vec<EnvVar> {
         env.push(env_value("PATH", &path.join(":")));
     }
     if auth == Auth::Token && !user_has(TOKEN_ENV) {
-        env.push(EnvVar {
-            name: TOKEN_ENV.to_string(),
-            value: None,
-            value_from: Some(EnvVarSource {
-                secret_key_ref: Some(SecretKeySelector {
-                    name: m.gateway_secret_name(),
-                    key: TOKEN_KEY.to_string(),
-                    optional: None,
-                }),
-                ..Default::default()
-            }),
-        });
+        env.push(secret_env(TOKEN_ENV, &m.gateway_secret_name(), TOKEN_KEY));
     }
     if m.self_configure() {
         env.push(env_value("OPENCLAW_INSTANCE_NAME", &m.name));
@@ -80,100 +59,11 @@ pub fn env(m: &Model, auth: Auth, parts: &PodParts) -> Vec<EnvVar> {
     env
 }
 
-/// One of the four quantities of a container's resources.
-pub struct ResourceDefault {
-    /// Default requests: cpu, memory.
-    pub requests: (&'static str, &'static str),
-    /// Default limits: cpu, memory.
-    pub limits: (&'static str, &'static str),
-}
-
 /// Defaults of the main container.
 pub const MAIN_RESOURCES: ResourceDefault = ResourceDefault {
     requests: ("500m", "1Gi"),
     limits: ("2", "4Gi"),
 };
-
-/// Requests and limits, each value from the spec or its default, in canonical form. A
-/// requested amount above the default limit (with no limit given) raises that limit to the
-/// request, so the container stays valid.
-pub fn resources(
-    spec: Option<&ResourcesSpec>,
-    defaults: &ResourceDefault,
-    what: &str,
-    warnings: &mut Vec<String>,
-) -> ResourceRequirements {
-    let pick =
-        |value: Option<&String>, default: &str, path: &str, warnings: &mut Vec<String>| match value
-            .filter(|v| !v.is_empty())
-        {
-            None => (default.to_string(), false),
-            Some(v) => match quantity::canonical(v) {
-                Some(c) => (c, true),
-                None => {
-                    warnings.push(format!(
-                        "{what}.{path} {v:?} is not a quantity; using {default}"
-                    ));
-                    (default.to_string(), false)
-                }
-            },
-        };
-    let req = spec.and_then(|s| s.requests.as_ref());
-    let lim = spec.and_then(|s| s.limits.as_ref());
-    let mut requests = BTreeMap::new();
-    let mut limits = BTreeMap::new();
-    for (resource, rv, rd, lv, ld) in [
-        (
-            "cpu",
-            req.and_then(|r| r.cpu.as_ref()),
-            defaults.requests.0,
-            lim.and_then(|l| l.cpu.as_ref()),
-            defaults.limits.0,
-        ),
-        (
-            "memory",
-            req.and_then(|r| r.memory.as_ref()),
-            defaults.requests.1,
-            lim.and_then(|l| l.memory.as_ref()),
-            defaults.limits.1,
-        ),
-    ] {
-        let (request, _) = pick(rv, rd, &format!("requests.{resource}"), warnings);
-        let (mut limit, explicit_limit) = pick(lv, ld, &format!("limits.{resource}"), warnings);
-        if !explicit_limit
-            && let (Some(r), Some(l)) = (quantity_value(&request), quantity_value(&limit))
-            && r > l
-        {
-            warnings.push(format!(
-                "{what}.requests.{resource} {request} exceeds the default limit {limit}; the limit is raised to the request"
-            ));
-            limit = request.clone();
-        }
-        requests.insert(resource.to_string(), Quantity(request));
-        limits.insert(resource.to_string(), Quantity(limit));
-    }
-    ResourceRequirements {
-        requests: Some(requests),
-        limits: Some(limits),
-        ..Default::default()
-    }
-}
-
-/// `capabilities: {drop: [ALL]}`.
-pub fn drop_all() -> Capabilities {
-    Capabilities {
-        add: None,
-        drop: Some(vec!["ALL".to_string()]),
-    }
-}
-
-/// `seccompProfile: {type: RuntimeDefault}`.
-pub fn runtime_default() -> SeccompProfile {
-    SeccompProfile {
-        type_: "RuntimeDefault".to_string(),
-        localhost_profile: None,
-    }
-}
 
 /// The hardened baseline; `spec.security.containerSecurityContext` overrides single fields.
 fn security_context(m: &Model) -> SecurityContext {
@@ -188,7 +78,7 @@ fn security_context(m: &Model) -> SecurityContext {
         read_only_root_filesystem: Some(csc.read_only_root_filesystem.unwrap_or(true)),
         run_as_non_root: Some(
             csc.run_as_non_root
-                .unwrap_or_else(|| super::pod_run_as_non_root(m)),
+                .unwrap_or_else(|| pod_run_as_non_root(m)),
         ),
         run_as_user: csc.run_as_user,
         capabilities: Some(
@@ -216,15 +106,6 @@ fn mounts(parts: &PodParts) -> Vec<VolumeMount> {
     // Feature mounts (Tailscale socket, skills); the CA bundle mount comes from its post-pass.
     mounts.extend(parts.main_mounts.iter().cloned());
     mounts
-}
-
-fn port(name: &str, number: i32) -> ContainerPort {
-    ContainerPort {
-        name: Some(name.to_string()),
-        container_port: number,
-        protocol: Some("TCP".to_string()),
-        ..Default::default()
-    }
 }
 
 /// The main container.
@@ -280,9 +161,7 @@ pub fn container(
             port("canvas", CANVAS_PORT),
         ]),
         env: Some(env(m, config.auth, parts)),
-        env_from: crate::meta::non_empty_vec(clean_all(
-            m.spec.env_from.as_deref().unwrap_or_default(),
-        )),
+        env_from: non_empty_vec(clean_all(m.spec.env_from.as_deref().unwrap_or_default())),
         resources: Some(resources(
             m.spec.resources.as_ref(),
             &MAIN_RESOURCES,

@@ -7,14 +7,15 @@
 //!   features' sidecars, then `spec.sidecars`;
 //! - volumes: `data`, `config`, `workspace-init`, `tmp`, `gateway-proxy-tmp`, the features'
 //!   volumes, then `spec.sidecarVolumes` and `spec.extraVolumes`;
-//! - finally the CA bundle post-pass ([`crate::features::ca_bundle::apply`]).
+//! - finally the features' post-passes ([`crate::features::finish_pod`]: the CA bundle, and
+//!   [`crate::features::finish_statefulset`]: autoscaling).
 //!
 //! Objects copied from the spec that collide with the operator's (same container name, volume
 //! name or mount path) are skipped with a warning: the pod would be invalid otherwise.
 
 pub mod gateway;
+pub mod init;
 pub mod probes;
-pub mod programs;
 
 use std::collections::BTreeMap;
 
@@ -23,135 +24,35 @@ use k8s_openapi::api::apps::v1::{
     StatefulSetUpdateStrategy,
 };
 use k8s_openapi::api::core::v1::{
-    ConfigMapVolumeSource, Container, ContainerPort, EmptyDirVolumeSource, LocalObjectReference,
-    PersistentVolumeClaimVolumeSource, PodSecurityContext, PodSpec, PodTemplateSpec,
-    SecurityContext, Volume, VolumeMount,
+    Container, LocalObjectReference, PodSecurityContext, PodSpec, PodTemplateSpec, Volume,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use crate::clean::{clean, clean_all};
 use crate::config::RenderedConfig;
-use crate::config::json;
 use crate::consts::{
-    CONFIG_HASH_ANNOTATION, CONFIG_KEY, DEFAULT_POD_ID, INIT_CONFIG_DIR, INIT_DATA_DIR,
-    INIT_WORKSPACE_DIR, NGINX_IMAGE, NGINX_KEY, NGINX_UID, PROXY_CANVAS_PORT, PROXY_GATEWAY_PORT,
-    SECRET_HASH_ANNOTATION, container, volume,
+    CONFIG_HASH_ANNOTATION, DEFAULT_POD_ID, NGINX_IMAGE, NGINX_KEY, NGINX_UID, PROXY_CANVAS_PORT,
+    PROXY_GATEWAY_PORT, SECRET_HASH_ANNOTATION, container, volume,
 };
 use crate::features::{self, PodParts};
 use crate::image::with_registry;
-use crate::meta::{labels, non_empty_map, non_empty_vec, object_meta, pod_selector};
-use crate::model::{MergeMode, Model};
+use crate::k8s::container::{ResourceDefault, port, resources};
+use crate::k8s::meta::{labels, non_empty_map, non_empty_vec, object_meta, pod_selector};
+use crate::k8s::security::{helper_security, runtime_default};
+use crate::k8s::volume::{config_map_volume, empty_dir, mount, pvc_volume};
+use crate::model::Model;
 
-/// `420` (0644), the mode of every ConfigMap volume.
-const CONFIG_MAP_MODE: i32 = 0o644;
-
-/// A volume mount.
-pub fn mount(name: &str, path: &str, sub_path: Option<&str>, read_only: bool) -> VolumeMount {
-    VolumeMount {
-        name: name.to_string(),
-        mount_path: path.to_string(),
-        sub_path: sub_path.map(str::to_string),
-        read_only: read_only.then_some(true),
-        ..Default::default()
-    }
-}
-
-/// The pod-level `runAsNonRoot` (default true).
-pub fn pod_run_as_non_root(m: &Model) -> bool {
-    m.spec
-        .security
-        .as_ref()
-        .and_then(|s| s.pod_security_context.as_ref())
-        .and_then(|p| p.run_as_non_root)
-        .unwrap_or(true)
-}
-
-/// Arguments of [`programs::APPLY`]: mode, forcePaths (merge mode only), data directory,
-/// config file and, in `init-config`, the workspace ConfigMap directory.
-pub fn apply_args(
-    config: &RenderedConfig,
-    m: &Model,
-    data_dir: &str,
-    config_file: &str,
-    seed_dir: Option<&str>,
-) -> Vec<String> {
-    let force_paths = match config.mode {
-        MergeMode::Merge => m.force_paths(),
-        MergeMode::Overwrite => Vec::new(),
-    };
-    let mut args = vec![
-        config.mode.as_str().to_string(),
-        json::compact(&serde_json::Value::from(force_paths)),
-        data_dir.to_string(),
-        config_file.to_string(),
-    ];
-    args.extend(seed_dir.map(str::to_string));
-    args
-}
-
-/// The hardened security context of the operator's helper containers.
-pub fn helper_security(run_as_non_root: bool, run_as_user: Option<i64>) -> SecurityContext {
-    SecurityContext {
-        allow_privilege_escalation: Some(false),
-        read_only_root_filesystem: Some(true),
-        run_as_non_root: Some(run_as_non_root),
-        run_as_user,
-        capabilities: Some(gateway::drop_all()),
-        seccomp_profile: Some(gateway::runtime_default()),
-        ..Default::default()
-    }
-}
-
-/// The command of `init-config` (an input of the config hash).
-pub fn init_command(m: &Model, config: &RenderedConfig) -> Vec<String> {
-    let mut command = vec![
-        "node".to_string(),
-        "-e".to_string(),
-        programs::APPLY.to_string(),
-    ];
-    command.extend(apply_args(
-        config,
-        m,
-        INIT_DATA_DIR,
-        &format!("{INIT_CONFIG_DIR}/{CONFIG_KEY}"),
-        Some(INIT_WORKSPACE_DIR),
-    ));
-    command
-}
-
-/// `init-config`: applies `openclaw.json` and seeds the workspaces (see
-/// [`programs::APPLY`]). Runs the OpenClaw image, which every pod pulls anyway and which has
-/// Node; nothing in it depends on the workspace files, so editing them never changes the pod.
-fn init_config(m: &Model, config: &RenderedConfig, image: &str) -> Container {
-    Container {
-        name: container::INIT_CONFIG.to_string(),
-        image: Some(image.to_string()),
-        image_pull_policy: Some(m.pull_policy()),
-        command: Some(init_command(m, config)),
-        security_context: Some(helper_security(pod_run_as_non_root(m), None)),
-        volume_mounts: Some(vec![
-            mount(volume::DATA, INIT_DATA_DIR, None, false),
-            mount(volume::CONFIG, INIT_CONFIG_DIR, None, true),
-            mount(volume::WORKSPACE_INIT, INIT_WORKSPACE_DIR, None, true),
-        ]),
-        ..Default::default()
-    }
-}
+pub use crate::programs;
+pub use init::{apply_args, init_command};
 
 /// The resources of the gateway proxy: requests 10m / 16Mi, limits 100m / 64Mi.
-const PROXY_RESOURCES: gateway::ResourceDefault = gateway::ResourceDefault {
+const PROXY_RESOURCES: ResourceDefault = ResourceDefault {
     requests: ("10m", "16Mi"),
     limits: ("100m", "64Mi"),
 };
 
 /// `gateway-proxy`: nginx forwarding the pod's 18790/18794 to the loopback-bound gateway.
 fn gateway_proxy(m: &Model, warnings: &mut Vec<String>) -> Container {
-    let port = |name: &str, number: i32| ContainerPort {
-        name: Some(name.to_string()),
-        container_port: number,
-        protocol: Some("TCP".to_string()),
-        ..Default::default()
-    };
     Container {
         name: container::GATEWAY_PROXY.to_string(),
         image: Some(with_registry(NGINX_IMAGE, m.registry())),
@@ -165,12 +66,7 @@ fn gateway_proxy(m: &Model, warnings: &mut Vec<String>) -> Container {
             port("gw-proxy", PROXY_GATEWAY_PORT),
             port("canvas-proxy", PROXY_CANVAS_PORT),
         ]),
-        resources: Some(gateway::resources(
-            None,
-            &PROXY_RESOURCES,
-            "gateway-proxy",
-            warnings,
-        )),
+        resources: Some(resources(None, &PROXY_RESOURCES, "gateway-proxy", warnings)),
         security_context: Some(helper_security(true, Some(NGINX_UID))),
         volume_mounts: Some(vec![
             mount(
@@ -185,36 +81,9 @@ fn gateway_proxy(m: &Model, warnings: &mut Vec<String>) -> Container {
     }
 }
 
-fn config_map_volume(name: &str, config_map: String) -> Volume {
-    Volume {
-        name: name.to_string(),
-        config_map: Some(ConfigMapVolumeSource {
-            name: config_map,
-            default_mode: Some(CONFIG_MAP_MODE),
-            ..Default::default()
-        }),
-        ..Default::default()
-    }
-}
-
-pub(crate) fn empty_dir(name: &str) -> Volume {
-    Volume {
-        name: name.to_string(),
-        empty_dir: Some(EmptyDirVolumeSource::default()),
-        ..Default::default()
-    }
-}
-
 fn volumes(m: &Model, parts: &PodParts, warnings: &mut Vec<String>) -> Vec<Volume> {
     let data = match m.data_claim_name() {
-        Some(claim) => Volume {
-            name: volume::DATA.to_string(),
-            persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
-                claim_name: claim,
-                read_only: None,
-            }),
-            ..Default::default()
-        },
+        Some(claim) => pvc_volume(volume::DATA, &claim),
         None => empty_dir(volume::DATA),
     };
     let mut volumes = vec![
@@ -281,7 +150,7 @@ fn pod_security_context(m: &Model) -> PodSecurityContext {
         run_as_group: Some(psc.run_as_group.unwrap_or(DEFAULT_POD_ID)),
         fs_group: Some(psc.fs_group.unwrap_or(DEFAULT_POD_ID)),
         fs_group_change_policy: psc.fs_group_change_policy.filter(|p| !p.is_empty()),
-        seccomp_profile: Some(gateway::runtime_default()),
+        seccomp_profile: Some(runtime_default()),
         ..Default::default()
     }
 }
@@ -300,7 +169,7 @@ pub fn render(
         container::INIT_CONFIG.to_string(),
         container::MAIN.to_string(),
     ];
-    let mut init_containers = vec![init_config(m, config, &image)];
+    let mut init_containers = vec![init::init_config(m, config, &image)];
     // Feature init containers (Tailscale binaries, runtime dependencies, skills, plugins,
     // Ollama, Chromium).
     names.extend(parts.init_containers.iter().map(|c| c.name.clone()));
@@ -376,7 +245,8 @@ pub fn render(
         volumes: Some(volumes(m, &parts, warnings)),
         ..Default::default()
     };
-    features::ca_bundle::apply(m, &mut pod, warnings);
+    // Post-passes (the CA bundle).
+    features::finish_pod(m, &mut pod, warnings);
 
     let mut sts = StatefulSet {
         metadata: object_meta(m, m.name.clone()),
@@ -408,9 +278,10 @@ pub fn render(
         }),
         ..Default::default()
     };
-    // HPA: `replicas` left to the HPA, the `data` volume from a claim template.
+    // Post-passes (autoscaling: `replicas` left to the HPA, the `data` volume from a claim
+    // template).
     if let Some(spec) = sts.spec.as_mut() {
-        features::autoscaling::statefulset_overrides(m, spec);
+        features::finish_statefulset(m, spec);
     }
     sts
 }

@@ -14,9 +14,9 @@
 use k8s_openapi::api::core::v1::{ExecAction, Probe};
 use openclaw_api::{ProbeSpec, units::quantity_value};
 
-use super::programs;
 use crate::consts::{GATEWAY_PORT, STATE_DIR};
 use crate::model::Model;
+use crate::programs;
 
 #[derive(Clone, Copy)]
 struct Timing {

@@ -27,10 +27,10 @@ use openclaw_api::validation::{
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::config::json;
 use crate::consts::{HOME_SUBDIRS, SEED_PLAN_KEY};
-use crate::meta::object_meta;
-use crate::model::{MergeMode, Model};
+use crate::json;
+use crate::k8s::meta::object_meta;
+use crate::model::{MergeMode, Model, valid_workspace_name};
 
 const ENVIRONMENT_MD: &str = "ENVIRONMENT.md";
 const BOOTSTRAP_MD: &str = "BOOTSTRAP.md";
@@ -223,17 +223,6 @@ fn operator_file(
             when,
         },
     );
-}
-
-pub(crate) fn valid_workspace_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 63
-        && name.split('-').all(|part| {
-            !part.is_empty()
-                && part
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-        })
 }
 
 /// Render the workspace ConfigMap data and the seeding plan.

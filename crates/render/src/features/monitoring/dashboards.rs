@@ -12,8 +12,8 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::core::v1::ConfigMap;
 use serde_json::{Value, json};
 
-use super::object_labels;
-use crate::meta;
+use super::labels::object_labels;
+use crate::k8s::meta;
 use crate::model::Model;
 use crate::{Desired, Object, Phase, RenderError, StatusSlot};
 
@@ -489,7 +489,7 @@ fn config_map(
     key: &str,
     dashboard: &Value,
 ) -> Result<ConfigMap, RenderError> {
-    let spec = super::metrics(m).and_then(|s| s.grafana_dashboard.as_ref());
+    let spec = m.metrics().and_then(|s| s.grafana_dashboard.as_ref());
     let folder = spec
         .and_then(|s| s.folder.as_deref())
         .filter(|f| !f.is_empty())

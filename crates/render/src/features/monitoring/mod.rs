@@ -7,15 +7,11 @@
 //! labels cannot override (the controller's watch and pruning select on them).
 
 mod dashboards;
+mod labels;
 mod prometheus_rule;
 mod service_monitor;
 
-use std::collections::BTreeMap;
-
-use openclaw_api::MetricsSpec;
-
-use super::Feature;
-use crate::meta;
+use super::hooks::Feature;
 use crate::model::Model;
 use crate::{Desired, RenderError};
 
@@ -42,8 +38,7 @@ pub const CLUSTER_METRICS: &[&str] = &[
 
 /// `app.kubernetes.io/component`.
 pub use crate::consts::COMPONENT_LABEL;
-/// The [`COMPONENT_LABEL`] value of every monitoring object.
-pub const COMPONENT: &str = "monitoring";
+pub use labels::COMPONENT;
 
 /// ServiceMonitor, PrometheusRule, Grafana dashboards.
 pub struct Monitoring;
@@ -79,19 +74,10 @@ impl Feature for Monitoring {
     }
 }
 
-fn metrics<'a>(m: &'a Model<'_>) -> Option<&'a MetricsSpec> {
-    m.spec.observability.as_ref()?.metrics.as_ref()
-}
-
-/// `observability.metrics.enabled` (default true).
-fn metrics_enabled(m: &Model) -> bool {
-    metrics(m).and_then(|s| s.enabled) != Some(false)
-}
-
 /// A ServiceMonitor is rendered: metrics on and `serviceMonitor.enabled`.
 pub fn service_monitor_enabled(m: &Model) -> bool {
-    metrics_enabled(m)
-        && metrics(m)
+    m.metrics_enabled()
+        && m.metrics()
             .and_then(|s| s.service_monitor.as_ref())
             .and_then(|s| s.enabled)
             == Some(true)
@@ -100,7 +86,7 @@ pub fn service_monitor_enabled(m: &Model) -> bool {
 /// A PrometheusRule is rendered: `prometheusRule.enabled` (its alerts are on the operator's
 /// metrics, so they do not need the instance's metrics endpoint).
 pub fn prometheus_rule_enabled(m: &Model) -> bool {
-    metrics(m)
+    m.metrics()
         .and_then(|s| s.prometheus_rule.as_ref())
         .and_then(|s| s.enabled)
         == Some(true)
@@ -108,29 +94,8 @@ pub fn prometheus_rule_enabled(m: &Model) -> bool {
 
 /// The dashboard ConfigMaps are rendered: `grafanaDashboard.enabled`.
 pub fn dashboards_enabled(m: &Model) -> bool {
-    metrics(m)
+    m.metrics()
         .and_then(|s| s.grafana_dashboard.as_ref())
         .and_then(|s| s.enabled)
         == Some(true)
-}
-
-/// Labels of a monitoring object: `defaults` (which the user may override), then the user's
-/// `labels`, then the standard labels and the component (which win).
-fn object_labels(
-    m: &Model,
-    defaults: &[(&str, &str)],
-    user: Option<&BTreeMap<String, String>>,
-) -> BTreeMap<String, String> {
-    let mut labels: BTreeMap<String, String> = defaults
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    labels.extend(
-        user.into_iter()
-            .flatten()
-            .map(|(k, v)| (k.clone(), v.clone())),
-    );
-    labels.extend(meta::labels(&m.name));
-    labels.insert(COMPONENT_LABEL.to_string(), COMPONENT.to_string());
-    labels
 }

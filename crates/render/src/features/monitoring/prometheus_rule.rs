@@ -17,9 +17,9 @@
 
 use serde_json::{Value, json};
 
-use super::object_labels;
+use super::labels::object_labels;
 use crate::consts::container;
-use crate::meta;
+use crate::k8s::meta;
 use crate::model::Model;
 use crate::{CustomKind, CustomObject, Desired, Object, Phase, StatusSlot};
 
@@ -161,7 +161,7 @@ fn alerts(m: &Model) -> Vec<Alert> {
 
 /// The PrometheusRule (`status.managedResources.prometheusRule`).
 pub fn render(m: &Model) -> Desired {
-    let spec = super::metrics(m).and_then(|s| s.prometheus_rule.as_ref());
+    let spec = m.metrics().and_then(|s| s.prometheus_rule.as_ref());
     let base = spec
         .and_then(|s| s.runbook_base_url.as_deref())
         .map(|u| u.trim_end_matches('/'))

@@ -3,8 +3,8 @@
 
 use serde_json::json;
 
-use super::object_labels;
-use crate::meta;
+use super::labels::object_labels;
+use crate::k8s::meta;
 use crate::model::Model;
 use crate::{CustomKind, CustomObject, Desired, Object, Phase};
 
@@ -13,7 +13,7 @@ pub const DEFAULT_INTERVAL: &str = "30s";
 
 /// The ServiceMonitor (no `status.managedResources` field).
 pub fn render(m: &Model) -> Desired {
-    let spec = super::metrics(m).and_then(|s| s.service_monitor.as_ref());
+    let spec = m.metrics().and_then(|s| s.service_monitor.as_ref());
     let interval = spec
         .and_then(|s| s.interval.as_deref())
         .filter(|i| !i.is_empty())

@@ -75,7 +75,7 @@ pub fn non_empty_vec<T>(list: Vec<T>) -> Option<Vec<T>> {
 
 /// Metadata of a feature object: the standard labels, the controller reference and
 /// `app.kubernetes.io/component=<component>`.
-pub(crate) fn component_meta(m: &Model, name: String, component: &str) -> ObjectMeta {
+pub fn component_meta(m: &Model, name: String, component: &str) -> ObjectMeta {
     let mut metadata = object_meta(m, name);
     metadata.labels.get_or_insert_with(BTreeMap::new).insert(
         crate::consts::COMPONENT_LABEL.to_string(),
