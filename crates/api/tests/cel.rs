@@ -222,3 +222,30 @@ fn cluster_defaults_singleton_name() {
     });
     assert!(format!("{:?}", empty_tag.validate_cel()).contains("one of tag or digest"));
 }
+
+/// The CEL rule on `spec.initContainers` spells out the reserved names (an attribute cannot
+/// take the constant): it must list exactly `RESERVED_INIT_CONTAINER_NAMES`, in order, in the
+/// rule and in its message, and reject each of them.
+#[test]
+fn reserved_init_container_names_match_the_cel_rule() {
+    let names = openclaw_api::RESERVED_INIT_CONTAINER_NAMES;
+    let crds = serde_json::to_string(&openclaw_api::crd::all()).unwrap();
+    let quoted: Vec<String> = names.iter().map(|n| format!("'{n}'")).collect();
+    let rule = format!("!(c.name in [{}])", quoted.join(", "));
+    assert!(crds.contains(&rule), "the CEL rule does not list {rule}");
+    let message = format!(
+        "reserved for the operator's init containers ({})",
+        names.join(", ")
+    );
+    assert!(
+        crds.contains(&message),
+        "the message does not list {message}"
+    );
+    for name in names {
+        rejects(
+            json!({"initContainers": [{"name": name, "image": "busybox"}]}),
+            "reserved",
+        );
+    }
+    accepts(json!({"initContainers": [{"name": "init-mine", "image": "busybox"}]}));
+}

@@ -15,7 +15,9 @@ use sha2::{Digest, Sha256};
 
 use crate::json;
 
-/// First 8 bytes of the SHA-256 of `bytes`, as 16 lower-case hex characters.
+/// First 8 bytes of the SHA-256 of `bytes`, as 16 lower-case hex characters: the one short
+/// hash of the renderers (config hash, generated workspace keys). The operator's
+/// `controller::apply::hash_value(v)` is `short_sha256(v.to_string().as_bytes())`.
 pub fn short_sha256(bytes: &[u8]) -> String {
     Sha256::digest(bytes)[..8]
         .iter()

@@ -9,14 +9,38 @@
 //! strings or lists where the server would drop them, maps sorted), with only the fields the
 //! operator means to own, so a converged instance compares equal and needs no write.
 //!
-//! One module per object or concern: [`rbac`], [`networkpolicy`], [`config`] (openclaw.json
-//! and its enrichment, nginx.conf), [`workspace`], [`statefulset`], [`service`], and
-//! [`simple`] for the gateway token Secret, the data PVC and the PodDisruptionBudget. Optional
-//! features (Chromium, Tailscale, Ollama, web terminal, observability, Ingress/HTTPRoute, HPA,
-//! skills, plugins, runtime dependencies, CA bundle) live in [`features`], one module each,
-//! and plug into the renderers through the [`features::Feature`] trait. Each object comes as a
-//! [`Desired`]: the object, its write mode, its apply phase and its status slot. See
-//! `docs/rendering.md`.
+//! # Layers
+//!
+//! The modules form layers; a module imports only modules of its own layer or below, and no
+//! module imports a module that imports it back (`tests/layers.rs` checks the import graph).
+//! From the bottom:
+//!
+//! 1. **Vocabulary**: the items of this file ([`Object`], [`Desired`], [`RenderError`],
+//!    [`Observed`], ...), which use no module of the crate.
+//! 2. **Foundation**: [`model`] (the instance with cluster defaults merged and every "unset
+//!    means X" rule), [`consts`], [`quantity`], [`clean`], [`image`], [`json`], [`hash`] (the
+//!    one short hash, [`hash::short_sha256`]) and [`programs`] (the Node programs the
+//!    containers run).
+//! 3. **Kubernetes builders**, [`k8s`]: object metadata and labels, container ports, env
+//!    values, resources, security contexts, volumes and mounts, Service and NetworkPolicy
+//!    ports. Generic; they know no object or feature.
+//! 4. **The feature interface**, [`features::hooks`]: the [`features::Feature`] trait and the
+//!    parts its hooks fill ([`features::PodParts`], [`features::NetParts`]).
+//! 5. **Features**, one module each under [`features`] (Chromium, Tailscale, Ollama, web
+//!    terminal, OTel metrics, monitoring objects, Ingress/HTTPRoute, autoscaling, skills,
+//!    plugins, runtime dependencies, CA bundle), each only implementing the trait, and the
+//!    registry [`features::FEATURES`] with one function per hook that asks every enabled
+//!    feature.
+//! 6. **Core objects**: [`config`] (openclaw.json and its enrichment, nginx.conf),
+//!    [`workspace`], [`statefulset`], [`service`], [`networkpolicy`], [`rbac`] and [`simple`]
+//!    (the gateway token Secret, the data PVC, the PodDisruptionBudget). They reach features
+//!    only through the registry, never a feature module by name: the CA bundle and autoscaling
+//!    are post-passes over the pod and the StatefulSet, the metrics port is a required Service
+//!    port, and so on.
+//! 7. **The entry point**, [`render`], which assembles everything. Each object comes as a
+//!    [`Desired`]: the object, its write mode, its apply phase and its status slot.
+//!
+//! See `docs/rendering.md` ("Layers").
 
 pub mod clean;
 pub mod config;

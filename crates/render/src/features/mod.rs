@@ -1,11 +1,14 @@
 //! Optional features of an instance, one module each, behind the [`Feature`] trait.
 //!
-//! The core renderers walk [`FEATURES`] at fixed places (see each hook's doc): the pod layout
-//! in [`crate::statefulset`] and its main container, the Service ports, the NetworkPolicy,
-//! the Role, `openclaw.json` enrichment and the extra files of `<name>-config`, and whole
-//! objects in [`crate::render`]. A feature module only implements the trait; the hot files do
-//! not change when a feature is added. Every feature is a stub for now (`enabled() == false`).
-//! See `docs/design/optional-features.md` §3.2.
+//! The trait lives in [`hooks`]; this module is the registry. The core renderers call the
+//! functions below at fixed places (see each hook's doc): the pod layout in
+//! [`crate::statefulset`] and its main container and the post-passes over the pod (CA bundle)
+//! and the StatefulSet (autoscaling), the Service ports, the NetworkPolicy, the Role,
+//! `openclaw.json` enrichment, the Control UI origins and the extra files of `<name>-config`,
+//! the data PVC, and whole objects in [`crate::render`]. They never name a feature module
+//! (`tests/layers.rs`); a feature module only implements the trait, so the core files do not
+//! change when a feature is added. See `docs/design/optional-features.md` §3.2 and
+//! `docs/rendering.md` ("Layers").
 
 pub mod autoscaling;
 pub mod ca_bundle;

@@ -25,9 +25,9 @@ use openclaw_api::validation::{
     check_workspace_directory, check_workspace_file_path, check_workspace_filename,
 };
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 use crate::consts::{HOME_SUBDIRS, SEED_PLAN_KEY};
+use crate::hash::short_sha256;
 use crate::json;
 use crate::k8s::meta::object_meta;
 use crate::model::{MergeMode, Model, valid_workspace_name};
@@ -137,8 +137,7 @@ impl Keys {
         let key = if is_config_map_key(&readable) && !self.used.contains(&readable) {
             readable
         } else {
-            let digest = Sha256::digest(format!("{workspace}\0{path}").as_bytes());
-            let base: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+            let base = short_sha256(format!("{workspace}\0{path}").as_bytes());
             let mut key = format!("f-{base}");
             let mut n = 1;
             while self.used.contains(&key) {
