@@ -15,7 +15,8 @@ use kube::core::Status;
 use kube::core::admission::{AdmissionRequest, AdmissionResponse, AdmissionReview, Operation};
 use kube::core::response::{StatusCause, StatusDetails};
 use openclaw_api::admission::{
-    self, Defaulted, Operation as AdmissionOperation, Verdict, admit_instance, admit_self_config,
+    self, Defaulted, Operation as AdmissionOperation, Verdict, admit_instance_with,
+    admit_self_config,
 };
 use serde_json::Value;
 
@@ -81,7 +82,7 @@ fn raw(object: Option<&DynamicObject>) -> Result<Option<Value>, String> {
 /// always allowed: only the main resource carries a spec to check.
 fn verdict(
     req: &Request,
-    decide: fn(AdmissionOperation, Option<&Value>, Option<&Value>) -> Verdict,
+    decide: impl FnOnce(AdmissionOperation, Option<&Value>, Option<&Value>) -> Verdict,
 ) -> Verdict {
     if req.sub_resource.as_deref().is_some_and(|s| !s.is_empty()) {
         return Verdict::allow();
@@ -106,13 +107,17 @@ fn respond(req: &Request, kind: &str, verdict: &Verdict) -> AdmissionResponse {
             errors = verdict.errors.len(),
             "denied"
         );
+        // kubectl prints each cause as "<field>: <message>"; the field is never empty.
         let causes = verdict
             .errors
             .iter()
-            .map(|e| StatusCause {
-                reason: "FieldValueInvalid".into(),
-                message: e.clone(),
-                field: String::new(),
+            .map(|e| {
+                let (field, message) = admission::cause(e);
+                StatusCause {
+                    reason: "FieldValueInvalid".into(),
+                    message,
+                    field,
+                }
             })
             .collect();
         response.allowed = false;
@@ -148,7 +153,12 @@ async fn validate_instance(body: Bytes) -> Response {
         Ok(req) => req,
         Err(bad) => return bad.into_response(),
     };
-    let v = verdict(&req, admit_instance);
+    let namespace = req.namespace.clone();
+    let v = verdict(&req, |op, new, old| {
+        admit_instance_with(op, new, old, |instance| {
+            super::render_warnings::render_warnings(instance, namespace.as_deref())
+        })
+    });
     review(respond(&req, "OpenClawInstance", &v))
 }
 
