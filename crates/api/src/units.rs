@@ -19,10 +19,13 @@ pub fn is_quantity(s: &str) -> bool {
     QUANTITY.as_ref().is_some_and(|re| re.is_match(s)) && exponent_fits(s)
 }
 
-/// `ParseQuantity` reads a decimal exponent as a 32-bit integer.
+/// `ParseQuantity` reads a decimal exponent (`e3`, `E-2`; not the `E` or `Ei` suffix) as a
+/// 32-bit integer.
 fn exponent_fits(s: &str) -> bool {
     match s.find(['e', 'E']) {
-        Some(i) if s.len() > i + 1 => s[i + 1..].parse::<i32>().is_ok(),
+        Some(i) if s.len() > i + 1 && !s[i + 1..].starts_with('i') => {
+            s[i + 1..].parse::<i32>().is_ok()
+        }
         _ => true,
     }
 }
@@ -146,6 +149,9 @@ mod tests {
             "1e3",
             "2E-2",
             "+1",
+            "1E",
+            "1Ei",
+            "2e+5",
             "128974848",
             "4096M",
         ] {

@@ -772,12 +772,16 @@ fn check_workspace(f: &mut Findings, ws: &crate::WorkspaceSpec) {
     }
     for key in ws.initial_files.iter().flat_map(|m| m.keys()) {
         if let Err(e) = check_workspace_file_path(key) {
-            f.error(format!("spec.workspace.initialFiles key {key:?}: {e}"));
+            f.error(format!(
+                "spec.workspace.initialFiles: workspace initialFiles key {key:?}: {e}"
+            ));
         }
     }
     for dir in ws.initial_directories.iter().flatten() {
         if let Err(e) = check_workspace_directory(dir) {
-            f.error(format!("spec.workspace.initialDirectories {dir:?}: {e}"));
+            f.error(format!(
+                "spec.workspace.initialDirectories: workspace initialDirectories {dir:?}: {e}"
+            ));
         }
     }
     let mut seen = BTreeSet::new();

@@ -363,7 +363,7 @@ fn name_strategy() -> impl Strategy<Value = String> {
 
 fn quantity_strategy() -> impl Strategy<Value = String> {
     prop_oneof![
-        "[+-]?[0-9]{0,3}(\\.[0-9]{0,2})?(Ki|Mi|Gi|m|k|M|G|e[+-]?[0-9]{1,2}|E|i|GB|)",
+        "[+-]?[0-9]{0,3}(\\.[0-9]{0,2})?(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E|e[+-]?[0-9]{1,2}|E[+-]?[0-9]|i|GB|)",
         "[-+0-9.eEKMGim ]{0,8}",
         any::<String>(),
     ]

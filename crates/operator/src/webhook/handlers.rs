@@ -414,6 +414,97 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn denial_causes_name_their_fields() {
+        let spec = with_keys(json!({
+            "skills": ["bad skill!"],
+            "storage": {"persistence": {"size": "-10Gi"}},
+        }));
+        let mut spec = spec;
+        spec["envFrom"] = json!([{"secretRef": {"name": "Bad_Name!"}}]);
+        let body = review_body("CREATE", "OpenClawInstance", instance(spec), None);
+        let (_, v) = call(VALIDATE_INSTANCE_PATH, body).await;
+        let r = response(&v);
+        assert_eq!(r["allowed"], false, "{v}");
+        let causes = r["status"]["details"]["causes"].as_array().unwrap();
+        let fields: Vec<&str> = causes
+            .iter()
+            .map(|c| c["field"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                "spec.storage.persistence.size",
+                "spec.skills[0]",
+                "spec.envFrom[0].secretRef.name"
+            ],
+            "{v}"
+        );
+        assert_eq!(
+            causes[2]["message"].as_str().unwrap().split(':').next(),
+            Some("\"Bad_Name!\" is not a valid Secret name")
+        );
+        // Also a denial that is not about one field names `spec`.
+        let (_, v) = call(
+            VALIDATE_INSTANCE_PATH,
+            review_body(
+                "CREATE",
+                "OpenClawInstance",
+                instance(json!({"skills": 3})),
+                None,
+            ),
+        )
+        .await;
+        assert_eq!(
+            response(&v)["status"]["details"]["causes"][0]["field"],
+            "spec"
+        );
+    }
+
+    #[tokio::test]
+    async fn render_warnings_are_admission_warnings() {
+        let spec = with_keys(json!({
+            "networking": {"ingress": {"enabled": true, "tls": [{"secretName": "tls"}]}},
+            "backup": {"schedule": "@daily"},
+        }));
+        let body = review_body("CREATE", "OpenClawInstance", instance(spec), None);
+        let (_, v) = call(VALIDATE_INSTANCE_PATH, body).await;
+        let r = response(&v);
+        assert_eq!(r["allowed"], true, "{v}");
+        let warnings: Vec<&str> = r["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|w| w.as_str().unwrap())
+            .collect();
+        assert!(
+            warnings
+                .iter()
+                .any(|w| w.starts_with("spec.networking.ingress has no hosts")),
+            "{warnings:?}"
+        );
+        assert!(
+            warnings
+                .iter()
+                .any(|w| w.starts_with("spec.backup.schedule: ")),
+            "{warnings:?}"
+        );
+        // A value the renderer would replace is an error, not also a warning.
+        let spec = with_keys(json!({"observability": {"metrics": {"port": 70000}}}));
+        let body = review_body("CREATE", "OpenClawInstance", instance(spec), None);
+        let (_, v) = call(VALIDATE_INSTANCE_PATH, body).await;
+        let r = response(&v);
+        assert_eq!(r["allowed"], false, "{v}");
+        assert!(
+            r["status"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("spec.observability.metrics.port: 70000 is not a port number"),
+            "{v}"
+        );
+        assert!(r.get("warnings").is_none(), "{v}");
+    }
+
+    #[tokio::test]
     async fn storage_class_change_is_denied_on_update() {
         let sc = |c: &str| {
             instance(with_keys(
