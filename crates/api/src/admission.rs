@@ -194,6 +194,30 @@ pub fn admit_instance(
     admit::<OpenClawInstance>("OpenClawInstance", operation, object, old, validate)
 }
 
+/// [`admit_instance`], plus the warnings `more` finds for the new object (the webhook passes
+/// the renderer's), called only when the checks run at all. They are anchored to a field path,
+/// and dropped when they repeat a warning or concern a field that already has an error (see
+/// [`Findings::add_warnings`]).
+pub fn admit_instance_with(
+    operation: Operation,
+    object: Option<&Value>,
+    old: Option<&Value>,
+    more: impl FnOnce(&OpenClawInstance) -> Vec<String>,
+) -> Verdict {
+    admit::<OpenClawInstance>("OpenClawInstance", operation, object, old, |new, old| {
+        let mut f = validate(new, old);
+        f.add_warnings(more(new));
+        f
+    })
+}
+
+/// One cause of a denial for `Status.details.causes`: the field path and the message without
+/// it (see [`crate::validation::split_field`]); never an empty field.
+pub fn cause(error: &str) -> (String, String) {
+    let (field, message) = crate::validation::split_field(error);
+    (field.to_string(), message.to_string())
+}
+
 /// Admission of an `OpenClawSelfConfig`.
 pub fn admit_self_config(
     operation: Operation,

@@ -10,6 +10,7 @@ pub mod common;
 pub mod crd;
 pub mod defaults;
 pub mod instance;
+pub mod k8s_names;
 pub mod k8s_schema;
 pub mod selfconfig;
 pub mod units;

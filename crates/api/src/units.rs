@@ -4,17 +4,49 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-/// The serialized form of a Kubernetes `resource.Quantity` (same grammar as the API server's).
+/// The serialized form of a Kubernetes `resource.Quantity`, as `resource.ParseQuantity` reads it:
+/// the published pattern, except that the exponent is an integer (`1e1.5` matches the published
+/// pattern but `ParseQuantity`, and so the API server, rejects it).
 static QUANTITY: LazyLock<Option<Regex>> = LazyLock::new(|| {
     Regex::new(
-        r"^[+-]?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE][+-]?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$",
+        r"^[+-]?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE][+-]?[0-9]+))?$",
     )
     .ok()
 });
 
 /// Whether `s` is a valid Kubernetes quantity such as `500m`, `1Gi` or `1e3`.
 pub fn is_quantity(s: &str) -> bool {
-    QUANTITY.as_ref().is_some_and(|re| re.is_match(s))
+    QUANTITY.as_ref().is_some_and(|re| re.is_match(s)) && exponent_fits(s)
+}
+
+/// `ParseQuantity` reads a decimal exponent (`e3`, `E-2`; not the `E` or `Ei` suffix) as a
+/// 32-bit integer.
+fn exponent_fits(s: &str) -> bool {
+    match s.find(['e', 'E']) {
+        Some(i) if s.len() > i + 1 && !s[i + 1..].starts_with('i') => {
+            s[i + 1..].parse::<i32>().is_ok()
+        }
+        _ => true,
+    }
+}
+
+/// The sign of a quantity (`Less` for a negative one, `Equal` for any form of zero), or `None`
+/// when `s` is not a quantity. Read from the digits, so it is exact where [`quantity_value`]
+/// would round (`-1e-400` is negative).
+pub fn quantity_sign(s: &str) -> Option<std::cmp::Ordering> {
+    if !is_quantity(s) {
+        return None;
+    }
+    let mantissa_end = s.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(s.len());
+    let mantissa = &s[..mantissa_end];
+    if !mantissa.bytes().any(|b| (b'1'..=b'9').contains(&b)) {
+        return Some(std::cmp::Ordering::Equal);
+    }
+    Some(if mantissa.starts_with('-') {
+        std::cmp::Ordering::Less
+    } else {
+        std::cmp::Ordering::Greater
+    })
 }
 
 /// Parse a quantity into bytes (or cores); `None` when it is not a valid quantity.
@@ -117,17 +149,51 @@ mod tests {
             "1e3",
             "2E-2",
             "+1",
+            "1E",
+            "1Ei",
+            "2e+5",
             "128974848",
             "4096M",
         ] {
             assert!(is_quantity(ok), "{ok}");
         }
-        for bad in ["", "abc", "1GB", "1 Gi", "Gi", "1.2.3", "--1", "1ii"] {
+        for bad in [
+            "",
+            "abc",
+            "1GB",
+            "1 Gi",
+            "Gi",
+            "1.2.3",
+            "--1",
+            "1ii",
+            "1e1.5",
+            "1e99999999999",
+        ] {
             assert!(!is_quantity(bad), "{bad}");
         }
         assert_eq!(quantity_value("1Ki"), Some(1024.0));
         assert_eq!(quantity_value("500m"), Some(0.5));
         assert_eq!(quantity_value("1e3"), Some(1000.0));
+    }
+
+    #[test]
+    fn signs() {
+        use std::cmp::Ordering::*;
+        for (q, sign) in [
+            ("-10Gi", Some(Less)),
+            ("-1", Some(Less)),
+            ("-1e-400", Some(Less)),
+            ("-0", Some(Equal)),
+            ("0.000", Some(Equal)),
+            ("-.0e5", Some(Equal)),
+            ("+0Gi", Some(Equal)),
+            ("1Gi", Some(Greater)),
+            ("+.5", Some(Greater)),
+            ("1e-3", Some(Greater)),
+            ("x", None),
+        ] {
+            assert_eq!(quantity_sign(q), sign, "{q}");
+        }
     }
 
     #[test]

@@ -4,11 +4,13 @@
 //! condition instead of rolling anything out) and the admission webhook. Unlike the Go operator,
 //! every error is reported (not only the first) and warnings are kept alongside errors.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::LazyLock;
 
 use crate::instance::{OpenClawInstance, OpenClawInstanceSpec, RESERVED_INIT_CONTAINER_NAMES};
+use crate::k8s_names;
 use crate::selfconfig::OpenClawSelfConfig;
-use crate::units::{is_quantity, parse_go_duration};
+use crate::units::{parse_go_duration, quantity_sign, quantity_value};
 
 /// Outcome of the admission checks.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -32,6 +34,146 @@ impl Findings {
     fn warn(&mut self, message: impl Into<String>) {
         self.warnings.push(message.into());
     }
+
+    /// An error about the field at `path` (`spec.x.y`), as `"<path>: <message>"`.
+    fn error_at(&mut self, path: &str, message: impl std::fmt::Display) {
+        self.errors.push(format!("{path}: {message}"));
+    }
+
+    /// A warning about the field at `path`, as `"<path>: <message>"`.
+    fn warn_at(&mut self, path: &str, message: impl std::fmt::Display) {
+        self.warnings.push(format!("{path}: {message}"));
+    }
+
+    /// Add warnings found elsewhere (the renderer's), each anchored to a field path with
+    /// [`anchored`]. Warnings already present are skipped, and so are warnings about a field
+    /// that already has an error (the error says it better).
+    pub fn add_warnings(&mut self, warnings: impl IntoIterator<Item = String>) {
+        let error_fields: Vec<String> = self
+            .errors
+            .iter()
+            .map(|e| split_field(e).0.to_string())
+            .collect();
+        for w in warnings {
+            let w = anchored(&w);
+            let field = split_field(&w).0;
+            let about_an_error = field != "spec"
+                && error_fields
+                    .iter()
+                    .any(|e| field == e || field.starts_with(&format!("{e}.")));
+            if !about_an_error && !self.warnings.contains(&w) {
+                self.warnings.push(w);
+            }
+        }
+    }
+}
+
+/// Split a finding into its leading field path and the rest: `spec.skills[0] "x": bad` gives
+/// `("spec.skills[0]", "\"x\": bad")`. A path starts with `spec`, `metadata` or `status` and
+/// continues with `.name`, `[3]` or `["key"]` (a Rust-quoted map key); it is followed by `": "`,
+/// a space or the end. A finding without a path belongs to `spec` as a whole: `("spec", finding)`.
+pub fn split_field(finding: &str) -> (&str, &str) {
+    match field_len(finding) {
+        Some(n) => {
+            let rest = &finding[n..];
+            let rest = rest
+                .strip_prefix(": ")
+                .or_else(|| rest.strip_prefix(' '))
+                .unwrap_or(rest);
+            (&finding[..n], rest)
+        }
+        None => ("spec", finding),
+    }
+}
+
+/// Length of the field path at the start of `s`, when there is one followed by `": "`, `" "`
+/// or the end.
+fn field_len(s: &str) -> Option<usize> {
+    let root = ["spec", "metadata", "status"]
+        .into_iter()
+        .find(|r| s.starts_with(r))?;
+    let b = s.as_bytes();
+    let mut i = root.len();
+    loop {
+        match b.get(i) {
+            None => return Some(i),
+            Some(b' ') => return Some(i),
+            Some(b':') if b.get(i + 1) == Some(&b' ') => return Some(i),
+            Some(b'.') => {
+                let start = i + 1;
+                i = start;
+                while b
+                    .get(i)
+                    .is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_')
+                {
+                    i += 1;
+                }
+                if i == start {
+                    return None;
+                }
+            }
+            Some(b'[') if b.get(i + 1) == Some(&b'"') => {
+                // A Rust-quoted key: up to the unescaped closing quote, then `]`.
+                i += 2;
+                loop {
+                    match b.get(i) {
+                        None => return None,
+                        Some(b'\\') => i += 2,
+                        Some(b'"') => break,
+                        Some(_) => i += 1,
+                    }
+                }
+                if b.get(i + 1) != Some(&b']') {
+                    return None;
+                }
+                i += 2;
+            }
+            Some(b'[') => {
+                let start = i + 1;
+                i = start;
+                while b.get(i).is_some_and(u8::is_ascii_digit) {
+                    i += 1;
+                }
+                if i == start || b.get(i) != Some(&b']') {
+                    return None;
+                }
+                i += 1;
+            }
+            Some(_) => return None,
+        }
+    }
+}
+
+/// Top-level field names of `OpenClawInstanceSpec`, as the API spells them.
+static SPEC_FIELDS: LazyLock<Vec<String>> = LazyLock::new(|| {
+    schemars::schema_for!(OpenClawInstanceSpec)
+        .get("properties")
+        .and_then(|p| p.as_object())
+        .map(|p| p.keys().cloned().collect())
+        .unwrap_or_default()
+});
+
+/// A finding that starts with a field path: unchanged when it has one (see [`split_field`]);
+/// `spec.` is prepended when it starts with a spec field without it (`security.caBundle ...`);
+/// remarks on `openclaw.json` belong to `spec.config`; anything else is about `spec`.
+pub fn anchored(finding: &str) -> String {
+    if field_len(finding).is_some() {
+        return finding.to_string();
+    }
+    let head = finding
+        .split(['.', ' ', ':', '['])
+        .next()
+        .unwrap_or_default();
+    if SPEC_FIELDS.iter().any(|f| f == head) {
+        let prefixed = format!("spec.{finding}");
+        if field_len(&prefixed).is_some() {
+            return prefixed;
+        }
+    }
+    if finding.starts_with("openclaw.json") {
+        return format!("spec.config: {finding}");
+    }
+    format!("spec: {finding}")
 }
 
 /// Environment variable names of AI providers; one of them (or any Secret reference) silences the
@@ -294,12 +436,16 @@ fn check_reference(value: &str, allow_pack: bool) -> Result<(), String> {
     } else {
         value
     };
-    match rest.chars().find(|c| !name_chars_ok(*c)) {
-        Some(c) => Err(format!(
+    if let Some(c) = rest.chars().find(|c| !name_chars_ok(*c)) {
+        return Err(format!(
             "invalid character {c:?} (allowed: letters, digits, '-', '_', '/', '.', '@')"
-        )),
-        None => Ok(()),
+        ));
     }
+    // The installers would read it as an option (the renderer skips such entries).
+    if rest.starts_with('-') || (allow_pack && rest.starts_with("@-")) {
+        return Err("a reference must not start with '-'".into());
+    }
+    Ok(())
 }
 
 fn check_duration(findings: &mut Findings, path: &str, value: &str, min: f64, max: f64) {
@@ -328,13 +474,58 @@ fn human_duration(secs: f64) -> String {
     }
 }
 
+/// What a quantity field accepts beyond the syntax.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Sign {
+    /// Resource requests and limits, `emptyDir.sizeLimit`: zero or more.
+    NonNegative,
+    /// PersistentVolumeClaim sizes: more than zero.
+    Positive,
+}
+
+/// A quantity: valid syntax and the sign the API server requires. Returns whether it passed.
+fn check_quantity_sign(findings: &mut Findings, path: &str, v: &str, sign: Sign) -> bool {
+    use std::cmp::Ordering;
+    match (quantity_sign(v), sign) {
+        (None, _) => {
+            findings.error(format!(
+                "{path} {v:?} is not a valid Kubernetes quantity (e.g. 500m, 1Gi)"
+            ));
+            false
+        }
+        (Some(Ordering::Less), _) => {
+            findings.error_at(path, format!("{v:?} must not be negative"));
+            false
+        }
+        (Some(Ordering::Equal), Sign::Positive) => {
+            findings.error_at(path, format!("{v:?} must be greater than zero"));
+            false
+        }
+        _ => true,
+    }
+}
+
 fn check_quantity(findings: &mut Findings, path: &str, value: Option<&String>) {
-    if let Some(v) = value.filter(|v| !v.is_empty())
-        && !is_quantity(v)
+    if let Some(v) = value.filter(|v| !v.is_empty()) {
+        check_quantity_sign(findings, path, v, Sign::NonNegative);
+    }
+}
+
+fn check_size(findings: &mut Findings, path: &str, value: Option<&String>) {
+    if let Some(v) = value.filter(|v| !v.is_empty()) {
+        check_quantity_sign(findings, path, v, Sign::Positive);
+    }
+}
+
+/// A request above its limit (`must be less than or equal to ... limit`).
+fn check_request_within_limit(f: &mut Findings, path: &str, request: &str, limit: &str) {
+    if let (Some(r), Some(l)) = (quantity_value(request), quantity_value(limit))
+        && r > l
     {
-        findings.error(format!(
-            "{path} {v:?} is not a valid Kubernetes quantity (e.g. 500m, 1Gi)"
-        ));
+        f.error_at(
+            path,
+            format!("{request:?} must be less than or equal to the limit {limit:?}"),
+        );
     }
 }
 
@@ -348,6 +539,24 @@ fn check_resources(findings: &mut Findings, path: &str, res: Option<&crate::Reso
                 &format!("{path}.{kind}.memory"),
                 list.memory.as_ref(),
             );
+        }
+    }
+    let valid = |v: Option<&String>| v.filter(|v| quantity_sign(v).is_some()).cloned();
+    let (req, lim) = (res.requests.as_ref(), res.limits.as_ref());
+    for (name, r, l) in [
+        (
+            "cpu",
+            req.and_then(|r| valid(r.cpu.as_ref())),
+            lim.and_then(|l| valid(l.cpu.as_ref())),
+        ),
+        (
+            "memory",
+            req.and_then(|r| valid(r.memory.as_ref())),
+            lim.and_then(|l| valid(l.memory.as_ref())),
+        ),
+    ] {
+        if let (Some(r), Some(l)) = (r, l) {
+            check_request_within_limit(findings, &format!("{path}.requests.{name}"), &r, &l);
         }
     }
 }
@@ -367,6 +576,14 @@ fn no_digest(digest: Option<&String>) -> bool {
 /// Validate an OpenClawInstance; `old` is the stored object on update.
 pub fn validate(instance: &OpenClawInstance, old: Option<&OpenClawInstance>) -> Findings {
     let mut f = validate_spec(&instance.spec);
+    if let Some(name) = instance.metadata.name.as_deref().filter(|n| !n.is_empty())
+        && let Err(e) = k8s_names::dns1035_label(name)
+    {
+        f.error_at(
+            "metadata.name",
+            format!("{name:?} cannot name the instance's Service (and its other objects): {e}"),
+        );
+    }
     if let Some(old) = old {
         let class = |i: &OpenClawInstance| {
             i.spec
@@ -401,29 +618,36 @@ pub fn validate_spec(spec: &OpenClawInstanceSpec) -> Findings {
     check_auto_update(&mut f, spec);
     for (i, skill) in spec.skills.iter().flatten().enumerate() {
         if let Err(e) = check_skill(skill) {
-            f.error(format!("skills[{i}] {skill:?}: {e}"));
+            f.error(format!("spec.skills[{i}] {skill:?}: {e}"));
         }
     }
     for (i, plugin) in spec.plugins.iter().flatten().enumerate() {
         if let Err(e) = check_plugin(plugin) {
-            f.error(format!("plugins[{i}] {plugin:?}: {e}"));
+            f.error(format!("spec.plugins[{i}] {plugin:?}: {e}"));
         }
     }
     check_config(&mut f, spec);
     for (i, c) in spec.init_containers.iter().flatten().enumerate() {
         if c.name.is_empty() {
             f.error(format!(
-                "initContainers[{i}]: container name must not be empty"
+                "spec.initContainers[{i}].name: container name must not be empty"
             ));
         } else if RESERVED_INIT_CONTAINER_NAMES.contains(&c.name.as_str()) {
             f.error(format!(
-                "initContainers[{i}]: name {:?} is reserved for operator-managed init containers",
+                "spec.initContainers[{i}].name: name {:?} is reserved for operator-managed init containers",
                 c.name
             ));
         }
     }
     check_availability(&mut f, spec);
     check_backup(&mut f, spec);
+    check_references(&mut f, spec);
+    check_containers(&mut f, spec);
+    check_ports(&mut f, spec);
+    check_metadata_maps(&mut f, spec);
+    for n in not_yet_acted_on(spec) {
+        f.warn_at(&n.field, &n.message);
+    }
     f
 }
 
@@ -490,18 +714,18 @@ fn check_sidecars(f: &mut Findings, spec: &OpenClawInstanceSpec) {
     if let Some(c) = spec.chromium.as_ref().filter(|c| is_true(c.enabled))
         && no_digest(c.image.as_ref().and_then(|i| i.digest.as_ref()))
     {
-        f.warn("Chromium sidecar image is not pinned by digest (supply-chain risk); set spec.chromium.image.digest");
+        f.warn("spec.chromium.image.digest: Chromium sidecar image is not pinned by digest (supply-chain risk); set spec.chromium.image.digest");
     }
     if let Some(o) = spec.ollama.as_ref().filter(|o| is_true(o.enabled)) {
         if no_digest(o.image.as_ref().and_then(|i| i.digest.as_ref())) {
-            f.warn("Ollama sidecar image is not pinned by digest (supply-chain risk); set spec.ollama.image.digest");
+            f.warn("spec.ollama.image.digest: Ollama sidecar image is not pinned by digest (supply-chain risk); set spec.ollama.image.digest");
         }
-        f.warn("Ollama sidecar runs as root (UID 0), as its image requires");
+        f.warn("spec.ollama.enabled: Ollama sidecar runs as root (UID 0), as its image requires");
     }
     if let Some(w) = spec.web_terminal.as_ref().filter(|w| is_true(w.enabled))
         && no_digest(w.image.as_ref().and_then(|i| i.digest.as_ref()))
     {
-        f.warn("Web terminal sidecar image is not pinned by digest (supply-chain risk); set spec.webTerminal.image.digest");
+        f.warn("spec.webTerminal.image.digest: Web terminal sidecar image is not pinned by digest (supply-chain risk); set spec.webTerminal.image.digest");
     }
 }
 
@@ -517,7 +741,7 @@ fn check_provider_keys(f: &mut Findings, spec: &OpenClawInstanceSpec) {
     });
     if !found {
         f.warn(format!(
-            "No AI provider API keys detected; provide them with spec.envFrom or spec.env (e.g. {})",
+            "spec.envFrom: No AI provider API keys detected; provide them with spec.envFrom or spec.env (e.g. {})",
             KNOWN_PROVIDER_KEYS[..4].join(", ")
         ));
     }
@@ -544,51 +768,57 @@ fn check_workspace(f: &mut Findings, ws: &crate::WorkspaceSpec) {
     if let Some(r) = &ws.config_map_ref
         && r.name.is_empty()
     {
-        f.error("workspace.configMapRef.name must not be empty");
+        f.error("spec.workspace.configMapRef.name must not be empty");
     }
     for key in ws.initial_files.iter().flat_map(|m| m.keys()) {
         if let Err(e) = check_workspace_file_path(key) {
-            f.error(format!("workspace initialFiles key {key:?}: {e}"));
+            f.error(format!(
+                "spec.workspace.initialFiles: workspace initialFiles key {key:?}: {e}"
+            ));
         }
     }
     for dir in ws.initial_directories.iter().flatten() {
         if let Err(e) = check_workspace_directory(dir) {
-            f.error(format!("workspace initialDirectories {dir:?}: {e}"));
+            f.error(format!(
+                "spec.workspace.initialDirectories: workspace initialDirectories {dir:?}: {e}"
+            ));
         }
     }
     let mut seen = BTreeSet::new();
     for (i, aw) in ws.additional_workspaces.iter().flatten().enumerate() {
         let n = &aw.name;
         if n.is_empty() {
-            f.error(format!("additionalWorkspaces[{i}]: name must not be empty"));
+            f.error(format!(
+                "spec.workspace.additionalWorkspaces[{i}]: name must not be empty"
+            ));
         } else if !is_workspace_name(n) {
             f.error(format!(
-                "additionalWorkspaces[{i}] {n:?}: name must be lowercase letters and digits separated by single hyphens"
+                "spec.workspace.additionalWorkspaces[{i}] {n:?}: name must be lowercase letters and digits separated by single hyphens"
             ));
         }
         if !seen.insert(n.as_str()) {
             f.error(format!(
-                "additionalWorkspaces[{i}] {n:?}: name is duplicated"
+                "spec.workspace.additionalWorkspaces[{i}] {n:?}: name is duplicated"
             ));
         }
         if let Some(r) = &aw.config_map_ref
             && r.name.is_empty()
         {
             f.error(format!(
-                "additionalWorkspaces[{i}] {n:?}: configMapRef.name must not be empty"
+                "spec.workspace.additionalWorkspaces[{i}] {n:?}: configMapRef.name must not be empty"
             ));
         }
         for key in aw.initial_files.iter().flat_map(|m| m.keys()) {
             if let Err(e) = check_workspace_file_path(key) {
                 f.error(format!(
-                    "additionalWorkspaces[{i}] {n:?} initialFiles key {key:?}: {e}"
+                    "spec.workspace.additionalWorkspaces[{i}] {n:?} initialFiles key {key:?}: {e}"
                 ));
             }
         }
         for dir in aw.initial_directories.iter().flatten() {
             if let Err(e) = check_workspace_directory(dir) {
                 f.error(format!(
-                    "additionalWorkspaces[{i}] {n:?} initialDirectories {dir:?}: {e}"
+                    "spec.workspace.additionalWorkspaces[{i}] {n:?} initialDirectories {dir:?}: {e}"
                 ));
             }
         }
@@ -596,12 +826,12 @@ fn check_workspace(f: &mut Findings, ws: &crate::WorkspaceSpec) {
         for (j, s) in aw.skills.iter().flatten().enumerate() {
             if let Err(e) = check_skill(s) {
                 f.error(format!(
-                    "additionalWorkspaces[{i}] {n:?} skills[{j}] {s:?}: {e}"
+                    "spec.workspace.additionalWorkspaces[{i}] {n:?} skills[{j}] {s:?}: {e}"
                 ));
             }
             if !skills.insert(s.as_str()) {
                 f.error(format!(
-                    "additionalWorkspaces[{i}] {n:?} skills[{j}] {s:?} is duplicated within the workspace"
+                    "spec.workspace.additionalWorkspaces[{i}] {n:?} skills[{j}] {s:?} is duplicated within the workspace"
                 ));
             }
         }
@@ -621,7 +851,7 @@ fn is_workspace_name(name: &str) -> bool {
 
 fn check_all_quantities(f: &mut Findings, spec: &OpenClawInstanceSpec) {
     let persistence = spec.storage.as_ref().and_then(|s| s.persistence.as_ref());
-    check_quantity(
+    check_size(
         f,
         "spec.storage.persistence.size",
         persistence.and_then(|p| p.size.as_ref()),
@@ -629,7 +859,7 @@ fn check_all_quantities(f: &mut Findings, spec: &OpenClawInstanceSpec) {
     check_resources(f, "spec.resources", spec.resources.as_ref());
     if let Some(c) = &spec.chromium {
         check_resources(f, "spec.chromium.resources", c.resources.as_ref());
-        check_quantity(
+        check_size(
             f,
             "spec.chromium.persistence.size",
             c.persistence.as_ref().and_then(|p| p.size.as_ref()),
@@ -688,7 +918,7 @@ fn check_config(f: &mut Findings, spec: &OpenClawInstanceSpec) {
         for key in raw.0.keys() {
             if !OPENCLAW_TOP_LEVEL_KEYS.contains(&key.as_str()) {
                 f.warn(format!(
-                    "Unknown config key {key:?} in spec.config.raw: OpenClaw rejects unknown top-level keys (known: {})",
+                    "spec.config.raw: Unknown config key {key:?}: OpenClaw rejects unknown top-level keys (known: {})",
                     OPENCLAW_TOP_LEVEL_KEYS.join(", ")
                 ));
             }
@@ -711,21 +941,23 @@ fn check_config(f: &mut Findings, spec: &OpenClawInstanceSpec) {
     }
     for (i, p) in force.iter().enumerate() {
         if p.is_empty() {
-            f.error(format!("config.forcePaths[{i}]: path must not be empty"));
+            f.error(format!(
+                "spec.config.forcePaths[{i}]: path must not be empty"
+            ));
         } else if p.starts_with('.') || p.ends_with('.') {
             f.error(format!(
-                "config.forcePaths[{i}] {p:?}: path must not start or end with '.'"
+                "spec.config.forcePaths[{i}] {p:?}: path must not start or end with '.'"
             ));
         } else if p.contains("..") {
             f.error(format!(
-                "config.forcePaths[{i}] {p:?}: path must not contain empty segments"
+                "spec.config.forcePaths[{i}] {p:?}: path must not contain empty segments"
             ));
         } else if let Some(c) = p
             .chars()
             .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
         {
             f.error(format!(
-                "config.forcePaths[{i}] {p:?}: contains invalid character {c:?} (allowed: alphanumeric, '-', '_', '.')"
+                "spec.config.forcePaths[{i}] {p:?}: contains invalid character {c:?} (allowed: alphanumeric, '-', '_', '.')"
             ));
         }
     }
@@ -790,11 +1022,11 @@ pub fn validate_self_config(request: &OpenClawSelfConfig) -> Findings {
         || s.add_env_vars.as_ref().is_some_and(|v| !v.is_empty())
         || has(&s.remove_env_vars);
     if !any_action {
-        f.error("request contains no actions");
+        f.error("spec: request contains no actions");
     }
     for (i, skill) in s.add_skills.iter().flatten().enumerate() {
         if let Err(e) = check_skill(skill) {
-            f.error(format!("addSkills[{i}] {skill:?}: {e}"));
+            f.error(format!("spec.addSkills[{i}] {skill:?}: {e}"));
         }
     }
     if s.config_patch
@@ -805,21 +1037,645 @@ pub fn validate_self_config(request: &OpenClawSelfConfig) -> Findings {
     }
     for key in s.add_workspace_files.iter().flat_map(|m| m.keys()) {
         if let Err(e) = check_workspace_file_path(key) {
-            f.error(format!("addWorkspaceFiles key {key:?}: {e}"));
+            f.error(format!("spec.addWorkspaceFiles key {key:?}: {e}"));
         }
     }
     let names = s
         .add_env_vars
         .iter()
         .flatten()
-        .map(|e| e.name.as_str())
-        .chain(s.remove_env_vars.iter().flatten().map(String::as_str));
-    for name in names {
+        .enumerate()
+        .map(|(i, e)| (format!("spec.addEnvVars[{i}].name"), e.name.as_str()))
+        .chain(
+            s.remove_env_vars
+                .iter()
+                .flatten()
+                .enumerate()
+                .map(|(i, n)| (format!("spec.removeEnvVars[{i}]"), n.as_str())),
+        );
+    for (path, name) in names {
         if PROTECTED_ENV_VARS.contains(&name) {
-            f.error(format!(
-                "environment variable {name:?} is managed by the operator and cannot be changed"
-            ));
+            f.error_at(
+                &path,
+                format!(
+                    "environment variable {name:?} is managed by the operator and cannot be changed"
+                ),
+            );
         }
     }
     f
+}
+
+/// A name the API server requires to be a DNS-1123 subdomain (Secrets, ConfigMaps, PVCs,
+/// ServiceAccounts, StorageClasses, IngressClasses, RuntimeClasses). Empty is an error when
+/// `required` (the API server's "Required value"), and allowed otherwise.
+fn check_name(f: &mut Findings, path: &str, kind: &str, name: &str, required: bool) {
+    if name.is_empty() {
+        if required {
+            f.error_at(path, format!("a {kind} name is required"));
+        }
+        return;
+    }
+    if let Err(e) = k8s_names::dns1123_subdomain(name) {
+        f.error_at(path, format!("{name:?} is not a valid {kind} name: {e}"));
+    }
+}
+
+fn check_opt_name(f: &mut Findings, path: &str, kind: &str, name: Option<&String>) {
+    if let Some(name) = name {
+        check_name(f, path, kind, name, false);
+    }
+}
+
+fn check_config_key(f: &mut Findings, path: &str, kind: &str, key: &str) {
+    if let Err(e) = k8s_names::config_map_key(key) {
+        f.error_at(path, format!("{key:?} is not a valid {kind} key: {e}"));
+    }
+}
+
+fn enabled(v: Option<bool>) -> bool {
+    v == Some(true)
+}
+
+/// Names of objects the instance references, checked as the API server checks them in the
+/// objects the operator renders (and as they must be to exist at all).
+fn check_references(f: &mut Findings, spec: &OpenClawInstanceSpec) {
+    for (i, src) in spec.env_from.iter().flatten().enumerate() {
+        if let Some(s) = &src.secret_ref {
+            let path = format!("spec.envFrom[{i}].secretRef.name");
+            check_name(f, &path, "Secret", &s.name, true);
+        }
+        if let Some(c) = &src.config_map_ref {
+            let path = format!("spec.envFrom[{i}].configMapRef.name");
+            check_name(f, &path, "ConfigMap", &c.name, true);
+        }
+    }
+    for (i, e) in spec.env.iter().flatten().enumerate() {
+        let Some(from) = &e.value_from else { continue };
+        if let Some(s) = &from.secret_key_ref {
+            let path = format!("spec.env[{i}].valueFrom.secretKeyRef");
+            check_name(f, &format!("{path}.name"), "Secret", &s.name, true);
+            check_config_key(f, &format!("{path}.key"), "Secret", &s.key);
+        }
+        if let Some(c) = &from.config_map_key_ref {
+            let path = format!("spec.env[{i}].valueFrom.configMapKeyRef");
+            check_name(f, &format!("{path}.name"), "ConfigMap", &c.name, true);
+            check_config_key(f, &format!("{path}.key"), "ConfigMap", &c.key);
+        }
+    }
+    for (i, s) in spec
+        .image
+        .as_ref()
+        .and_then(|i| i.pull_secrets.as_ref())
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        // The kubelet skips a pull secret it cannot find, so this stays a warning.
+        if !s.name.is_empty()
+            && let Err(e) = k8s_names::dns1123_subdomain(&s.name)
+        {
+            f.warn_at(
+                &format!("spec.image.pullSecrets[{i}].name"),
+                format!(
+                    "{:?} cannot name a Secret ({e}); the kubelet ignores it",
+                    s.name
+                ),
+            );
+        }
+    }
+    if let Some(r) = spec.config.as_ref().and_then(|c| c.config_map_ref.as_ref()) {
+        check_name(
+            f,
+            "spec.config.configMapRef.name",
+            "ConfigMap",
+            &r.name,
+            true,
+        );
+        if let Some(key) = r.key.as_deref().filter(|k| !k.is_empty()) {
+            check_config_key(f, "spec.config.configMapRef.key", "ConfigMap", key);
+        }
+    }
+    if let Some(ws) = &spec.workspace {
+        if let Some(r) = &ws.config_map_ref {
+            // Empty is reported by check_workspace.
+            check_name(
+                f,
+                "spec.workspace.configMapRef.name",
+                "ConfigMap",
+                &r.name,
+                false,
+            );
+        }
+        for (i, aw) in ws.additional_workspaces.iter().flatten().enumerate() {
+            if let Some(r) = &aw.config_map_ref {
+                let path = format!("spec.workspace.additionalWorkspaces[{i}].configMapRef.name");
+                check_name(f, &path, "ConfigMap", &r.name, false);
+            }
+        }
+    }
+    if let Some(sec) = &spec.security {
+        if let Some(rbac) = &sec.rbac {
+            check_opt_name(
+                f,
+                "spec.security.rbac.serviceAccountName",
+                "ServiceAccount",
+                rbac.service_account_name.as_ref(),
+            );
+        }
+        if let Some(ca) = &sec.ca_bundle {
+            check_opt_name(
+                f,
+                "spec.security.caBundle.configMapName",
+                "ConfigMap",
+                ca.config_map_name.as_ref(),
+            );
+            check_opt_name(
+                f,
+                "spec.security.caBundle.secretName",
+                "Secret",
+                ca.secret_name.as_ref(),
+            );
+            if let Some(key) = ca.key.as_deref().filter(|k| !k.is_empty()) {
+                check_config_key(f, "spec.security.caBundle.key", "ConfigMap or Secret", key);
+            }
+        }
+        if let Some(np) = sec
+            .network_policy
+            .as_ref()
+            .filter(|np| !is_false(np.enabled))
+        {
+            for (i, ns) in np.allowed_ingress_namespaces.iter().flatten().enumerate() {
+                if let Err(e) = k8s_names::label_value(ns) {
+                    f.error_at(
+                        &format!("spec.security.networkPolicy.allowedIngressNamespaces[{i}]"),
+                        format!("{ns:?} cannot select a namespace: {e}"),
+                    );
+                }
+            }
+        }
+    }
+    if let Some(p) = spec
+        .storage
+        .as_ref()
+        .and_then(|s| s.persistence.as_ref())
+        .filter(|p| !is_false(p.enabled))
+    {
+        check_opt_name(
+            f,
+            "spec.storage.persistence.storageClass",
+            "StorageClass",
+            p.storage_class.as_ref(),
+        );
+        check_opt_name(
+            f,
+            "spec.storage.persistence.existingClaim",
+            "PersistentVolumeClaim",
+            p.existing_claim.as_ref(),
+        );
+    }
+    if let Some(c) = spec.chromium.as_ref().filter(|c| enabled(c.enabled))
+        && let Some(p) = &c.persistence
+    {
+        check_opt_name(
+            f,
+            "spec.chromium.persistence.storageClass",
+            "StorageClass",
+            p.storage_class.as_ref(),
+        );
+        check_opt_name(
+            f,
+            "spec.chromium.persistence.existingClaim",
+            "PersistentVolumeClaim",
+            p.existing_claim.as_ref(),
+        );
+    }
+    if let Some(o) = spec.ollama.as_ref().filter(|o| enabled(o.enabled)) {
+        check_opt_name(
+            f,
+            "spec.ollama.storage.existingClaim",
+            "PersistentVolumeClaim",
+            o.storage.as_ref().and_then(|s| s.existing_claim.as_ref()),
+        );
+    }
+    if let Some(t) = spec.tailscale.as_ref().filter(|t| enabled(t.enabled))
+        && let Some(r) = &t.auth_key_secret_ref
+    {
+        check_name(
+            f,
+            "spec.tailscale.authKeySecretRef.name",
+            "Secret",
+            &r.name,
+            true,
+        );
+        if let Some(key) = t.auth_key_secret_key.as_deref().filter(|k| !k.is_empty()) {
+            check_config_key(f, "spec.tailscale.authKeySecretKey", "Secret", key);
+        }
+    }
+    if let Some(w) = spec.web_terminal.as_ref().filter(|w| enabled(w.enabled))
+        && let Some(c) = &w.credential
+    {
+        check_name(
+            f,
+            "spec.webTerminal.credential.secretRef.name",
+            "Secret",
+            &c.secret_ref.name,
+            true,
+        );
+    }
+    if let Some(g) = &spec.gateway {
+        check_opt_name(
+            f,
+            "spec.gateway.existingSecret",
+            "Secret",
+            g.existing_secret.as_ref(),
+        );
+    }
+    if let Some(a) = &spec.availability {
+        check_opt_name(
+            f,
+            "spec.availability.runtimeClassName",
+            "RuntimeClass",
+            a.runtime_class_name.as_ref(),
+        );
+    }
+    check_ingress_names(f, spec);
+    check_http_route_names(f, spec);
+}
+
+fn check_ingress_names(f: &mut Findings, spec: &OpenClawInstanceSpec) {
+    let Some(ing) = spec
+        .networking
+        .as_ref()
+        .and_then(|n| n.ingress.as_ref())
+        .filter(|i| enabled(i.enabled))
+    else {
+        return;
+    };
+    check_opt_name(
+        f,
+        "spec.networking.ingress.className",
+        "IngressClass",
+        ing.class_name.as_ref(),
+    );
+    for (i, h) in ing.hosts.iter().flatten().enumerate() {
+        if let Err(e) = k8s_names::ingress_host(&h.host) {
+            f.error_at(
+                &format!("spec.networking.ingress.hosts[{i}].host"),
+                format!("{:?} is not a valid host: {e}", h.host),
+            );
+        }
+    }
+    for (i, t) in ing.tls.iter().flatten().enumerate() {
+        for (j, h) in t.hosts.iter().flatten().enumerate() {
+            if let Err(e) = k8s_names::ingress_host(h) {
+                f.error_at(
+                    &format!("spec.networking.ingress.tls[{i}].hosts[{j}]"),
+                    format!("{h:?} is not a valid host: {e}"),
+                );
+            }
+        }
+        // The ingress controller falls back to its default certificate, so only a warning.
+        if let Some(s) = t.secret_name.as_deref().filter(|s| !s.is_empty())
+            && let Err(e) = k8s_names::dns1123_subdomain(s)
+        {
+            f.warn_at(
+                &format!("spec.networking.ingress.tls[{i}].secretName"),
+                format!("{s:?} cannot name a Secret ({e}); no certificate will be found"),
+            );
+        }
+    }
+    if let Some(auth) = ing
+        .security
+        .as_ref()
+        .and_then(|s| s.basic_auth.as_ref())
+        .filter(|a| enabled(a.enabled))
+    {
+        check_opt_name(
+            f,
+            "spec.networking.ingress.security.basicAuth.existingSecret",
+            "Secret",
+            auth.existing_secret.as_ref(),
+        );
+        if let Some(u) = auth.username.as_deref()
+            && u.contains([':', '\n', '\r'])
+        {
+            f.error_at(
+                "spec.networking.ingress.security.basicAuth.username",
+                format!("{u:?} must not contain ':' or a line break (htpasswd format)"),
+            );
+        }
+    }
+}
+
+fn check_http_route_names(f: &mut Findings, spec: &OpenClawInstanceSpec) {
+    let Some(route) = spec
+        .networking
+        .as_ref()
+        .and_then(|n| n.http_route.as_ref())
+        .filter(|r| enabled(r.enabled))
+    else {
+        return;
+    };
+    for (i, h) in route.hostnames.iter().flatten().enumerate() {
+        let bare = h.strip_prefix("*.").unwrap_or(h);
+        if let Err(e) = k8s_names::dns1123_subdomain(bare) {
+            f.error_at(
+                &format!("spec.networking.httpRoute.hostnames[{i}]"),
+                format!(
+                    "{h:?} is not a valid hostname (an optional '*.' then a DNS subdomain): {e}"
+                ),
+            );
+        }
+    }
+    for (i, p) in route.parent_refs.iter().flatten().enumerate() {
+        if let Some(ns) = p.namespace.as_deref()
+            && let Err(e) = k8s_names::dns1123_label(ns)
+        {
+            f.error_at(
+                &format!("spec.networking.httpRoute.parentRefs[{i}].namespace"),
+                format!("{ns:?} is not a valid namespace name: {e}"),
+            );
+        }
+        if let Some(s) = p.section_name.as_deref()
+            && let Err(e) = k8s_names::dns1123_subdomain(s)
+        {
+            f.error_at(
+                &format!("spec.networking.httpRoute.parentRefs[{i}].sectionName"),
+                format!("{s:?} is not a valid section name: {e}"),
+            );
+        }
+    }
+}
+
+/// Quantities and ports of the user's own containers and volumes.
+fn check_containers(f: &mut Findings, spec: &OpenClawInstanceSpec) {
+    for (list, field) in [
+        (&spec.init_containers, "initContainers"),
+        (&spec.sidecars, "sidecars"),
+    ] {
+        for (i, c) in list.iter().flatten().enumerate() {
+            let base = format!("spec.{field}[{i}]");
+            if let Some(res) = &c.resources {
+                for (kind, map) in [("requests", &res.requests), ("limits", &res.limits)] {
+                    for (name, q) in map.iter().flatten() {
+                        let path = format!("{base}.resources.{kind}[{name:?}]");
+                        check_quantity_sign(f, &path, &q.0, Sign::NonNegative);
+                    }
+                }
+            }
+            for (j, p) in c.ports.iter().flatten().enumerate() {
+                let path = format!("{base}.ports[{j}]");
+                if !(1..=65535).contains(&p.container_port) {
+                    f.error_at(
+                        &format!("{path}.containerPort"),
+                        format!("{} must be between 1 and 65535", p.container_port),
+                    );
+                }
+                if let Some(h) = p.host_port
+                    && !(0..=65535).contains(&h)
+                {
+                    f.error_at(
+                        &format!("{path}.hostPort"),
+                        format!("{h} must be between 1 and 65535"),
+                    );
+                }
+            }
+        }
+    }
+    for (list, field) in [
+        (&spec.extra_volumes, "extraVolumes"),
+        (&spec.sidecar_volumes, "sidecarVolumes"),
+    ] {
+        for (i, v) in list.iter().flatten().enumerate() {
+            if let Some(q) = v.empty_dir.as_ref().and_then(|e| e.size_limit.as_ref()) {
+                let path = format!("spec.{field}[{i}].emptyDir.sizeLimit");
+                check_quantity_sign(f, &path, &q.0, Sign::NonNegative);
+            }
+        }
+    }
+}
+
+/// Ports the renderer would otherwise replace (the CRD schema bounds the others).
+fn check_ports(f: &mut Findings, spec: &OpenClawInstanceSpec) {
+    if let Some(m) = spec
+        .observability
+        .as_ref()
+        .and_then(|o| o.metrics.as_ref())
+        .filter(|m| !is_false(m.enabled))
+        && let Some(p) = m.port
+        && !(1..=65535).contains(&p)
+    {
+        f.error_at(
+            "spec.observability.metrics.port",
+            format!("{p} is not a port number: must be between 1 and 65535"),
+        );
+    }
+}
+
+fn check_label_map(f: &mut Findings, path: &str, labels: Option<&BTreeMap<String, String>>) {
+    for (k, v) in labels.into_iter().flatten() {
+        if let Err(e) = k8s_names::qualified_name(k) {
+            f.error_at(
+                &format!("{path}[{k:?}]"),
+                format!("{k:?} is not a valid label key: {e}"),
+            );
+        }
+        if let Err(e) = k8s_names::label_value(v) {
+            f.error_at(
+                &format!("{path}[{k:?}]"),
+                format!("{v:?} is not a valid label value: {e}"),
+            );
+        }
+    }
+}
+
+fn check_annotation_map(
+    f: &mut Findings,
+    path: &str,
+    annotations: Option<&BTreeMap<String, String>>,
+) {
+    let Some(map) = annotations else { return };
+    for k in map.keys() {
+        if let Err(e) = k8s_names::annotation_key(k) {
+            f.error_at(
+                &format!("{path}[{k:?}]"),
+                format!("{k:?} is not a valid annotation key: {e}"),
+            );
+        }
+    }
+    let size: usize = map.iter().map(|(k, v)| k.len() + v.len()).sum();
+    if size > k8s_names::TOTAL_ANNOTATION_SIZE {
+        f.error_at(
+            path,
+            format!(
+                "annotations may not be larger than {} bytes (these are {size})",
+                k8s_names::TOTAL_ANNOTATION_SIZE
+            ),
+        );
+    }
+}
+
+/// Labels and annotations the operator copies onto the objects it renders.
+fn check_metadata_maps(f: &mut Findings, spec: &OpenClawInstanceSpec) {
+    check_annotation_map(f, "spec.podAnnotations", spec.pod_annotations.as_ref());
+    if let Some(n) = &spec.networking {
+        check_annotation_map(
+            f,
+            "spec.networking.service.annotations",
+            n.service.as_ref().and_then(|s| s.annotations.as_ref()),
+        );
+        if let Some(i) = n.ingress.as_ref().filter(|i| enabled(i.enabled)) {
+            check_annotation_map(
+                f,
+                "spec.networking.ingress.annotations",
+                i.annotations.as_ref(),
+            );
+        }
+        if let Some(r) = n.http_route.as_ref().filter(|r| enabled(r.enabled)) {
+            check_annotation_map(
+                f,
+                "spec.networking.httpRoute.annotations",
+                r.annotations.as_ref(),
+            );
+        }
+    }
+    check_annotation_map(
+        f,
+        "spec.security.rbac.serviceAccountAnnotations",
+        spec.security
+            .as_ref()
+            .and_then(|s| s.rbac.as_ref())
+            .and_then(|r| r.service_account_annotations.as_ref()),
+    );
+    check_label_map(
+        f,
+        "spec.availability.nodeSelector",
+        spec.availability
+            .as_ref()
+            .and_then(|a| a.node_selector.as_ref()),
+    );
+    if let Some(m) = spec.observability.as_ref().and_then(|o| o.metrics.as_ref()) {
+        if let Some(s) = m.service_monitor.as_ref().filter(|s| enabled(s.enabled)) {
+            check_label_map(
+                f,
+                "spec.observability.metrics.serviceMonitor.labels",
+                s.labels.as_ref(),
+            );
+        }
+        if let Some(r) = m.prometheus_rule.as_ref().filter(|r| enabled(r.enabled)) {
+            check_label_map(
+                f,
+                "spec.observability.metrics.prometheusRule.labels",
+                r.labels.as_ref(),
+            );
+        }
+        if let Some(g) = m.grafana_dashboard.as_ref().filter(|g| enabled(g.enabled)) {
+            check_label_map(
+                f,
+                "spec.observability.metrics.grafanaDashboard.labels",
+                g.labels.as_ref(),
+            );
+        }
+    }
+}
+
+/// A field the user set that this operator version accepts and keeps but does not act on yet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotActedOn {
+    /// The field path, e.g. `spec.backup.schedule`.
+    pub field: String,
+    /// What is not done, for a person.
+    pub message: String,
+}
+
+/// The fields of `spec` whose feature is not built yet, when set to a value that would make
+/// the feature do something (unset, empty, default or disabled values are not reported).
+/// The webhook returns each as a warning; the controller reports them in a condition.
+pub fn not_yet_acted_on(spec: &OpenClawInstanceSpec) -> Vec<NotActedOn> {
+    let mut out = Vec::new();
+    let mut add = |field: String, message: String| out.push(NotActedOn { field, message });
+    let set = |v: Option<&String>| v.is_some_and(|s| !s.is_empty());
+    if let Some(b) = &spec.backup {
+        if let Some(s) = b.schedule.as_deref().filter(|s| !s.is_empty()) {
+            add(
+                "spec.backup.schedule".into(),
+                format!(
+                    "scheduled backups are not implemented yet: no CronJob is created for {s:?}"
+                ),
+            );
+        }
+        for (field, value, default) in [
+            ("historyLimit", b.history_limit, 3),
+            ("failedHistoryLimit", b.failed_history_limit, 1),
+            ("retentionDays", b.retention_days, 7),
+        ] {
+            if let Some(v) = value.filter(|v| *v != default) {
+                add(
+                    format!("spec.backup.{field}"),
+                    format!("backups are not implemented yet: {v} has no effect"),
+                );
+            }
+        }
+        for (field, value) in [
+            ("timeout", b.timeout.as_ref()),
+            ("serviceAccountName", b.service_account_name.as_ref()),
+        ] {
+            if set(value) {
+                add(
+                    format!("spec.backup.{field}"),
+                    "backups are not implemented yet: this setting has no effect".into(),
+                );
+            }
+        }
+    }
+    if let Some(r) = spec.restore_from.as_deref().filter(|r| !r.is_empty()) {
+        add(
+            "spec.restoreFrom".into(),
+            format!("restoring from a backup is not implemented yet: {r:?} is not restored"),
+        );
+    }
+    if spec
+        .auto_update
+        .as_ref()
+        .is_some_and(|a| enabled(a.enabled))
+    {
+        add(
+            "spec.autoUpdate.enabled".into(),
+            "automatic updates are not implemented yet: the image is not updated".into(),
+        );
+    }
+    if let Some(sc) = spec.self_configure.as_ref().filter(|s| enabled(s.enabled))
+        && let Some(actions) = sc.allowed_actions.as_ref().filter(|a| !a.is_empty())
+    {
+        add(
+            "spec.selfConfigure.allowedActions".into(),
+            format!(
+                "self-configuration requests are not applied yet: {} are accepted but not carried out",
+                actions.join(", ")
+            ),
+        );
+    }
+    let pack = "skill packs are not installed yet: the entry is kept but nothing is installed";
+    for (i, s) in spec.skills.iter().flatten().enumerate() {
+        if s.starts_with("pack:") {
+            add(format!("spec.skills[{i}]"), format!("{s:?}: {pack}"));
+        }
+    }
+    for (i, aw) in spec
+        .workspace
+        .iter()
+        .flat_map(|w| w.additional_workspaces.iter().flatten())
+        .enumerate()
+    {
+        for (j, s) in aw.skills.iter().flatten().enumerate() {
+            if s.starts_with("pack:") {
+                add(
+                    format!("spec.workspace.additionalWorkspaces[{i}].skills[{j}]"),
+                    format!("{s:?}: {pack}"),
+                );
+            }
+        }
+    }
+    out
 }

@@ -390,6 +390,18 @@ async fn rejection(api: &Api<DynamicObject>, obj: &DynamicObject) -> String {
     }
 }
 
+/// The Status of a rejected create.
+async fn rejection_status(api: &Api<DynamicObject>, obj: &DynamicObject) -> kube::core::Status {
+    match api.create(&dry_run(), obj).await {
+        Ok(_) => panic!(
+            "expected a rejection of {}",
+            serde_json::to_string(obj).unwrap()
+        ),
+        Err(kube::Error::Api(s)) => (*s).clone(),
+        Err(e) => panic!("unexpected error: {e}"),
+    }
+}
+
 /// POSTs `body` as a dry run and returns the status code and the `Warning` headers.
 async fn create_with_warnings(client: &Client, ns: &str, body: &Value) -> (u16, Vec<String>) {
     let request = http::Request::post(format!(
@@ -644,6 +656,113 @@ async fn run_webhook_scenario(client: Client, ns: String, config_name: String) {
     )
     .await;
     assert!(msg.contains("is invalid (3 errors): (1) "), "{msg}");
+
+    // Input the API server would only reject later (when the operator applies what it renders)
+    // is denied now, each error naming its field; the Status causes carry the same field, so
+    // kubectl prints "<field>: <message>" (never ": <message>").
+    let later: Vec<(&str, Value, &str, &str)> = vec![
+        (
+            "secretname",
+            json!({"envFrom": [{"secretRef": {"name": "Bad_Name!"}}]}),
+            "spec.envFrom[0].secretRef.name",
+            "\"Bad_Name!\" is not a valid Secret name: a lowercase RFC 1123 subdomain",
+        ),
+        (
+            "pvcsize",
+            json!({"storage": {"persistence": {"size": "-10Gi"}}}),
+            "spec.storage.persistence.size",
+            "\"-10Gi\" must not be negative",
+        ),
+        (
+            "cpu",
+            json!({"resources": {"requests": {"cpu": "-1"}}}),
+            "spec.resources.requests.cpu",
+            "\"-1\" must not be negative",
+        ),
+        (
+            "metricsport",
+            json!({"observability": {"metrics": {"port": 70000}}}),
+            "spec.observability.metrics.port",
+            "70000 is not a port number",
+        ),
+        (
+            "annotation",
+            json!({"podAnnotations": {"bad key!": "x"}}),
+            "spec.podAnnotations[\"bad key!\"]",
+            "is not a valid annotation key",
+        ),
+        (
+            "skillfield",
+            json!({"skills": ["bad skill!"]}),
+            "spec.skills[0]",
+            "\"bad skill!\": invalid character ' '",
+        ),
+    ];
+    for (what, extra, field, expected) in &later {
+        let status = rejection_status(
+            &instances,
+            &instance(&format!("later-{what}"), merged(extra.clone())),
+        )
+        .await;
+        assert!(
+            status.message.contains("denied the request")
+                && status.message.contains(&format!("{field}: {expected}")),
+            "{what}: {field}: {expected} not in {:?}",
+            status.message
+        );
+        let causes = status
+            .details
+            .as_ref()
+            .map(|d| d.causes.clone())
+            .unwrap_or_default();
+        assert!(
+            !causes.is_empty() && causes.iter().all(|c| !c.field.is_empty()),
+            "{what}: causes without a field: {causes:?}"
+        );
+        assert!(
+            causes
+                .iter()
+                .any(|c| c.field == *field && c.message.contains(expected)),
+            "{what}: no cause for {field}: {causes:?}"
+        );
+    }
+
+    // Fields whose feature is not built yet are accepted, with a warning each; the renderer's
+    // warnings (here: an Ingress without hosts) come along; every warning names its field.
+    let not_built = json!({
+        "apiVersion": "openclaw.rocks/v1alpha1",
+        "kind": "OpenClawInstance",
+        "metadata": {"name": "not-built"},
+        "spec": merged(json!({
+            "backup": {"schedule": "0 3 * * *"},
+            "autoUpdate": {"enabled": true},
+            "restoreFrom": "backups/t/x/2026-01-01T000000Z",
+            "selfConfigure": {"enabled": true, "allowedActions": ["skills"]},
+            "skills": ["weather", "pack:owner/repo/skills/x@v1"],
+            "networking": {"ingress": {"enabled": true, "tls": [{"secretName": "tls"}]}},
+        })),
+    });
+    let (status, warnings) = create_with_warnings(&client, &ns, &not_built).await;
+    assert_eq!(status, 201, "{warnings:#?}");
+    for expected in [
+        "spec.backup.schedule: scheduled backups are not implemented yet",
+        "spec.autoUpdate.enabled: automatic updates are not implemented yet",
+        "spec.restoreFrom: restoring from a backup is not implemented yet",
+        "spec.selfConfigure.allowedActions: self-configuration requests are not applied yet",
+        "spec.skills[1]: ",
+        "spec.networking.ingress has no hosts",
+    ] {
+        assert!(
+            warnings.iter().any(|w| w.contains(expected)),
+            "{expected:?} not in {warnings:#?}"
+        );
+    }
+    assert!(
+        warnings
+            .iter()
+            .all(|w| w.starts_with("299 - \"spec.") || w.starts_with("299 - \"spec:")),
+        "a warning without a field path: {warnings:#?}"
+    );
 
     // Self-config requests.
     let selfconfigs = dyn_api(&client, &ns, "OpenClawSelfConfig");

@@ -15,7 +15,8 @@ use kube::core::Status;
 use kube::core::admission::{AdmissionRequest, AdmissionResponse, AdmissionReview, Operation};
 use kube::core::response::{StatusCause, StatusDetails};
 use openclaw_api::admission::{
-    self, Defaulted, Operation as AdmissionOperation, Verdict, admit_instance, admit_self_config,
+    self, Defaulted, Operation as AdmissionOperation, Verdict, admit_instance_with,
+    admit_self_config,
 };
 use serde_json::Value;
 
@@ -81,7 +82,7 @@ fn raw(object: Option<&DynamicObject>) -> Result<Option<Value>, String> {
 /// always allowed: only the main resource carries a spec to check.
 fn verdict(
     req: &Request,
-    decide: fn(AdmissionOperation, Option<&Value>, Option<&Value>) -> Verdict,
+    decide: impl FnOnce(AdmissionOperation, Option<&Value>, Option<&Value>) -> Verdict,
 ) -> Verdict {
     if req.sub_resource.as_deref().is_some_and(|s| !s.is_empty()) {
         return Verdict::allow();
@@ -106,13 +107,17 @@ fn respond(req: &Request, kind: &str, verdict: &Verdict) -> AdmissionResponse {
             errors = verdict.errors.len(),
             "denied"
         );
+        // kubectl prints each cause as "<field>: <message>"; the field is never empty.
         let causes = verdict
             .errors
             .iter()
-            .map(|e| StatusCause {
-                reason: "FieldValueInvalid".into(),
-                message: e.clone(),
-                field: String::new(),
+            .map(|e| {
+                let (field, message) = admission::cause(e);
+                StatusCause {
+                    reason: "FieldValueInvalid".into(),
+                    message,
+                    field,
+                }
             })
             .collect();
         response.allowed = false;
@@ -148,7 +153,12 @@ async fn validate_instance(body: Bytes) -> Response {
         Ok(req) => req,
         Err(bad) => return bad.into_response(),
     };
-    let v = verdict(&req, admit_instance);
+    let namespace = req.namespace.clone();
+    let v = verdict(&req, |op, new, old| {
+        admit_instance_with(op, new, old, |instance| {
+            super::render_warnings::render_warnings(instance, namespace.as_deref())
+        })
+    });
     review(respond(&req, "OpenClawInstance", &v))
 }
 
@@ -401,6 +411,97 @@ mod tests {
                 .unwrap()
                 .contains("NetworkPolicy disabled")
         );
+    }
+
+    #[tokio::test]
+    async fn denial_causes_name_their_fields() {
+        let spec = with_keys(json!({
+            "skills": ["bad skill!"],
+            "storage": {"persistence": {"size": "-10Gi"}},
+        }));
+        let mut spec = spec;
+        spec["envFrom"] = json!([{"secretRef": {"name": "Bad_Name!"}}]);
+        let body = review_body("CREATE", "OpenClawInstance", instance(spec), None);
+        let (_, v) = call(VALIDATE_INSTANCE_PATH, body).await;
+        let r = response(&v);
+        assert_eq!(r["allowed"], false, "{v}");
+        let causes = r["status"]["details"]["causes"].as_array().unwrap();
+        let fields: Vec<&str> = causes
+            .iter()
+            .map(|c| c["field"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                "spec.storage.persistence.size",
+                "spec.skills[0]",
+                "spec.envFrom[0].secretRef.name"
+            ],
+            "{v}"
+        );
+        assert_eq!(
+            causes[2]["message"].as_str().unwrap().split(':').next(),
+            Some("\"Bad_Name!\" is not a valid Secret name")
+        );
+        // Also a denial that is not about one field names `spec`.
+        let (_, v) = call(
+            VALIDATE_INSTANCE_PATH,
+            review_body(
+                "CREATE",
+                "OpenClawInstance",
+                instance(json!({"skills": 3})),
+                None,
+            ),
+        )
+        .await;
+        assert_eq!(
+            response(&v)["status"]["details"]["causes"][0]["field"],
+            "spec"
+        );
+    }
+
+    #[tokio::test]
+    async fn render_warnings_are_admission_warnings() {
+        let spec = with_keys(json!({
+            "networking": {"ingress": {"enabled": true, "tls": [{"secretName": "tls"}]}},
+            "backup": {"schedule": "@daily"},
+        }));
+        let body = review_body("CREATE", "OpenClawInstance", instance(spec), None);
+        let (_, v) = call(VALIDATE_INSTANCE_PATH, body).await;
+        let r = response(&v);
+        assert_eq!(r["allowed"], true, "{v}");
+        let warnings: Vec<&str> = r["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|w| w.as_str().unwrap())
+            .collect();
+        assert!(
+            warnings
+                .iter()
+                .any(|w| w.starts_with("spec.networking.ingress has no hosts")),
+            "{warnings:?}"
+        );
+        assert!(
+            warnings
+                .iter()
+                .any(|w| w.starts_with("spec.backup.schedule: ")),
+            "{warnings:?}"
+        );
+        // A value the renderer would replace is an error, not also a warning.
+        let spec = with_keys(json!({"observability": {"metrics": {"port": 70000}}}));
+        let body = review_body("CREATE", "OpenClawInstance", instance(spec), None);
+        let (_, v) = call(VALIDATE_INSTANCE_PATH, body).await;
+        let r = response(&v);
+        assert_eq!(r["allowed"], false, "{v}");
+        assert!(
+            r["status"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("spec.observability.metrics.port: 70000 is not a port number"),
+            "{v}"
+        );
+        assert!(r.get("warnings").is_none(), "{v}");
     }
 
     #[tokio::test]

@@ -4,7 +4,7 @@
 //!
 //! | path | kind | what |
 //! |---|---|---|
-//! | [`VALIDATE_INSTANCE_PATH`] | `OpenClawInstance` | every check of `openclaw_api::validation::validate`; all errors at once, warnings always |
+//! | [`VALIDATE_INSTANCE_PATH`] | `OpenClawInstance` | every check of `openclaw_api::validation::validate`; all errors at once, warnings always, plus the renderer's warnings |
 //! | [`MUTATE_INSTANCE_PATH`] | `OpenClawInstance` | the defaulter: an empty JSON patch, on purpose (see `docs/webhook.md`) |
 //! | [`VALIDATE_SELF_CONFIG_PATH`] | `OpenClawSelfConfig` | `validate_self_config` |
 //!
@@ -14,6 +14,7 @@
 mod certs;
 mod handlers;
 pub mod pki;
+mod render_warnings;
 
 use std::future::Future;
 use std::net::SocketAddr;
