@@ -22,6 +22,7 @@
 
 pub mod arbitrary;
 mod counter;
+pub mod go_fleet;
 mod namespace;
 pub mod openclaw;
 pub mod process;

@@ -22,6 +22,8 @@ pub struct Harness {
     pub client: Client,
     pub counter: WriteCounter,
     pub controller: JoinHandle<()>,
+    /// The write-counting client the controller runs with.
+    counting: Client,
 }
 
 impl Drop for Harness {
@@ -32,6 +34,14 @@ impl Drop for Harness {
 
 impl Harness {
     pub async fn start(prefix: &str) -> Option<Self> {
+        let mut h = Self::namespace_only(prefix).await?;
+        h.start_controller();
+        Some(h)
+    }
+
+    /// The CRDs and a temporary namespace, but no controller yet: for tests that prepare the
+    /// namespace (e.g. objects another operator left) before [`start_controller`](Self::start_controller).
+    pub async fn namespace_only(prefix: &str) -> Option<Self> {
         let _ = tracing_subscriber::fmt()
             .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
             .with_test_writer()
@@ -43,18 +53,26 @@ impl Harness {
             .expect("CRDs");
         let ns = cluster.namespace(prefix).await.expect("namespace");
         let (counting, counter) = cluster.counting_client().expect("counting client");
-        let scope = Scope::namespace(ns.name());
-        let controller = tokio::spawn(async move {
-            if let Err(e) = controller::run(counting, scope, 2).await {
-                eprintln!("controller stopped: {e}");
-            }
-        });
         Some(Self {
             client: cluster.client(),
             ns,
             counter,
-            controller,
+            controller: tokio::spawn(async {}),
+            counting,
         })
+    }
+
+    /// Start our controller, scoped to the namespace, with the write-counting client (a
+    /// controller started before is stopped first).
+    pub fn start_controller(&mut self) {
+        self.controller.abort();
+        let counting = self.counting.clone();
+        let scope = Scope::namespace(self.ns.name());
+        self.controller = tokio::spawn(async move {
+            if let Err(e) = controller::run(counting, scope, 2).await {
+                eprintln!("controller stopped: {e}");
+            }
+        });
     }
 
     pub fn api<K>(&self) -> Api<K>
