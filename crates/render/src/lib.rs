@@ -62,14 +62,6 @@ pub mod workspace;
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::apps::v1::StatefulSet;
-use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
-use k8s_openapi::api::core::v1::{
-    ConfigMap, PersistentVolumeClaim, Secret, Service, ServiceAccount,
-};
-use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
-use k8s_openapi::api::policy::v1::PodDisruptionBudget;
-use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use openclaw_api::OpenClawInstance;
 use openclaw_api::clusterdefaults::OpenClawClusterDefaultsSpec;
@@ -106,28 +98,80 @@ pub struct Observed {
     pub basic_auth_password: Option<String>,
 }
 
-/// One object to apply. [`Rendered::objects`] wraps each in a [`Desired`] that says how and
-/// when it is written.
-#[derive(Clone, Debug, PartialEq)]
-#[allow(missing_docs, clippy::large_enum_variant)]
-pub enum Object {
-    ServiceAccount(ServiceAccount),
-    Role(Role),
-    RoleBinding(RoleBinding),
-    NetworkPolicy(NetworkPolicy),
-    Secret(Secret),
-    ConfigMap(ConfigMap),
-    PersistentVolumeClaim(PersistentVolumeClaim),
-    PodDisruptionBudget(PodDisruptionBudget),
-    StatefulSet(StatefulSet),
-    Service(Service),
-    /// `networking.k8s.io/v1` Ingress.
-    Ingress(Ingress),
-    /// `autoscaling/v2` HorizontalPodAutoscaler.
-    HorizontalPodAutoscaler(HorizontalPodAutoscaler),
-    /// An object of a CRD-backed kind that may not be installed (not rendered yet).
-    Custom(CustomObject),
+/// The table of the built-in kinds the operator manages: **the one place to add a kind**.
+///
+/// Each line is `Variant: type, "api group", "plural", prune;` where `prune` is `always` (the
+/// objects of a switched-off feature are deleted) or `component("x")` (only objects labelled
+/// `app.kubernetes.io/component=x` are deleted: PVCs hold user data). The macro hands the
+/// table to `$callback`, so the [`Object`] enum here and, in the operator, the watches, caches,
+/// apply, prune and the generated RBAC rules are all derived from it; the compiler checks every
+/// `match` over [`Object`] after an edit. See `docs/architecture.md`.
+#[macro_export]
+macro_rules! managed_kinds {
+    ($callback:ident) => {
+        $callback! {
+            ServiceAccount: ::k8s_openapi::api::core::v1::ServiceAccount, "", "serviceaccounts", always;
+            Role: ::k8s_openapi::api::rbac::v1::Role, "rbac.authorization.k8s.io", "roles", always;
+            RoleBinding: ::k8s_openapi::api::rbac::v1::RoleBinding, "rbac.authorization.k8s.io", "rolebindings", always;
+            NetworkPolicy: ::k8s_openapi::api::networking::v1::NetworkPolicy, "networking.k8s.io", "networkpolicies", always;
+            Secret: ::k8s_openapi::api::core::v1::Secret, "", "secrets", always;
+            ConfigMap: ::k8s_openapi::api::core::v1::ConfigMap, "", "configmaps", always;
+            PersistentVolumeClaim: ::k8s_openapi::api::core::v1::PersistentVolumeClaim, "", "persistentvolumeclaims", component("chromium");
+            PodDisruptionBudget: ::k8s_openapi::api::policy::v1::PodDisruptionBudget, "policy", "poddisruptionbudgets", always;
+            StatefulSet: ::k8s_openapi::api::apps::v1::StatefulSet, "apps", "statefulsets", always;
+            Service: ::k8s_openapi::api::core::v1::Service, "", "services", always;
+            Ingress: ::k8s_openapi::api::networking::v1::Ingress, "networking.k8s.io", "ingresses", always;
+            HorizontalPodAutoscaler: ::k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler, "autoscaling", "horizontalpodautoscalers", always;
+        }
+    };
 }
+
+macro_rules! define_object {
+    ($($variant:ident: $ty:ty, $group:literal, $plural:literal, $prune:ident $(($component:literal))?;)*) => {
+        /// One object to apply. [`Rendered::objects`] wraps each in a [`Desired`] that says how
+        /// and when it is written. The built-in variants come from [`managed_kinds!`].
+        #[derive(Clone, Debug, PartialEq)]
+        #[allow(missing_docs, clippy::large_enum_variant)]
+        pub enum Object {
+            $($variant($ty),)*
+            /// An object of a CRD-backed kind that may not be installed.
+            Custom(CustomObject),
+        }
+
+        impl Object {
+            /// The object's kind.
+            pub fn kind(&self) -> &'static str {
+                match self {
+                    $(Object::$variant(_) => stringify!($variant),)*
+                    Object::Custom(o) => o.kind.kind(),
+                }
+            }
+
+            /// The object's metadata.
+            pub fn metadata(&self) -> &ObjectMeta {
+                match self {
+                    $(Object::$variant(o) => &o.metadata,)*
+                    Object::Custom(o) => &o.metadata,
+                }
+            }
+
+            /// The object's name.
+            pub fn name(&self) -> &str {
+                self.metadata().name.as_deref().unwrap_or_default()
+            }
+
+            /// The object as JSON, as it would be sent.
+            pub fn to_value(&self) -> Result<serde_json::Value, serde_json::Error> {
+                match self {
+                    $(Object::$variant(o) => serde_json::to_value(o),)*
+                    Object::Custom(o) => o.to_value(),
+                }
+            }
+        }
+    };
+}
+
+managed_kinds!(define_object);
 
 /// A kind defined by a third-party CRD.
 #[derive(Clone, Copy, PartialEq, Eq, Ord, PartialOrd, Debug, Hash)]
@@ -217,69 +261,6 @@ impl CustomObject {
     }
 }
 
-impl Object {
-    /// The object's kind, e.g. `StatefulSet`.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Object::ServiceAccount(_) => "ServiceAccount",
-            Object::Role(_) => "Role",
-            Object::RoleBinding(_) => "RoleBinding",
-            Object::NetworkPolicy(_) => "NetworkPolicy",
-            Object::Secret(_) => "Secret",
-            Object::ConfigMap(_) => "ConfigMap",
-            Object::PersistentVolumeClaim(_) => "PersistentVolumeClaim",
-            Object::PodDisruptionBudget(_) => "PodDisruptionBudget",
-            Object::StatefulSet(_) => "StatefulSet",
-            Object::Service(_) => "Service",
-            Object::Ingress(_) => "Ingress",
-            Object::HorizontalPodAutoscaler(_) => "HorizontalPodAutoscaler",
-            Object::Custom(o) => o.kind.kind(),
-        }
-    }
-
-    /// The object's metadata.
-    pub fn metadata(&self) -> &ObjectMeta {
-        match self {
-            Object::ServiceAccount(o) => &o.metadata,
-            Object::Role(o) => &o.metadata,
-            Object::RoleBinding(o) => &o.metadata,
-            Object::NetworkPolicy(o) => &o.metadata,
-            Object::Secret(o) => &o.metadata,
-            Object::ConfigMap(o) => &o.metadata,
-            Object::PersistentVolumeClaim(o) => &o.metadata,
-            Object::PodDisruptionBudget(o) => &o.metadata,
-            Object::StatefulSet(o) => &o.metadata,
-            Object::Service(o) => &o.metadata,
-            Object::Ingress(o) => &o.metadata,
-            Object::HorizontalPodAutoscaler(o) => &o.metadata,
-            Object::Custom(o) => &o.metadata,
-        }
-    }
-
-    /// The object's name.
-    pub fn name(&self) -> &str {
-        self.metadata().name.as_deref().unwrap_or_default()
-    }
-
-    /// The object as JSON (with `apiVersion` and `kind`).
-    pub fn to_value(&self) -> Result<serde_json::Value, serde_json::Error> {
-        match self {
-            Object::ServiceAccount(o) => serde_json::to_value(o),
-            Object::Role(o) => serde_json::to_value(o),
-            Object::RoleBinding(o) => serde_json::to_value(o),
-            Object::NetworkPolicy(o) => serde_json::to_value(o),
-            Object::Secret(o) => serde_json::to_value(o),
-            Object::ConfigMap(o) => serde_json::to_value(o),
-            Object::PersistentVolumeClaim(o) => serde_json::to_value(o),
-            Object::PodDisruptionBudget(o) => serde_json::to_value(o),
-            Object::StatefulSet(o) => serde_json::to_value(o),
-            Object::Service(o) => serde_json::to_value(o),
-            Object::Ingress(o) => serde_json::to_value(o),
-            Object::HorizontalPodAutoscaler(o) => serde_json::to_value(o),
-            Object::Custom(o) => o.to_value(),
-        }
-    }
-}
 
 /// How the controller writes an object.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Hash)]
