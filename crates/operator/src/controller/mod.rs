@@ -2,8 +2,11 @@
 
 pub mod apply;
 pub mod custom;
+pub mod finalizer;
 pub mod instance;
+pub mod lifecycle;
 pub mod observe;
+pub mod report;
 pub mod status;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -83,6 +86,8 @@ pub struct Context {
     pub recorder: Recorder,
     /// Metrics.
     pub metrics: Arc<Metrics>,
+    /// Steps that run when an instance is deleted, before its finalizer is released.
+    pub cleanup_steps: Vec<Arc<dyn finalizer::CleanupStep>>,
     /// Whether this replica may write (leader, caches synced).
     active: watch::Receiver<bool>,
     /// Consecutive failures per instance, for backoff.
@@ -449,6 +454,9 @@ pub struct Options {
     pub readiness: Readiness,
     /// Resolves when the process should stop; in-flight reconciles finish first.
     pub shutdown: futures::future::Shared<BoxFuture<'static, ()>>,
+    /// Steps that run when an instance is deleted, before its finalizer is released (the
+    /// backup workflow plugs in here; tests inject steps that never finish).
+    pub cleanup_steps: Vec<Arc<dyn finalizer::CleanupStep>>,
 }
 
 impl Options {
@@ -464,6 +472,7 @@ impl Options {
             leader,
             readiness: Readiness::default(),
             shutdown: shutdown_signal().boxed().shared(),
+            cleanup_steps: Vec::new(),
         }
     }
 }
@@ -499,6 +508,7 @@ pub async fn run_with(client: Client, options: Options) {
         leader,
         readiness,
         shutdown,
+        cleanup_steps,
     } = options;
     let r = &readiness;
     let m = &metrics;
@@ -646,6 +656,7 @@ pub async fn run_with(client: Client, options: Options) {
         custom: custom_kinds,
         recorder,
         metrics: metrics.clone(),
+        cleanup_steps,
         active,
         failures: Mutex::new(HashMap::new()),
     });

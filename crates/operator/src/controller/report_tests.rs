@@ -1,0 +1,1 @@
+//! Unit tests of `report`: every phase and every condition reason, no cluster.
