@@ -261,7 +261,6 @@ impl CustomObject {
     }
 }
 
-
 /// How the controller writes an object.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Hash)]
 pub enum WriteMode {

@@ -25,8 +25,8 @@ use openclaw_api::OpenClawInstance;
 use serde_json::json;
 
 use super::lifecycle::{
-    AfterCleanup, BeforeCleanup, FINALIZER, SKIP_BACKUP, StepState, after_cleanup,
-    before_cleanup, cleanup_timeout,
+    AfterCleanup, BeforeCleanup, FINALIZER, SKIP_BACKUP, StepState, after_cleanup, before_cleanup,
+    cleanup_timeout,
 };
 use super::report::{Deletion, Facts};
 use super::{Context, Error};

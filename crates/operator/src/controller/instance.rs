@@ -34,7 +34,9 @@ use kube::runtime::reflector::ObjectRef;
 use kube::{Resource, ResourceExt};
 use openclaw_api::defaults::apply_cluster_defaults;
 use openclaw_api::validation::{not_yet_acted_on, validate};
-use openclaw_api::{ManagedResources, OpenClawInstance, OpenClawInstanceSpec, OpenClawInstanceStatus};
+use openclaw_api::{
+    ManagedResources, OpenClawInstance, OpenClawInstanceSpec, OpenClawInstanceStatus,
+};
 use openclaw_render::consts::COMPONENT_LABEL;
 use openclaw_render::{CustomKind, Object, Rendered, StatusSlot, WriteMode, render};
 use serde_json::json;
@@ -146,7 +148,10 @@ fn observe_step(
     instance: &OpenClawInstance,
     ctx: &Context,
     facts: &mut Facts,
-) -> (OpenClawInstance, Option<openclaw_api::clusterdefaults::OpenClawClusterDefaultsSpec>) {
+) -> (
+    OpenClawInstance,
+    Option<openclaw_api::clusterdefaults::OpenClawClusterDefaultsSpec>,
+) {
     let defaults = ctx.cluster_defaults().map(|d| d.spec.clone());
     let spec = apply_cluster_defaults(&instance.spec, defaults.as_ref());
     let mut merged = instance.clone();

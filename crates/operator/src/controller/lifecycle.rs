@@ -304,7 +304,10 @@ mod tests {
             DEFAULT_CLEANUP_TIMEOUT
         );
         assert_eq!(cleanup_timeout(&with_timeout("")), DEFAULT_CLEANUP_TIMEOUT);
-        assert_eq!(cleanup_timeout(&with_timeout("soon")), DEFAULT_CLEANUP_TIMEOUT);
+        assert_eq!(
+            cleanup_timeout(&with_timeout("soon")),
+            DEFAULT_CLEANUP_TIMEOUT
+        );
         assert_eq!(
             cleanup_timeout(&with_timeout("1h30m")),
             Duration::from_secs(5400)
@@ -354,7 +357,10 @@ mod tests {
         );
         assert_eq!(
             after_cleanup(
-                &[StepState::Pending("a".into()), StepState::Pending("b".into())],
+                &[
+                    StepState::Pending("a".into()),
+                    StepState::Pending("b".into())
+                ],
                 at(0),
                 t,
                 at(0)
@@ -406,8 +412,13 @@ mod tests {
         let mut instance = openclaw_api::OpenClawInstance::new("a", spec);
         instance.metadata.namespace = Some("ns".into());
         instance.metadata.uid = Some("u".into());
-        let Ok(mut rendered) = openclaw_render::render(&instance, &Default::default()) else {
-            panic!("render");
+        let observed = openclaw_render::Observed {
+            gateway_token: Some("t".into()),
+            ..Default::default()
+        };
+        let mut rendered = match openclaw_render::render(&instance, &observed) {
+            Ok(r) => r,
+            Err(e) => panic!("render: {e}"),
         };
         d.apply(&mut rendered);
         let sts = rendered.iter().find_map(|o| match o {

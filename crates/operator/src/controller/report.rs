@@ -270,10 +270,7 @@ pub fn report(old: &OpenClawInstanceStatus, facts: &Facts, now: &Time) -> Report
     not_acted_on(&mut b, &facts.not_acted_on);
 
     if let Some(message) = &facts.invalid_spec {
-        if !b.was(phase::FAILED) || b.old_reason("Ready") != Some("InvalidSpec") {
-            b.events
-                .push(event(EventType::Warning, "InvalidSpec", message));
-        }
+        b.warn_once("Ready", "InvalidSpec", "InvalidSpec", message);
         b.set("Ready", FALSE, "InvalidSpec", message);
         return b.finish(phase::FAILED, Next::AwaitChange);
     }
@@ -283,10 +280,7 @@ pub fn report(old: &OpenClawInstanceStatus, facts: &Facts, now: &Time) -> Report
         input_conditions(&mut b, &inputs);
         if let Some(p) = &inputs.config_problem {
             // Nothing can be rendered without the external config; what runs is kept.
-            if b.old_reason("ConfigValid") != Some(p.reason) {
-                b.events
-                    .push(event(EventType::Warning, p.reason, &p.message));
-            }
+            b.warn_once("ConfigValid", p.reason, p.reason, &p.message);
             b.set("ConfigValid", FALSE, p.reason, &p.message);
             b.set("Ready", FALSE, p.reason, &p.message);
             return b.finish(phase::DEGRADED, Next::Requeue(RESYNC));
@@ -295,18 +289,24 @@ pub fn report(old: &OpenClawInstanceStatus, facts: &Facts, now: &Time) -> Report
 
     match &facts.render {
         Some(Err(message)) => {
-            if b.old_reason("ConfigValid") != Some("InvalidConfig") {
-                b.events
-                    .push(event(EventType::Warning, "InvalidConfig", message));
-            }
+            b.warn_once("ConfigValid", "InvalidConfig", "InvalidConfig", message);
             b.set("ConfigValid", FALSE, "InvalidConfig", message);
             b.set("Ready", FALSE, "InvalidConfig", message);
             return b.finish(phase::FAILED, Next::AwaitChange);
         }
         Some(Ok(warnings)) => {
-            b.set("ConfigValid", TRUE, "ConfigMapCreated", "openclaw.json rendered");
-            // Once per generation: a restart or a resync repeats nothing.
-            if old.observed_generation != facts.generation {
+            let rendered_before = b
+                .old_condition("ConfigValid")
+                .is_some_and(|c| c.status == TRUE);
+            b.set(
+                "ConfigValid",
+                TRUE,
+                "ConfigMapCreated",
+                "openclaw.json rendered",
+            );
+            // Once per generation, or on the first render after passes that did not render: a
+            // restart or a resync repeats nothing.
+            if old.observed_generation != facts.generation || !rendered_before {
                 for w in warnings {
                     b.events.push(event(EventType::Warning, "RenderWarning", w));
                 }
@@ -328,7 +328,11 @@ pub fn report(old: &OpenClawInstanceStatus, facts: &Facts, now: &Time) -> Report
     let Some(applied) = &facts.applied else {
         // Nothing applied and nothing failed: only reachable from a partial fact set; keep the
         // phase the instance had, or Pending.
-        let phase = old.phase.clone().unwrap_or_else(|| phase::PENDING.into());
+        let phase = old
+            .phase
+            .clone()
+            .filter(|p| !p.is_empty())
+            .unwrap_or_else(|| phase::PENDING.into());
         return b.finish(&phase, Next::Requeue(RESYNC));
     };
     feature_conditions(&mut b, applied);
@@ -414,7 +418,12 @@ fn deleting(mut b: Builder<'_>, deletion: &Deletion) -> Report {
                 )),
                 Release::Done => {}
             }
-            b.set("Ready", FALSE, "Terminating", "The instance is being deleted");
+            b.set(
+                "Ready",
+                FALSE,
+                "Terminating",
+                "The instance is being deleted",
+            );
             b.finish(phase::TERMINATING, Next::AwaitChange)
         }
     }
@@ -443,10 +452,7 @@ fn input_conditions(b: &mut Builder<'_>, inputs: &InputFacts) {
         );
     } else {
         let message = format!("Missing secrets: {}", inputs.missing_secrets.join(", "));
-        if b.old_reason("SecretsReady") != Some("SecretsMissing") {
-            b.events
-                .push(event(EventType::Warning, "SecretNotFound", &message));
-        }
+        b.warn_once("SecretsReady", "SecretsMissing", "SecretNotFound", &message);
         b.set("SecretsReady", FALSE, "SecretsMissing", message);
     }
     if inputs.workspace_refs == 0 {
@@ -458,13 +464,12 @@ fn input_conditions(b: &mut Builder<'_>, inputs: &InputFacts) {
             .map(|p| p.message.as_str())
             .collect::<Vec<_>>()
             .join("; ");
-        if b.old_reason("WorkspaceReady") != Some(p.reason) {
-            b.events.push(event(
-                EventType::Warning,
-                "WorkspaceConfigMapProblem",
-                &message,
-            ));
-        }
+        b.warn_once(
+            "WorkspaceReady",
+            p.reason,
+            "WorkspaceConfigMapProblem",
+            &message,
+        );
         b.set("WorkspaceReady", FALSE, p.reason, message);
     } else {
         b.set(
@@ -521,7 +526,8 @@ fn feature_conditions(b: &mut Builder<'_>, applied: &AppliedFacts) {
             continue;
         }
         let crd = format!("{}.{}", spec.kind.plural(), spec.kind.group());
-        if wanted == Some(&KindResult::Pending) && condition(&b.conditions, spec.condition).is_some()
+        if wanted == Some(&KindResult::Pending)
+            && condition(&b.conditions, spec.condition).is_some()
         {
             // The cache is still listing (e.g. just after a restart): keep what was reported,
             // so a restart writes nothing.
@@ -545,14 +551,13 @@ fn feature_conditions(b: &mut Builder<'_>, applied: &AppliedFacts) {
                 format!("waiting for the {} cache", spec.kind.kind()),
             ),
         };
-        if status == FALSE && reason != "Pending" && b.old_reason(spec.condition) != Some(reason) {
+        if status == FALSE && reason != "Pending" {
             let event_reason = if reason == "Forbidden" {
                 "Forbidden"
             } else {
                 "CRDNotInstalled"
             };
-            b.events
-                .push(event(EventType::Warning, event_reason, &message));
+            b.warn_once(spec.condition, reason, event_reason, &message);
         }
         b.set(spec.condition, status, reason, message);
     }
@@ -585,10 +590,12 @@ fn object_conditions(
     let w = &facts.workload;
     if let Some(claim) = &inputs.missing_claim {
         let message = format!("existing claim {claim:?} not found");
-        if b.old_reason("StorageReady") != Some("ExistingClaimNotFound") {
-            b.events
-                .push(event(EventType::Warning, "ExistingClaimNotFound", &message));
-        }
+        b.warn_once(
+            "StorageReady",
+            "ExistingClaimNotFound",
+            "ExistingClaimNotFound",
+            &message,
+        );
         b.set("StorageReady", FALSE, "ExistingClaimNotFound", message);
     } else if w.persistence_disabled {
         remove_condition(&mut b.conditions, "StorageReady");
@@ -612,12 +619,7 @@ fn object_conditions(
             "Per-replica volumes from the StatefulSet's volumeClaimTemplates",
         );
     } else {
-        b.set(
-            "StorageReady",
-            TRUE,
-            "PVCCreated",
-            "The data volume exists",
-        );
+        b.set("StorageReady", TRUE, "PVCCreated", "The data volume exists");
     }
 }
 
