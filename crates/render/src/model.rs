@@ -101,10 +101,7 @@ impl<'a> Model<'a> {
 
     /// The Secret holding the gateway token.
     pub fn gateway_secret_name(&self) -> String {
-        match self.existing_gateway_secret() {
-            Some(s) => s.to_string(),
-            None => format!("{}-gateway-token", self.name),
-        }
+        gateway_secret_name(&self.name, &self.spec)
     }
 
     fn persistence(&self) -> Option<&PersistenceSpec> {
@@ -326,5 +323,22 @@ impl<'a> Model<'a> {
             .into_iter()
             .filter(|o| !o.is_empty())
             .collect()
+    }
+}
+
+/// The Secret holding an instance's gateway token: `spec.gateway.existingSecret`, else
+/// `<name>-gateway-token`. The one place this name is computed (render and the operator's
+/// observe step both call it).
+pub fn gateway_secret_name(
+    instance_name: &str,
+    spec: &openclaw_api::OpenClawInstanceSpec,
+) -> String {
+    match spec
+        .gateway
+        .as_ref()
+        .and_then(|g| non_empty(g.existing_secret.as_ref()))
+    {
+        Some(s) => s.to_string(),
+        None => format!("{instance_name}-gateway-token"),
     }
 }

@@ -12,8 +12,7 @@ use openclaw_api::{OpenClawInstance, OpenClawInstanceSpec};
 use openclaw_render::Observed;
 use sha2::{Digest, Sha256};
 
-/// Key of the token in a gateway Secret.
-pub const TOKEN_KEY: &str = "token";
+pub use openclaw_render::consts::TOKEN_KEY;
 
 /// A problem with one referenced input, reported as a condition.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -43,15 +42,9 @@ pub struct Inputs {
     pub missing_claim: Option<String>,
 }
 
-/// Name of the Secret that holds the gateway token for this instance.
+/// Name of the Secret that holds the gateway token for this instance (render's rule).
 pub fn gateway_secret_name(instance: &OpenClawInstance) -> String {
-    instance
-        .spec
-        .gateway
-        .as_ref()
-        .and_then(|g| g.existing_secret.clone())
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| format!("{}-gateway-token", instance.name_any()))
+    openclaw_render::model::gateway_secret_name(&instance.name_any(), &instance.spec)
 }
 
 /// The Secret names an instance references, as hashed into `openclaw.rocks/secret-hash`.

@@ -184,7 +184,14 @@ async fn mutate_instance(body: Bytes) -> Response {
             if req.operation == Operation::Update
                 && admission::spec_unchanged_or_deleting(&object, old.as_ref()) =>
         {
-            return review(AdmissionResponse::from(&req));
+            // An empty JSON patch, as for an object with nothing to default.
+            let response = AdmissionResponse::from(&req);
+            return review(
+                response
+                    .clone()
+                    .with_patch(Patch(Vec::new()))
+                    .unwrap_or(response),
+            );
         }
         Ok(Some(object)) if creating_or_updating && req.sub_resource.is_none() => object,
         // Nothing to default: DELETE, CONNECT, subresources.
