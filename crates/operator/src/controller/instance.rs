@@ -638,3 +638,51 @@ async fn write_status(
     .await?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api_error(code: u16, message: &str) -> kube::Error {
+        kube::Error::Api(Box::new(
+            kube::core::Status::failure(message, "Invalid").with_code(code),
+        ))
+    }
+
+    #[test]
+    fn an_invalid_object_is_a_spec_failure_with_the_api_servers_message() {
+        let e = Error::Apply(ApplyError::Kube {
+            verb: "apply",
+            kind: "StatefulSet".into(),
+            name: "a".into(),
+            source: api_error(
+                422,
+                "spec.template.spec.containers[0].livenessProbe: Invalid value: may not specify more than 1 handler type",
+            ),
+        });
+        let f = classify(&e);
+        assert_eq!(f.class, FailureClass::Spec);
+        assert_eq!(
+            f.message,
+            "apply StatefulSet a: spec.template.spec.containers[0].livenessProbe: Invalid value: may not specify more than 1 handler type"
+        );
+    }
+
+    #[test]
+    fn other_errors_are_transient_and_readable() {
+        for code in [403, 409, 500, 503] {
+            let e = Error::Apply(ApplyError::Kube {
+                verb: "apply",
+                kind: "Service".into(),
+                name: "a".into(),
+                source: api_error(code, "try again"),
+            });
+            let f = classify(&e);
+            assert_eq!(f.class, FailureClass::Transient, "{code}");
+            assert_eq!(f.message, "apply Service a: try again");
+        }
+        let f = classify(&Error::Read(api_error(500, "etcd timeout")));
+        assert_eq!(f.class, FailureClass::Transient);
+        assert_eq!(f.message, "reading inputs: etcd timeout");
+    }
+}
