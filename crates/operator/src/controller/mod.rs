@@ -1,5 +1,6 @@
 //! The OpenClawInstance controller: observe, validate, render, apply, prune, report.
 
+pub mod adopt;
 pub mod apply;
 pub mod custom;
 pub mod instance;
@@ -304,7 +305,7 @@ where
         .map(|(ns, api)| {
             let stream = watcher(api, watcher::Config::default().labels(MANAGED_BY))
                 .default_backoff()
-                .modify(|o: &mut K| o.managed_fields_mut().clear())
+                .modify(|o: &mut K| adopt::trim_managed_fields(o.meta_mut()))
                 .boxed();
             (ns, stream)
         })
