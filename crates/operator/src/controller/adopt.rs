@@ -87,15 +87,43 @@ pub const ADOPTED_MANAGERS: &[&str] = &[GO_MANAGER];
 const UPDATE: &str = "Update";
 const APPLY: &str = "Apply";
 
-/// Whether `entry` is a foreign entry we take over: a manager of [`ADOPTED_MANAGERS`], operation
-/// `Update`, not of a subresource.
-pub fn adoptable(entry: &ManagedFieldsEntry) -> bool {
+/// The part of an object whose fields are taken over.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Part {
+    /// The object itself (no subresource): owned objects.
+    Object,
+    /// The `status` subresource: the instance's own status.
+    Status,
+}
+
+impl Part {
+    fn subresource(self) -> &'static str {
+        match self {
+            Part::Object => "",
+            Part::Status => "status",
+        }
+    }
+
+    /// Whether `entry` is of this part.
+    fn holds(self, entry: &ManagedFieldsEntry) -> bool {
+        entry.subresource.as_deref().unwrap_or_default() == self.subresource()
+    }
+}
+
+/// Whether `entry` is a foreign entry of `part` we take over: a manager of
+/// [`ADOPTED_MANAGERS`], operation `Update`.
+pub fn adoptable_in(entry: &ManagedFieldsEntry, part: Part) -> bool {
     entry
         .manager
         .as_deref()
         .is_some_and(|m| ADOPTED_MANAGERS.contains(&m))
         && entry.operation.as_deref() == Some(UPDATE)
-        && entry.subresource.as_deref().unwrap_or_default().is_empty()
+        && part.holds(entry)
+}
+
+/// [`adoptable_in`] the object itself (not a subresource): what is taken over on owned objects.
+pub fn adoptable(entry: &ManagedFieldsEntry) -> bool {
+    adoptable_in(entry, Part::Object)
 }
 
 /// The cache transform of the owned-object watches: keeps a marker (manager, operation,
@@ -103,10 +131,20 @@ pub fn adoptable(entry: &ManagedFieldsEntry) -> bool {
 /// other entry, so a cached object costs next to nothing and still says whether it needs
 /// [`take_over`].
 pub fn trim_managed_fields(meta: &mut ObjectMeta) {
+    trim(meta, Part::Object);
+}
+
+/// The cache transform of the instance watch: [`trim_managed_fields`] for the foreign entries of
+/// the `status` subresource (see [`take_over_status`]).
+pub fn trim_instance_managed_fields(meta: &mut ObjectMeta) {
+    trim(meta, Part::Status);
+}
+
+fn trim(meta: &mut ObjectMeta, part: Part) {
     let Some(entries) = meta.managed_fields.as_mut() else {
         return;
     };
-    entries.retain(adoptable);
+    entries.retain(|e| adoptable_in(e, part));
     if entries.is_empty() {
         meta.managed_fields = None;
         return;
@@ -116,6 +154,16 @@ pub fn trim_managed_fields(meta: &mut ObjectMeta) {
         e.time = None;
     }
     entries.shrink_to_fit();
+}
+
+/// Whether the instance's cached copy shows a foreign entry of its status (see
+/// [`trim_instance_managed_fields`]).
+pub fn status_pending(instance: &ObjectMeta) -> bool {
+    instance
+        .managed_fields
+        .iter()
+        .flatten()
+        .any(|e| adoptable_in(e, Part::Status))
 }
 
 /// The UID of the controller among `refs`, if any.
@@ -207,30 +255,32 @@ fn union_node(a: &Value, b: &Value) -> Value {
     Value::Object(node)
 }
 
-/// The `managedFields` after taking over the [`adoptable`] entries of `entries` into the `Apply`
-/// entry of `manager` (not of a subresource), or `None` when there is nothing to take over.
+/// The `managedFields` after taking over the foreign entries of `part` ([`adoptable_in`]) into
+/// the `Apply` entry of `manager` of that part, or `None` when there is nothing to take over.
 ///
 /// Like `csaupgrade`: our `Apply` entry keeps its place (or takes the place of the first foreign
 /// entry, with `api_version` and that entry's time, when we have none), gets the union of every
 /// foreign field set (whatever their apiVersion: the kinds we manage have the same field paths in
-/// every version the Go operator used), and the foreign entries are dropped. Every other entry is
-/// kept unchanged.
+/// every version the Go operator used), and the foreign entries are dropped. Every other entry
+/// (other managers, other parts) is kept unchanged.
 pub fn adopted_entries(
     entries: &[ManagedFieldsEntry],
     api_version: &str,
     manager: &str,
+    part: Part,
 ) -> Option<Vec<ManagedFieldsEntry>> {
-    let first_foreign = entries.iter().position(adoptable)?;
+    let foreign = |e: &ManagedFieldsEntry| adoptable_in(e, part);
+    let first_foreign = entries.iter().position(foreign)?;
     let ours = |e: &ManagedFieldsEntry| {
         e.manager.as_deref() == Some(manager)
             && e.operation.as_deref() == Some(APPLY)
-            && e.subresource.as_deref().unwrap_or_default().is_empty()
+            && part.holds(e)
     };
     let mut out: Vec<ManagedFieldsEntry> = entries.to_vec();
     let target = match out.iter().position(ours) {
         Some(i) => i,
         None => {
-            let foreign = &entries[first_foreign];
+            let first = &entries[first_foreign];
             out.insert(
                 first_foreign,
                 ManagedFieldsEntry {
@@ -239,8 +289,8 @@ pub fn adopted_entries(
                     fields_v1: None,
                     manager: Some(manager.to_string()),
                     operation: Some(APPLY.into()),
-                    subresource: None,
-                    time: foreign.time.clone(),
+                    subresource: (part == Part::Status).then(|| part.subresource().to_string()),
+                    time: first.time.clone(),
                 },
             );
             first_foreign
@@ -251,14 +301,14 @@ pub fn adopted_entries(
         .as_ref()
         .map(|f| f.0.clone())
         .unwrap_or_else(|| json!({}));
-    for e in entries.iter().filter(|e| adoptable(e)) {
+    for e in entries.iter().filter(|e| foreign(e)) {
         if let Some(f) = &e.fields_v1 {
             fields = union_fields(&fields, &f.0);
         }
     }
     out[target].fields_v1 = Some(FieldsV1(fields));
     out[target].fields_type = Some("FieldsV1".into());
-    out.retain(|e| !adoptable(e));
+    out.retain(|e| !foreign(e));
     Some(out)
 }
 
@@ -288,6 +338,39 @@ pub async fn take_over<K>(
 where
     K: Clone + DeserializeOwned + std::fmt::Debug,
 {
+    let check = |meta: &ObjectMeta| eligible(meta, owner_uid);
+    patch_entries(api, name, api_version, manager, Part::Object, check).await
+}
+
+/// Take over the foreign entries of the instance's `status` subresource (the Go operator's
+/// status writes) into our status `Apply` entry, the same way as [`take_over`]: one read, one
+/// JSON patch (sent to the instance itself: the API server ignores `managedFields` in writes to
+/// the `status` subresource). `uid` must be the fresh instance's.
+pub async fn take_over_status<K>(
+    api: &Api<K>,
+    name: &str,
+    uid: &str,
+    api_version: &str,
+    manager: &str,
+) -> Result<bool, kube::Error>
+where
+    K: Clone + DeserializeOwned + std::fmt::Debug,
+{
+    let check = |meta: &ObjectMeta| !uid.is_empty() && meta.uid.as_deref() == Some(uid);
+    patch_entries(api, name, api_version, manager, Part::Status, check).await
+}
+
+async fn patch_entries<K>(
+    api: &Api<K>,
+    name: &str,
+    api_version: &str,
+    manager: &str,
+    part: Part,
+    check: impl Fn(&ObjectMeta) -> bool,
+) -> Result<bool, kube::Error>
+where
+    K: Clone + DeserializeOwned + std::fmt::Debug,
+{
     let fresh = api
         .list_metadata(&ListParams::default().fields(&format!("metadata.name={name}")))
         .await?
@@ -301,16 +384,16 @@ where
     let Some(resource_version) = meta.resource_version.as_deref() else {
         return Ok(false);
     };
-    if !eligible(meta, owner_uid) {
+    if !check(meta) {
         return Ok(false);
     }
     let entries = meta.managed_fields.as_deref().unwrap_or_default();
-    let Some(adopted) = adopted_entries(entries, api_version, manager) else {
+    let Some(adopted) = adopted_entries(entries, api_version, manager, part) else {
         return Ok(false);
     };
     let foreign: Vec<&str> = entries
         .iter()
-        .filter(|e| adoptable(e))
+        .filter(|e| adoptable_in(e, part))
         .filter_map(|e| e.manager.as_deref())
         .collect();
     let patch =
@@ -324,7 +407,7 @@ where
         &Patch::<()>::Json(patch),
     )
     .await?;
-    tracing::debug!(name, from = ?foreign, "managedFields taken over");
+    tracing::debug!(name, ?part, from = ?foreign, "managedFields taken over");
     Ok(true)
 }
 
@@ -517,8 +600,11 @@ mod tests {
                 json!({"f:spec": {}}),
             ),
         ];
-        assert_eq!(adopted_entries(&entries, "apps/v1", OURS), None);
-        assert_eq!(adopted_entries(&[], "apps/v1", OURS), None);
+        assert_eq!(
+            adopted_entries(&entries, "apps/v1", OURS, Part::Object),
+            None
+        );
+        assert_eq!(adopted_entries(&[], "apps/v1", OURS, Part::Object), None);
     }
 
     #[test]
@@ -548,7 +634,7 @@ mod tests {
                 json!({"f:metadata": {"f:annotations": {}}}),
             ),
         ];
-        let out = adopted_entries(&entries, "apps/v1", OURS).expect("adopted");
+        let out = adopted_entries(&entries, "apps/v1", OURS, Part::Object).expect("adopted");
         assert_eq!(
             names(&out),
             vec![
@@ -571,7 +657,7 @@ mod tests {
         assert_eq!(out[0], entries[0]);
         assert_eq!(out[2], entries[2]);
         // Once taken over there is nothing left to take over.
-        assert_eq!(adopted_entries(&out, "apps/v1", OURS), None);
+        assert_eq!(adopted_entries(&out, "apps/v1", OURS, Part::Object), None);
     }
 
     #[test]
@@ -606,7 +692,7 @@ mod tests {
                 e
             },
         ];
-        let out = adopted_entries(&entries, "apps/v1", OURS).expect("adopted");
+        let out = adopted_entries(&entries, "apps/v1", OURS, Part::Object).expect("adopted");
         assert_eq!(
             names(&out),
             vec![
@@ -699,5 +785,117 @@ mod tests {
         let mut m = ObjectMeta::default();
         trim_managed_fields(&mut m);
         assert_eq!(m.managed_fields, None);
+    }
+
+    #[test]
+    fn the_instance_status_entry_is_taken_over_and_nothing_else() {
+        let status = |f: Value| {
+            let mut e = entry("manager", "Update", Some("status"), f);
+            e.api_version = Some("openclaw.rocks/v1alpha1".into());
+            e
+        };
+        let entries = vec![
+            entry(
+                "kubectl-client-side-apply",
+                "Update",
+                None,
+                json!({"f:spec": {}}),
+            ),
+            entry(
+                "manager",
+                "Update",
+                None,
+                json!({"f:metadata": {"f:finalizers": {}}}),
+            ),
+            status(
+                json!({"f:status": {".": {}, "f:managedResources": {".": {}, "f:chromiumPVC": {}}}}),
+            ),
+        ];
+        // No status entry of ours yet: created with the subresource.
+        let out = adopted_entries(&entries, "openclaw.rocks/v1alpha1", OURS, Part::Status)
+            .expect("adopted");
+        assert_eq!(
+            names(&out),
+            vec![
+                (
+                    "kubectl-client-side-apply".into(),
+                    "Update".into(),
+                    String::new()
+                ),
+                ("manager".into(), "Update".into(), String::new()),
+                (OURS.into(), "Apply".into(), "status".into()),
+            ]
+        );
+        assert_eq!(
+            out[2].api_version.as_deref(),
+            Some("openclaw.rocks/v1alpha1")
+        );
+        assert_eq!(fields(&out[2]), fields(&entries[2]));
+        assert_eq!(
+            adopted_entries(&out, "openclaw.rocks/v1alpha1", OURS, Part::Status),
+            None
+        );
+
+        // With our status entry: merged into it, our object entry untouched.
+        let mut entries = entries;
+        entries.push(entry(
+            OURS,
+            "Apply",
+            Some("status"),
+            json!({"f:status": {"f:phase": {}}}),
+        ));
+        entries.push(entry(OURS, "Apply", None, json!({"f:metadata": {}})));
+        let out = adopted_entries(&entries, "openclaw.rocks/v1alpha1", OURS, Part::Status)
+            .expect("adopted");
+        assert_eq!(out.len(), 4);
+        assert_eq!(
+            fields(&out[2]),
+            &json!({"f:status": {".": {}, "f:managedResources": {".": {}, "f:chromiumPVC": {}},
+                "f:phase": {}}})
+        );
+        assert_eq!(out[3], entries[4]);
+        // The object part of the instance has nothing of ours to take over.
+        assert!(
+            adopted_entries(&entries, "v", OURS, Part::Object).is_some_and(|o| o.iter().all(|e| e
+                .manager
+                .as_deref()
+                != Some("manager")
+                || e.subresource.is_some()))
+        );
+    }
+
+    #[test]
+    fn the_instance_cache_keeps_only_markers_of_foreign_status_entries() {
+        let mut m = meta(
+            false,
+            vec![],
+            vec![
+                entry(
+                    "kubectl-client-side-apply",
+                    "Update",
+                    None,
+                    json!({"f:spec": {}}),
+                ),
+                entry("manager", "Update", None, json!({"f:metadata": {}})),
+                entry("manager", "Update", Some("status"), json!({"f:status": {}})),
+                entry(OURS, "Apply", Some("status"), json!({"f:status": {}})),
+            ],
+        );
+        assert!(status_pending(&m));
+        trim_instance_managed_fields(&mut m);
+        let kept = m.managed_fields.clone().expect("marker");
+        assert_eq!(
+            names(&kept),
+            vec![("manager".into(), "Update".into(), "status".into())]
+        );
+        assert_eq!(kept[0].fields_v1, None);
+        assert!(status_pending(&m));
+        let mut m = meta(
+            false,
+            vec![],
+            vec![entry(OURS, "Apply", Some("status"), json!({}))],
+        );
+        trim_instance_managed_fields(&mut m);
+        assert!(!status_pending(&m));
     }
 }

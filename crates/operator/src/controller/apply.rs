@@ -214,7 +214,11 @@ where
             source,
         })?;
     if sent {
-        tracing::info!(kind, name, "took over the fields of the Go operator's field manager");
+        tracing::info!(
+            kind,
+            name,
+            "took over the fields of the Go operator's field manager"
+        );
     }
     Ok(sent)
 }

@@ -565,7 +565,9 @@ pub async fn run_with(client: Client, options: Options) {
         .map(|(ns, api)| {
             let stream = watcher(api, watcher::Config::default())
                 .default_backoff()
-                .modify(|o: &mut OpenClawInstance| o.managed_fields_mut().clear())
+                .modify(|o: &mut OpenClawInstance| {
+                    adopt::trim_instance_managed_fields(o.meta_mut())
+                })
                 .boxed();
             (ns, stream)
         })
