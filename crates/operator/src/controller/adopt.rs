@@ -16,7 +16,7 @@
 //!   manager (the basename of the Go operator's binary, `/manager`);
 //! - its operation is `Update` and it is not of a subresource (the Go operator never writes the
 //!   `status` or `scale` of the objects it owns; the entries of the API server's controllers
-//!   live there);
+//!   live there). The one exception is the instance's own `status`, see below;
 //! - the object is one of ours: it carries `app.kubernetes.io/managed-by=openclaw-operator` (the
 //!   watches select on it, and it is checked again on the fresh read) and its controller owner
 //!   reference is the instance we are rendering it for (same UID);
@@ -32,22 +32,24 @@
 //! operator writing into *our* objects (label and controller reference) would lose the fields we
 //! do not render, just as it would have lost the ones we render.
 //!
-//! **What happens.** The caches of owned objects keep only a marker of each such entry
-//! ([`trim_managed_fields`]: manager, operation, no field set), everything else in
-//! `managedFields` is dropped as before. When `apply::ensure` finds a marker on the cached live
-//! object, it calls [`take_over`] before applying (and never takes the "already up to date"
-//! shortcut then):
+//! **What happens.** The caches of owned objects (and of the optional kinds: ServiceMonitor,
+//! PrometheusRule, ...) keep only a marker of each such entry ([`trim_managed_fields`]: manager,
+//! operation, no field set); everything else in `managedFields` is dropped as before. When
+//! `apply::ensure` (or `ensure_custom`) finds a marker on the cached live object, it calls
+//! [`take_over`] before applying, and never takes the "already up to date" shortcut then:
 //!
 //! 1. one read, a `LIST` narrowed to the object by `fieldSelector=metadata.name=<name>`
 //!    (metadata only; the operator's `list` permission covers it, it has no `get` on most kinds),
 //!    for the fresh `managedFields` and `resourceVersion`. If the object is gone or no longer
 //!    holds such an entry (a stale cache), nothing is sent;
 //! 2. one write, a JSON patch of `metadata.managedFields` guarded by a `test` of
-//!    `metadata.resourceVersion` (a concurrent change fails it with 422 and the reconcile is
-//!    retried): [`adopted_entries`] unions the field sets of the foreign entries into our
-//!    `openclaw-operator` `Apply` entry (created in the place of the first one if we have none,
-//!    with the object's apiVersion), drops the foreign entries and keeps every other entry as is.
-//!    The object itself does not change (no new generation, no rollout);
+//!    `metadata.resourceVersion` (a change in between, e.g. a status update of the StatefulSet
+//!    controller, fails it with 422: read and patch are tried again, up to three times, then
+//!    the reconcile fails and is retried). [`adopted_entries`] unions the field sets of the
+//!    foreign entries into our `openclaw-operator` `Apply` entry (created in the place of the
+//!    first one if we have none, with the object's apiVersion), drops the foreign entries and
+//!    keeps every other entry as is. The object itself does not change (no new generation, no
+//!    rollout);
 //! 3. the normal forced server-side apply follows at once. The API server now sees us as the
 //!    owner of what the Go operator set, so it removes what we do not render (the `httpGet`
 //!    handlers, Go-only init containers, volumes, annotations, ConfigMap keys, ...) in the same
@@ -55,17 +57,26 @@
 //!
 //! So the adoption of an object costs one read and one write more than a first apply, once:
 //! afterwards no entry of `manager` is left, the caches hold no marker, and a converged
-//! reconcile writes nothing. If the Go operator were still running it would write its fields
-//! back (and its entry with them), and the two operators would keep undoing each other: stop it
-//! first.
+//! reconcile writes nothing. (The forced apply itself costs nothing extra: an object the Go
+//! operator wrote lacks our `openclaw.rocks/applied-hash` and is applied anyway.) If the Go
+//! operator were still running it would write its fields back (and its entry with them), and the
+//! two operators would keep undoing each other: stop it first.
 //!
-//! The instance itself is not adopted: its spec belongs to the user (`kubectl-client-side-apply`
-//! and the like), the Go finalizer `openclaw.rocks/finalizer` (owned by `manager`, `Update`) is
-//! the deletion step's business, and the Go status (owned by `manager` on the `status`
-//! subresource) is harmless: `status.conditions` is an atomic list, which our forced status
-//! apply replaces as a whole, and every other status field our reconcile either writes (taking it
-//! over) or keeps from the previous status (co-owned, same value). Fields only the Go operator
-//! set (e.g. `lastReconcileTime`) keep their last Go value.
+//! **The instance.** Its spec belongs to the user (`kubectl-client-side-apply` and the like)
+//! and is never taken over; the Go finalizer `openclaw.rocks/finalizer` (owned by `manager`,
+//! `Update`, on the instance itself) is left to the deletion step (remove it with a patch, not
+//! with server-side apply: an apply that omits it would leave it, `manager` still owning it).
+//! The Go status (owned by `manager` on the `status` subresource) never conflicts with our forced
+//! status apply, but every field our status keeps from the Go status is co-owned by `manager`,
+//! so once we stop setting one (e.g. `managedResources.chromiumPVC` after Chromium persistence
+//! is switched off) the apply would leave it, and every later reconcile would see a status
+//! different from ours and write it again. So the instance watch keeps the same kind of marker
+//! for `manager`'s status entry ([`trim_instance_managed_fields`]), and the status write takes it
+//! over first ([`take_over_status`]: the same read and JSON patch, merged into our status `Apply`
+//! entry; sent to the instance itself, since the API server ignores `managedFields` in writes
+//! to the `status` subresource, hence the `patch` permission on `openclawinstances`). It happens
+//! with the first status write after the switch, once per instance; from then on a status field
+//! we stop sending is removed.
 //!
 //! The field sets (`fieldsV1`) are unioned by the pure function [`union_fields`].
 
@@ -360,6 +371,10 @@ where
     patch_entries(api, name, api_version, manager, Part::Status, check).await
 }
 
+/// How often the read and the patch are tried when the object changed in between (the `test` of
+/// the resourceVersion failed, 422): e.g. a status update of the StatefulSet controller.
+const ATTEMPTS: usize = 3;
+
 async fn patch_entries<K>(
     api: &Api<K>,
     name: &str,
@@ -367,6 +382,34 @@ async fn patch_entries<K>(
     manager: &str,
     part: Part,
     check: impl Fn(&ObjectMeta) -> bool,
+) -> Result<bool, kube::Error>
+where
+    K: Clone + DeserializeOwned + std::fmt::Debug,
+{
+    let mut attempt = 1;
+    loop {
+        match patch_once(api, name, api_version, manager, part, &check).await {
+            Err(kube::Error::Api(s)) if s.code == 422 && attempt < ATTEMPTS => {
+                tracing::debug!(
+                    name,
+                    attempt,
+                    "managedFields changed meanwhile: {}",
+                    s.message
+                );
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
+async fn patch_once<K>(
+    api: &Api<K>,
+    name: &str,
+    api_version: &str,
+    manager: &str,
+    part: Part,
+    check: &impl Fn(&ObjectMeta) -> bool,
 ) -> Result<bool, kube::Error>
 where
     K: Clone + DeserializeOwned + std::fmt::Debug,
