@@ -146,6 +146,7 @@ Each template is a YAML sequence of PolicyRules, to be placed under `rules:`.
   - get
   - list
   - watch
+  - patch
 - apiGroups:
   - openclaw.rocks
   resources:

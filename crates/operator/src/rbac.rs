@@ -173,8 +173,13 @@ pub fn manager_rules() -> Vec<PolicyRule> {
             &["list", "watch", "create", "patch", "delete"],
         ),
         // The controller's watch of instances; `get` is handed on by per-instance Roles
-        // (self-configure reads its own instance).
-        rule(OPENCLAW, &["openclawinstances"], &["get", "list", "watch"]),
+        // (self-configure reads its own instance); `patch` of `metadata.managedFields` when the
+        // status the Go operator wrote is taken over (controller/adopt.rs).
+        rule(
+            OPENCLAW,
+            &["openclawinstances"],
+            &["get", "list", "watch", "patch"],
+        ),
         // Status: server-side apply on the status subresource.
         rule(OPENCLAW, &["openclawinstances/status"], &["patch"]),
         // Not called by the operator yet: handed on by per-instance Roles (self-configure

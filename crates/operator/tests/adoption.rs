@@ -9,7 +9,9 @@
 //!    `ReconcileError` (e.g. the API server refusing a probe with two handlers: 422 "may not
 //!    specify more than 1 handler type");
 //! 2. nothing the users depend on changes: the gateway token, the basic-auth password, the data
-//!    PVC (same object); at most one rollout per StatefulSet; then a reconcile writes nothing;
+//!    PVC (same object); at most one rollout per StatefulSet; no managedFields entry of `manager`
+//!    is left on the objects we apply nor on the instance's status (its fields were taken over,
+//!    see `controller/adopt.rs`); then a reconcile writes nothing;
 //! 3. deleting an instance completes within 30 s (the Go finalizer must not hang it) and keeps
 //!    the data PVC; with `openclaw.rocks/skip-backup: "true"` the deletion completes at once.
 //!
@@ -26,7 +28,9 @@ use std::time::Duration;
 use common::{Harness, TIMEOUT};
 use futures::future::join_all;
 use k8s_openapi::api::apps::v1::StatefulSet;
-use k8s_openapi::api::core::v1::{Node, PersistentVolume, PersistentVolumeClaim, Secret};
+use k8s_openapi::api::core::v1::{
+    ConfigMap, Node, PersistentVolume, PersistentVolumeClaim, Secret, Service,
+};
 use kube::ResourceExt;
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use openclaw_api::OpenClawInstance;
@@ -267,6 +271,17 @@ fn single_handler_probes(sts: &StatefulSet) -> Result<(), String> {
     Ok(())
 }
 
+/// Whether `entries` hold an entry of the Go operator's field manager on `subresource`.
+fn go_entries(
+    entries: &[k8s_openapi::apimachinery::pkg::apis::meta::v1::ManagedFieldsEntry],
+    subresource: Option<&str>,
+) -> bool {
+    entries.iter().any(|f| {
+        f.manager.as_deref() == Some(GO_MANAGER)
+            && f.subresource.as_deref().filter(|s| !s.is_empty()) == subresource
+    })
+}
+
 async fn pvc_kept(h: &Harness, go: &GoInstance) {
     let Some(before) = &go.pvc else {
         return;
@@ -406,6 +421,35 @@ async fn go_fleet_is_adopted_without_rollout_or_data_loss() {
         let sts = h.api::<StatefulSet>().get(&go.name).await.expect("sts");
         if let Err(e) = single_handler_probes(&sts) {
             problems.push(format!("{}: {e}", go.name));
+        }
+        // The Go operator's field manager is taken over (once): none of its entries is left
+        // on the objects we apply, nor on the instance's status.
+        let service = h.api::<Service>().get(&go.name).await.expect("service");
+        let config = h
+            .api::<ConfigMap>()
+            .get(&format!("{}-config", go.name))
+            .await
+            .expect("config map");
+        let instance = h
+            .api::<OpenClawInstance>()
+            .get(&go.name)
+            .await
+            .expect("instance");
+        for (what, left) in [
+            ("StatefulSet", go_entries(sts.managed_fields(), None)),
+            ("Service", go_entries(service.managed_fields(), None)),
+            ("ConfigMap", go_entries(config.managed_fields(), None)),
+            (
+                "instance status",
+                go_entries(instance.managed_fields(), Some("status")),
+            ),
+        ] {
+            if left {
+                problems.push(format!(
+                    "{}: the {what} still has a `{GO_MANAGER}` managedFields entry",
+                    go.name
+                ));
+            }
         }
     }
     assert!(

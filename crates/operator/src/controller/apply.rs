@@ -6,6 +6,9 @@
 //! stopped setting, which server-side apply then removes) or when the live object no longer
 //! contains a desired field (someone edited it: drift). Otherwise nothing is sent, so a
 //! converged reconcile makes no write request at all.
+//!
+//! An object whose cached copy still shows a field manager of the Go operator is adopted first
+//! (see [`super::adopt`]: its fields are taken over, once) and then always applied.
 
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use kube::runtime::reflector::{ObjectRef, Store};
@@ -15,7 +18,10 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use openclaw_api::units::quantity_value;
+
+use super::adopt;
 
 /// The field manager of every write the operator makes.
 pub const FIELD_MANAGER: &str = "openclaw-operator";
@@ -162,10 +168,19 @@ pub async fn ensure_custom(
         .to_string();
     let hash = hash_value(&body);
     if let Some(live) = live {
-        let live_json =
-            serde_json::to_value(live).map_err(|e| ApplyError::Json(name.clone(), e))?;
-        if up_to_date(&kind, &name, &live_json, &body, &hash) {
-            return Ok(false);
+        let owners: Vec<OwnerReference> = body
+            .pointer("/metadata/ownerReferences")
+            .and_then(|o| serde_json::from_value(o.clone()).ok())
+            .unwrap_or_default();
+        if let Some(uid) = adopt::pending(&live.metadata, &owners) {
+            let api_version = body["apiVersion"].as_str().unwrap_or_default().to_string();
+            take_over(api, &name, &kind, &uid, &api_version).await?;
+        } else {
+            let live_json =
+                serde_json::to_value(live).map_err(|e| ApplyError::Json(name.clone(), e))?;
+            if up_to_date(&kind, &name, &live_json, &body, &hash) {
+                return Ok(false);
+            }
         }
     }
     if let Some(meta) = body.get_mut("metadata").and_then(Value::as_object_mut) {
@@ -177,6 +192,35 @@ pub async fn ensure_custom(
         }
     }
     server_side_apply(api, name, kind, &body).await
+}
+
+/// [`adopt::take_over`] with our field manager.
+async fn take_over<K>(
+    api: &Api<K>,
+    name: &str,
+    kind: &str,
+    owner_uid: &str,
+    api_version: &str,
+) -> Result<bool, ApplyError>
+where
+    K: Clone + DeserializeOwned + std::fmt::Debug,
+{
+    let sent = adopt::take_over(api, name, owner_uid, api_version, FIELD_MANAGER)
+        .await
+        .map_err(|source| ApplyError::Kube {
+            verb: "take over the fields of",
+            kind: kind.to_string(),
+            name: name.to_string(),
+            source,
+        })?;
+    if sent {
+        tracing::info!(
+            kind,
+            name,
+            "took over the fields of the Go operator's field manager"
+        );
+    }
+    Ok(sent)
 }
 
 /// Server-side apply of `body` with our field manager, forced; `Ok(true)` (a write was sent).
@@ -278,10 +322,16 @@ where
                 })?;
             return Ok(true);
         }
-        let live_json =
-            serde_json::to_value(&*live).map_err(|e| ApplyError::Json(name.clone(), e))?;
-        if up_to_date(&kind, &name, &live_json, &body, &hash) {
-            return Ok(false);
+        // Fields another manager (the Go operator) owns: taken over first, then applied (never
+        // skipped), which removes those we do not render.
+        if let Some(uid) = adopt::pending(live.meta(), desired.owner_references()) {
+            take_over(api, &name, &kind, &uid, &K::api_version(&())).await?;
+        } else {
+            let live_json =
+                serde_json::to_value(&*live).map_err(|e| ApplyError::Json(name.clone(), e))?;
+            if up_to_date(&kind, &name, &live_json, &body, &hash) {
+                return Ok(false);
+            }
         }
     }
     server_side_apply(api, name, kind, &desired).await

@@ -312,7 +312,7 @@ fn start(
                         listing.insert(i, HashSet::new());
                     }
                     Ok(watcher::Event::InitApply(mut o)) | Ok(watcher::Event::Apply(mut o)) => {
-                        o.managed_fields_mut().clear();
+                        super::adopt::trim_managed_fields(&mut o.metadata);
                         let key = (o.namespace().unwrap_or_default(), o.name_any());
                         if let Some(seen) = listing.get_mut(&i) {
                             seen.insert(key.clone());

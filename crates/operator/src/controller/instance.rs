@@ -625,6 +625,21 @@ async fn write_status(
         ctx.client.clone(),
         &instance.namespace().unwrap_or_default(),
     );
+    if super::adopt::status_pending(instance.meta()) {
+        // The Go operator's status writes: taken over first, so that fields we no longer set
+        // are removed by this apply.
+        let name = instance.name_any();
+        let uid = instance.uid().unwrap_or_default();
+        let api_version = OpenClawInstance::api_version(&());
+        super::adopt::take_over_status(&api, &name, &uid, &api_version, FIELD_MANAGER)
+            .await
+            .map_err(|source| super::apply::ApplyError::Kube {
+                verb: "take over the status fields of",
+                kind: "OpenClawInstance".into(),
+                name,
+                source,
+            })?;
+    }
     let body = json!({
         "apiVersion": "openclaw.rocks/v1alpha1",
         "kind": "OpenClawInstance",

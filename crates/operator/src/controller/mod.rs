@@ -1,5 +1,6 @@
 //! The OpenClawInstance controller: observe, validate, render, apply, prune, report.
 
+pub mod adopt;
 pub mod apply;
 pub mod custom;
 pub mod finalizer;
@@ -309,7 +310,7 @@ where
         .map(|(ns, api)| {
             let stream = watcher(api, watcher::Config::default().labels(MANAGED_BY))
                 .default_backoff()
-                .modify(|o: &mut K| o.managed_fields_mut().clear())
+                .modify(|o: &mut K| adopt::trim_managed_fields(o.meta_mut()))
                 .boxed();
             (ns, stream)
         })
@@ -574,7 +575,9 @@ pub async fn run_with(client: Client, options: Options) {
         .map(|(ns, api)| {
             let stream = watcher(api, watcher::Config::default())
                 .default_backoff()
-                .modify(|o: &mut OpenClawInstance| o.managed_fields_mut().clear())
+                .modify(|o: &mut OpenClawInstance| {
+                    adopt::trim_instance_managed_fields(o.meta_mut())
+                })
                 .boxed();
             (ns, stream)
         })
