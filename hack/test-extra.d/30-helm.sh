@@ -83,6 +83,13 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# Instances keep the finalizer openclaw.rocks/finalizer until an operator releases it; the
+# operator of this test may be gone already, so release it before deleting a namespace.
+release_instances() {
+	kubectl get openclawinstances.openclaw.rocks -n "$1" -o name 2>/dev/null |
+		xargs -r -I{} kubectl patch -n "$1" {} --type=merge -p '{"metadata":{"finalizers":null}}' >/dev/null 2>&1 || true
+}
+
 delete_created() {
 	local r ns
 	for r in "${RELEASES[@]}"; do
@@ -91,6 +98,7 @@ delete_created() {
 			--ignore-not-found --wait=false >/dev/null 2>&1
 	done
 	for ns in "${CREATED_NAMESPACES[@]}"; do
+		release_instances "$ns"
 		kubectl delete namespace "$ns" --ignore-not-found --wait=false >/dev/null 2>&1
 	done
 	RELEASES=()
@@ -477,6 +485,7 @@ install_and_check() {
 	RELEASES+=("$release")
 	local ns
 	for ns in "$opns" "$appns"; do
+		release_instances "$ns"
 		kubectl delete namespace "$ns" --ignore-not-found --wait=true --timeout=120s >/dev/null
 		kubectl create namespace "$ns" >/dev/null
 		CREATED_NAMESPACES+=("$ns")
