@@ -116,6 +116,14 @@ impl From<Findings> for Verdict {
 }
 
 /// The `spec` of a raw object (`null` when absent), for the "spec unchanged" comparison.
+/// An update that changes nothing the checks look at: the spec is unchanged (a metadata or
+/// finalizer change, e.g. the operator adding or releasing `openclaw.rocks/finalizer`), or the
+/// object is being deleted. Admission allows it as it is, so a stored object that today's
+/// checks would refuse can still be finalized.
+pub fn spec_unchanged_or_deleting(object: &Value, old: Option<&Value>) -> bool {
+    has_deletion_timestamp(object) || old.is_some_and(|old| spec_of(old) == spec_of(object))
+}
+
 fn spec_of(object: &Value) -> &Value {
     object.get("spec").unwrap_or(&Value::Null)
 }
@@ -157,10 +165,7 @@ fn admit<T: serde::de::DeserializeOwned>(
     let Some(object) = object else {
         return Verdict::deny(format!("the request carries no {kind} object"));
     };
-    if operation == Operation::Update
-        && let Some(old) = old
-        && (spec_of(old) == spec_of(object) || has_deletion_timestamp(object))
-    {
+    if operation == Operation::Update && old.is_some() && spec_unchanged_or_deleting(object, old) {
         return Verdict::allow();
     }
     let new: T = match parse(kind, object) {

@@ -245,6 +245,7 @@ pub async fn run(config: kube::Config, rc: RunConfig) -> Result<(), ProcessError
             leader: leader.clone(),
             readiness,
             shutdown: stop.clone().wait().boxed().shared(),
+            cleanup_steps: Vec::new(),
         },
     )
     .await;

@@ -120,7 +120,7 @@ async fn a_second_controller_joins_the_runtime() {
     let options = Options::standalone(Scope::namespace(h.ns.name()), 2);
     let metrics = options.metrics.clone();
     let client = h.client.clone();
-    let mut controllers = controller::controllers();
+    let mut controllers = controller::controllers(&options);
     controllers.push(probe(tx));
     let running = tokio::spawn(controller::run_controllers(client, options, controllers));
 

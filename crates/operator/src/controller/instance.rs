@@ -1,452 +1,159 @@
-//! Reconcile one OpenClawInstance.
+//! Reconcile one OpenClawInstance: the entry function lists the steps.
+//!
+//! observe → validate → lifecycle → render → apply → prune → report
+//!
+//! - **observe** ([`observe_step`]): cluster defaults merged into the spec, the workload as the
+//!   caches see it; no API call.
+//! - **validate** ([`validate_step`]): the merged spec's checks, then the referenced inputs
+//!   (Secrets, ConfigMaps, the existing claim) resolved from the API (`super::observe`).
+//! - **lifecycle** (`super::lifecycle`, `super::finalizer`): the workflows' decision (hold the
+//!   workload, pin an image, the phase to report); deletion runs the cleanup steps and releases
+//!   the finalizer.
+//! - **render** (`openclaw_render::render`): every desired object, pure.
+//! - **apply** and **prune** ([`apply_all`]): server-side apply of what differs; objects of
+//!   switched-off features deleted.
+//! - **report** (`super::report`): phase, conditions and events, pure; the status is written only
+//!   when it changed.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Secret};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams};
 use kube::runtime::controller::Action;
-use kube::runtime::events::{Event, EventType};
 use kube::runtime::reflector::ObjectRef;
 use kube::{Resource, ResourceExt};
 use openclaw_api::defaults::apply_cluster_defaults;
-use openclaw_api::validation::validate;
-use openclaw_api::{ManagedResources, OpenClawInstance, OpenClawInstanceStatus};
+use openclaw_api::validation::{not_yet_acted_on, validate};
+use openclaw_api::{
+    ManagedResources, OpenClawInstance, OpenClawInstanceSpec, OpenClawInstanceStatus,
+};
 use openclaw_render::{CustomKind, Object, Rendered, StatusSlot, WriteMode, render};
 use serde_json::json;
 
-use super::apply::{FIELD_MANAGER, delete};
+use super::apply::{ApplyError, FIELD_MANAGER, delete};
 use super::custom::{self, Availability, api_resource};
 use super::kinds;
+use super::lifecycle::{self, Observed as LifecycleObserved};
 use super::observe::{Inputs, observe};
-use super::status::{FALSE, TRUE, phase, remove_condition, set_condition};
-use super::{Context, Error};
+use super::report::{
+    AppliedFacts as Applied, Facts, Failure, FailureClass, InputFacts, KindResult, Next, Report,
+    Workload,
+};
+use super::{Context, Error, finalizer};
 
-/// Drift check interval when nothing else happens.
-const RESYNC: Duration = Duration::from_secs(600);
-
-/// What one pass concluded, turned into status at the end.
-struct Outcome {
-    status: OpenClawInstanceStatus,
-    events: Vec<Event>,
-    action: Action,
-    /// The OpenClaw image rolled out, when rendering got that far.
-    image: Option<String>,
-}
-
-/// The reconcile entry point.
+/// The reconcile entry point: the steps, in order.
 pub async fn reconcile(
     instance: Arc<OpenClawInstance>,
     ctx: Arc<Context>,
 ) -> Result<Action, Error> {
+    let now = now();
     if instance.meta().deletion_timestamp.is_some() {
-        // Owned objects go with the instance (garbage collection); the data PVC carries no
-        // owner reference unless `orphan: false`, so it stays.
-        return Ok(Action::await_change());
+        return finalizer::finalize(&instance, &ctx, &now).await;
     }
-    let key = format!(
-        "{}/{}",
-        instance.namespace().unwrap_or_default(),
-        instance.name_any()
+    finalizer::ensure(&instance, &ctx).await?;
+    let mut facts = Facts {
+        generation: instance.meta().generation,
+        name: instance.name_any(),
+        namespace: instance.namespace().unwrap_or_default(),
+        ..Facts::default()
+    };
+    let result = steps(&instance, &ctx, &mut facts, &now).await;
+    if let Err(e) = &result {
+        facts.failure = Some(classify(e));
+    }
+    let old = instance.status.clone().unwrap_or_default();
+    let report = super::report::report(&old, &facts, &now);
+    let image = result.as_ref().ok().cloned().flatten();
+    publish(&instance, &ctx, &report, image.as_deref()).await?;
+    let key = format!("{}/{}", facts.namespace, facts.name);
+    match result {
+        Err(e) => Err(e),
+        Ok(_) => {
+            ctx.failures
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&key);
+            Ok(match report.next {
+                Next::AwaitChange => Action::await_change(),
+                Next::Requeue(d) => Action::requeue(d),
+                Next::Backoff => Action::requeue(Duration::from_secs(5)),
+            })
+        }
+    }
+}
+
+/// observe → validate → lifecycle → render → apply → prune, recording what each found in
+/// `facts`. Returns the OpenClaw image rolled out, when rendering got that far.
+async fn steps(
+    instance: &OpenClawInstance,
+    ctx: &Context,
+    facts: &mut Facts,
+    now: &Time,
+) -> Result<Option<String>, Error> {
+    // observe
+    let (merged, defaults) = observe_step(instance, ctx, facts);
+    // validate
+    let Some(mut inputs) = validate_step(instance, &merged, ctx, facts).await? else {
+        return Ok(None);
+    };
+    inputs.observed.cluster_defaults = defaults;
+    // lifecycle
+    let old = instance.status.clone().unwrap_or_default();
+    let decision = lifecycle::decide(
+        &[],
+        &merged.spec,
+        &old,
+        &LifecycleObserved::default(),
+        now.0,
     );
-    let outcome = match reconcile_inner(&instance, &ctx).await {
-        Ok(outcome) => outcome,
-        Err(error) => {
-            // Say why in the status (once per distinct message), then retry with backoff.
-            let mut status = instance.status.clone().unwrap_or_default();
-            let mut conditions = status.conditions.take().unwrap_or_default();
-            set_condition(
-                &mut conditions,
-                "Ready",
-                FALSE,
-                "ReconcileError",
-                error.to_string(),
-                instance.meta().generation,
-                &now(),
-            );
-            status.conditions = Some(conditions);
-            if let Err(e) = write_status(&instance, &ctx, &status).await {
-                tracing::warn!(instance = %key, "cannot report the error in the status: {e}");
-            }
-            return Err(error);
+    facts.lifecycle_phase = decision.phase.clone();
+    // render
+    let mut rendered = match render(&merged, &inputs.observed) {
+        Ok(r) => r,
+        Err(e) => {
+            facts.render = Some(Err(e.to_string()));
+            return Ok(None);
         }
     };
-    write_status(&instance, &ctx, &outcome.status).await?;
-    let ready = outcome
-        .status
-        .conditions
-        .iter()
-        .flatten()
-        .any(|c| c.type_ == "Ready" && c.status == TRUE);
-    ctx.metrics.observe_instance(
-        &instance.namespace().unwrap_or_default(),
-        &instance.name_any(),
-        outcome.status.phase.as_deref(),
-        ready,
-        outcome.image.as_deref(),
-    );
-    for event in &outcome.events {
-        if let Err(e) = ctx.recorder.publish(event, &instance.object_ref(&())).await {
-            tracing::warn!(instance = %key, "cannot record event: {e}");
-        }
-    }
-    ctx.failures
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .remove(&key);
-    Ok(outcome.action)
+    decision.apply(&mut rendered);
+    facts.render = Some(Ok(rendered.warnings.clone()));
+    // apply, prune
+    facts.applied = Some(apply_all(instance, ctx, &rendered).await?);
+    Ok(rendered.iter().find_map(|o| match o {
+        Object::StatefulSet(sts) => sts
+            .spec
+            .as_ref()
+            .and_then(|s| s.template.spec.as_ref())
+            .and_then(|p| p.containers.first())
+            .and_then(|c| c.image.clone()),
+        _ => None,
+    }))
 }
 
-fn now() -> Time {
-    // Whole seconds, as the API server stores them.
-    Time(Timestamp::from_second(Timestamp::now().as_second()).unwrap_or_else(|_| Timestamp::now()))
-}
-
-fn event(type_: EventType, reason: &str, note: impl Into<String>) -> Event {
-    Event {
-        type_,
-        reason: reason.into(),
-        note: Some(note.into()),
-        action: "Reconcile".into(),
-        secondary: None,
-    }
-}
-
-/// Ends a pass as `Failed`: Ready=False with `reason`, nothing rolled out; it waits for a change
-/// of the spec (or of the cluster defaults or inputs).
-fn failed(
-    mut status: OpenClawInstanceStatus,
-    mut conditions: Vec<Condition>,
-    events: Vec<Event>,
-    reason: &str,
-    message: String,
-    generation: Option<i64>,
-    now: &Time,
-) -> Outcome {
-    set_condition(
-        &mut conditions,
-        "Ready",
-        FALSE,
-        reason,
-        message,
-        generation,
-        now,
-    );
-    status.phase = Some(phase::FAILED.into());
-    status.conditions = Some(conditions);
-    status.observed_generation = generation;
-    Outcome {
-        status,
-        events,
-        action: Action::await_change(),
-        image: None,
-    }
-}
-
-async fn reconcile_inner(instance: &OpenClawInstance, ctx: &Context) -> Result<Outcome, Error> {
-    let generation = instance.meta().generation;
-    let old = instance.status.clone().unwrap_or_default();
-    let mut status = old.clone();
-    let mut conditions = status.conditions.take().unwrap_or_default();
-    let mut events = Vec::new();
-    let now = now();
-    let was = |phase: &str| old.phase.as_deref() == Some(phase);
-
-    // Validate the spec with the cluster defaults merged.
+/// Step observe: the spec with the cluster defaults merged, and the workload from the caches.
+fn observe_step(
+    instance: &OpenClawInstance,
+    ctx: &Context,
+    facts: &mut Facts,
+) -> (
+    OpenClawInstance,
+    Option<openclaw_api::clusterdefaults::OpenClawClusterDefaultsSpec>,
+) {
     let defaults = ctx.cluster_defaults().map(|d| d.spec.clone());
     let spec = apply_cluster_defaults(&instance.spec, defaults.as_ref());
     let mut merged = instance.clone();
-    merged.spec = spec.clone();
-    let findings = validate(&merged, None);
-    if !findings.errors.is_empty() {
-        let message = format!("invalid spec: {}", findings.errors.join("; "));
-        if !was(phase::FAILED) || old_reason(&old, "Ready") != Some("InvalidSpec") {
-            events.push(event(EventType::Warning, "InvalidSpec", &message));
-        }
-        return Ok(failed(
-            status,
-            conditions,
-            events,
-            "InvalidSpec",
-            message,
-            generation,
-            &now,
-        ));
-    }
+    merged.spec = spec;
+    facts.workload = workload(instance, &merged.spec, ctx);
+    (merged, defaults)
+}
 
-    let inputs = observe(&ctx.client, &ctx.stores.secrets, instance, &spec).await?;
-    let Inputs {
-        mut observed,
-        missing_secrets,
-        config_problem,
-        workspace_problems,
-        workspace_refs,
-        token_generated,
-        missing_claim,
-    } = inputs;
-    observed.cluster_defaults = defaults;
-
-    // Secrets.
-    if missing_secrets.is_empty() {
-        set_condition(
-            &mut conditions,
-            "SecretsReady",
-            TRUE,
-            "AllSecretsFound",
-            "All referenced Secrets found",
-            generation,
-            &now,
-        );
-    } else {
-        let message = format!("Missing secrets: {}", missing_secrets.join(", "));
-        if old_reason(&old, "SecretsReady") != Some("SecretsMissing") {
-            events.push(event(EventType::Warning, "SecretNotFound", &message));
-        }
-        set_condition(
-            &mut conditions,
-            "SecretsReady",
-            FALSE,
-            "SecretsMissing",
-            message,
-            generation,
-            &now,
-        );
-    }
-    // Workspace ConfigMaps.
-    if workspace_refs == 0 {
-        remove_condition(&mut conditions, "WorkspaceReady");
-    } else if let Some(p) = workspace_problems.first() {
-        let message = workspace_problems
-            .iter()
-            .map(|p| p.message.as_str())
-            .collect::<Vec<_>>()
-            .join("; ");
-        if old_reason(&old, "WorkspaceReady") != Some(p.reason) {
-            events.push(event(
-                EventType::Warning,
-                "WorkspaceConfigMapProblem",
-                &message,
-            ));
-        }
-        set_condition(
-            &mut conditions,
-            "WorkspaceReady",
-            FALSE,
-            p.reason,
-            message,
-            generation,
-            &now,
-        );
-    } else {
-        set_condition(
-            &mut conditions,
-            "WorkspaceReady",
-            TRUE,
-            "Resolved",
-            "All workspace ConfigMaps resolved",
-            generation,
-            &now,
-        );
-    }
-    // External config: nothing can be rendered without it; keep what runs.
-    if let Some(p) = config_problem {
-        if old_reason(&old, "ConfigValid") != Some(p.reason) {
-            events.push(event(EventType::Warning, p.reason, &p.message));
-        }
-        set_condition(
-            &mut conditions,
-            "ConfigValid",
-            FALSE,
-            p.reason,
-            &p.message,
-            generation,
-            &now,
-        );
-        set_condition(
-            &mut conditions,
-            "Ready",
-            FALSE,
-            p.reason,
-            p.message,
-            generation,
-            &now,
-        );
-        status.phase = Some(phase::DEGRADED.into());
-        status.conditions = Some(conditions);
-        status.observed_generation = generation;
-        return Ok(Outcome {
-            status,
-            events,
-            action: Action::requeue(RESYNC),
-            image: None,
-        });
-    }
-
-    let rendered = match render(&merged, &observed) {
-        Ok(r) => r,
-        Err(e) => {
-            let message = e.to_string();
-            if old_reason(&old, "ConfigValid") != Some("InvalidConfig") {
-                events.push(event(EventType::Warning, "InvalidConfig", &message));
-            }
-            set_condition(
-                &mut conditions,
-                "ConfigValid",
-                FALSE,
-                "InvalidConfig",
-                &message,
-                generation,
-                &now,
-            );
-            return Ok(failed(
-                status,
-                conditions,
-                events,
-                "InvalidConfig",
-                message,
-                generation,
-                &now,
-            ));
-        }
-    };
-    set_condition(
-        &mut conditions,
-        "ConfigValid",
-        TRUE,
-        "ConfigMapCreated",
-        "openclaw.json rendered",
-        generation,
-        &now,
-    );
-    for w in &rendered.warnings {
-        tracing::info!(instance = %instance.name_any(), "{w}");
-    }
-
-    let Applied {
-        managed,
-        custom: custom_results,
-        ingress,
-        soon,
-    } = apply_all(instance, ctx, &rendered).await?;
-    feature_conditions(
-        &custom_results,
-        ingress,
-        &old,
-        &mut conditions,
-        &mut events,
-        generation,
-        &now,
-    );
-
-    // Per-object conditions, as the Go operator reports them (and removed when switched off).
-    set_condition(
-        &mut conditions,
-        "RBACReady",
-        TRUE,
-        "RBACCreated",
-        "ServiceAccount, Role and RoleBinding reconciled",
-        generation,
-        &now,
-    );
-    if managed.network_policy.is_some() {
-        set_condition(
-            &mut conditions,
-            "NetworkPolicyReady",
-            TRUE,
-            "NetworkPolicyCreated",
-            "NetworkPolicy reconciled",
-            generation,
-            &now,
-        );
-    } else {
-        remove_condition(&mut conditions, "NetworkPolicyReady");
-    }
-    set_condition(
-        &mut conditions,
-        "ServiceReady",
-        TRUE,
-        "ServiceCreated",
-        "Service reconciled",
-        generation,
-        &now,
-    );
-    let persistence = spec.storage.as_ref().and_then(|s| s.persistence.as_ref());
-    if let Some(claim) = &missing_claim {
-        let message = format!("existing claim {claim:?} not found");
-        if old_reason(&old, "StorageReady") != Some("ExistingClaimNotFound") {
-            events.push(event(EventType::Warning, "ExistingClaimNotFound", &message));
-        }
-        set_condition(
-            &mut conditions,
-            "StorageReady",
-            FALSE,
-            "ExistingClaimNotFound",
-            message,
-            generation,
-            &now,
-        );
-    } else if persistence.is_some_and(|p| p.enabled == Some(false)) {
-        remove_condition(&mut conditions, "StorageReady");
-    } else if spec
-        .availability
-        .as_ref()
-        .and_then(|a| a.auto_scaling.as_ref())
-        .is_some_and(|a| a.enabled == Some(true))
-    {
-        // One PVC per replica (`data-<name>-N`) from the StatefulSet's templates.
-        let reason = "ManagedByVolumeClaimTemplates";
-        let old_data = format!("{}-data", instance.name_any());
-        if old_reason(&old, "StorageReady") != Some(reason)
-            && ctx
-                .stores
-                .pvcs
-                .get(&ObjectRef::new(&old_data).within(&instance.namespace().unwrap_or_default()))
-                .is_some()
-        {
-            events.push(event(
-                EventType::Warning,
-                "OrphanedPVC",
-                format!(
-                    "autoscaling uses per-replica volumes data-{}-N; {old_data} is no longer mounted (its data is not copied) and is kept",
-                    instance.name_any()
-                ),
-            ));
-        }
-        set_condition(
-            &mut conditions,
-            "StorageReady",
-            TRUE,
-            reason,
-            "Per-replica volumes from the StatefulSet's volumeClaimTemplates",
-            generation,
-            &now,
-        );
-    } else {
-        set_condition(
-            &mut conditions,
-            "StorageReady",
-            TRUE,
-            "PVCCreated",
-            "The data volume exists",
-            generation,
-            &now,
-        );
-    }
-    if token_generated {
-        events.push(event(
-            EventType::Normal,
-            "GatewayTokenCreated",
-            "Generated the gateway token Secret",
-        ));
-    }
-
-    // Report.
+fn workload(instance: &OpenClawInstance, spec: &OpenClawInstanceSpec, ctx: &Context) -> Workload {
     let name = instance.name_any();
     let ns = instance.namespace().unwrap_or_default();
-    let suspended = spec.suspended == Some(true);
     let sts = ctx
         .stores
         .stateful_sets
@@ -455,274 +162,130 @@ async fn reconcile_inner(instance: &OpenClawInstance, ctx: &Context) -> Result<O
         .as_ref()
         .and_then(|s| s.status.clone())
         .unwrap_or_default();
-    let current = sts.as_ref().is_some_and(|s| {
-        s.status.as_ref().and_then(|st| st.observed_generation) >= s.meta().generation
+    let persistence = spec.storage.as_ref().and_then(|s| s.persistence.as_ref());
+    let autoscaling = spec
+        .availability
+        .as_ref()
+        .and_then(|a| a.auto_scaling.as_ref())
+        .is_some_and(|a| a.enabled == Some(true));
+    Workload {
+        suspended: spec.suspended == Some(true),
+        current: sts.as_ref().is_some_and(|s| {
+            s.status.as_ref().and_then(|st| st.observed_generation) >= s.meta().generation
+        }),
+        replicas: sts_status.replicas,
+        ready_replicas: sts_status.ready_replicas.unwrap_or(0),
+        persistence_disabled: persistence.is_some_and(|p| p.enabled == Some(false)),
+        autoscaling,
+        old_data_pvc: autoscaling
+            && ctx
+                .stores
+                .pvcs
+                .get(&ObjectRef::new(&format!("{name}-data")).within(&ns))
+                .is_some(),
+    }
+}
+
+/// Step validate: the merged spec's checks (stop on an error), the fields not acted on yet,
+/// then the referenced inputs.
+async fn validate_step(
+    instance: &OpenClawInstance,
+    merged: &OpenClawInstance,
+    ctx: &Context,
+    facts: &mut Facts,
+) -> Result<Option<Inputs>, Error> {
+    facts.not_acted_on = not_yet_acted_on(&merged.spec);
+    let findings = validate(merged, None);
+    if !findings.errors.is_empty() {
+        facts.invalid_spec = Some(format!("invalid spec: {}", findings.errors.join("; ")));
+        return Ok(None);
+    }
+    let inputs = observe(&ctx.client, &ctx.stores.secrets, instance, &merged.spec).await?;
+    let stop = inputs.config_problem.is_some();
+    facts.inputs = Some(InputFacts {
+        missing_secrets: inputs.missing_secrets.clone(),
+        workspace_refs: inputs.workspace_refs,
+        workspace_problems: inputs.workspace_problems.clone(),
+        config_problem: inputs.config_problem.clone(),
+        missing_claim: inputs.missing_claim.clone(),
+        token_generated: inputs.token_generated,
     });
-    let ready = current && sts_status.ready_replicas.unwrap_or(0) > 0;
-    let degraded =
-        !missing_secrets.is_empty() || !workspace_problems.is_empty() || missing_claim.is_some();
-    let new_phase = if suspended {
-        if current && sts_status.replicas == 0 {
-            set_condition(
-                &mut conditions,
-                "StatefulSetReady",
-                TRUE,
-                "StatefulSetSuspended",
-                "Scaled to zero",
-                generation,
-                &now,
-            );
-        } else {
-            set_condition(
-                &mut conditions,
-                "StatefulSetReady",
-                FALSE,
-                "StatefulSetScalingDown",
-                "Scaling to zero",
-                generation,
-                &now,
-            );
-        }
-        set_condition(
-            &mut conditions,
-            "Ready",
-            FALSE,
-            "Suspended",
-            "Instance is suspended (spec.suspended=true), workload scaled to zero",
-            generation,
-            &now,
-        );
-        phase::SUSPENDED
-    } else if ready {
-        set_condition(
-            &mut conditions,
-            "StatefulSetReady",
-            TRUE,
-            "StatefulSetReady",
-            "The pod is Ready",
-            generation,
-            &now,
-        );
-        if degraded {
-            set_condition(
-                &mut conditions,
-                "Ready",
-                TRUE,
-                "ReconcileSucceededDegraded",
-                "Running, but a referenced input is missing (see SecretsReady / WorkspaceReady)",
-                generation,
-                &now,
-            );
-            phase::DEGRADED
-        } else {
-            set_condition(
-                &mut conditions,
-                "Ready",
-                TRUE,
-                "ReconcileSucceeded",
-                "All resources reconciled and the pod is Ready",
-                generation,
-                &now,
-            );
-            phase::RUNNING
-        }
-    } else {
-        set_condition(
-            &mut conditions,
-            "StatefulSetReady",
-            FALSE,
-            "StatefulSetNotReady",
-            "Waiting for the StatefulSet pod to become ready",
-            generation,
-            &now,
-        );
-        set_condition(
-            &mut conditions,
-            "Ready",
-            FALSE,
-            "StatefulSetNotReady",
-            "Waiting for the StatefulSet pod to become ready",
-            generation,
-            &now,
-        );
-        if degraded {
-            phase::DEGRADED
-        } else {
-            phase::PROVISIONING
-        }
-    };
-    if !was(new_phase) {
-        match new_phase {
-            phase::RUNNING => events.push(event(
-                EventType::Normal,
-                "Running",
-                "The instance's pod is Ready",
-            )),
-            phase::SUSPENDED => events.push(event(
-                EventType::Normal,
-                "Suspended",
-                "Instance suspended, workload scaled to zero",
-            )),
-            _ => {}
-        }
-    }
-    status.phase = Some(new_phase.into());
-    status.conditions = Some(conditions);
-    if status.observed_generation != generation {
-        status.last_reconcile_time = Some(now.clone());
-    }
-    status.observed_generation = generation;
-    status.managed_resources = Some(managed);
-    status.gateway_endpoint = Some(format!("{name}.{ns}.svc:18789"));
-    status.canvas_endpoint = Some(format!("{name}.{ns}.svc:18793"));
-    // A user's PVC is not watched: look again soon while it is missing.
-    let action = if soon {
-        Action::requeue(Duration::from_secs(3))
-    } else if missing_claim.is_some() {
-        Action::requeue(Duration::from_secs(15))
-    } else {
-        Action::requeue(RESYNC)
-    };
-    let image = rendered.iter().find_map(|o| match o {
-        Object::StatefulSet(sts) => sts
-            .spec
-            .as_ref()
-            .and_then(|s| s.template.spec.as_ref())
-            .and_then(|p| p.containers.first())
-            .and_then(|c| c.image.clone()),
+    Ok((!stop).then_some(inputs))
+}
+
+/// A failed step as a person reads it: the API server's own message, `Spec` when it refused an
+/// object as invalid (nothing changes until the spec does), `Transient` otherwise.
+pub fn classify(error: &Error) -> Failure {
+    let api = |e: &kube::Error| match e {
+        kube::Error::Api(s) => Some((s.code, s.message.clone())),
         _ => None,
-    });
-    Ok(Outcome {
-        status,
-        events,
-        action,
+    };
+    match error {
+        Error::Apply(ApplyError::Kube {
+            verb,
+            kind,
+            name,
+            source,
+        }) => match api(source) {
+            Some((code, message)) => Failure {
+                class: if code == 422 || code == 400 {
+                    FailureClass::Spec
+                } else {
+                    FailureClass::Transient
+                },
+                message: format!("{verb} {kind} {name}: {message}"),
+            },
+            None => Failure {
+                class: FailureClass::Transient,
+                message: format!("{verb} {kind} {name}: {source}"),
+            },
+        },
+        Error::Apply(e @ ApplyError::Json(..)) => Failure {
+            class: FailureClass::Spec,
+            message: e.to_string(),
+        },
+        Error::Read(e) => Failure {
+            class: FailureClass::Transient,
+            message: match api(e) {
+                Some((_, message)) => format!("reading inputs: {message}"),
+                None => format!("reading inputs: {e}"),
+            },
+        },
+        Error::Json(e) => Failure {
+            class: FailureClass::Transient,
+            message: format!("serializing status: {e}"),
+        },
+    }
+}
+
+/// Write the report: the status (only when it changed), the metrics and the events.
+pub async fn publish(
+    instance: &OpenClawInstance,
+    ctx: &Context,
+    report: &Report,
+    image: Option<&str>,
+) -> Result<(), Error> {
+    let ns = instance.namespace().unwrap_or_default();
+    let name = instance.name_any();
+    write_status(instance, ctx, &report.status).await?;
+    ctx.metrics.observe_instance(
+        &ns,
+        &name,
+        report.status.phase.as_deref(),
+        report.ready(),
         image,
-    })
-}
-
-/// The conditions of the features backed by optional kinds: set while the feature is on,
-/// removed when it is off. A missing CRD is reported, never a reconcile error, and the phase
-/// is not changed by it.
-fn feature_conditions(
-    results: &std::collections::BTreeMap<CustomKind, KindResult>,
-    ingress: bool,
-    old: &OpenClawInstanceStatus,
-    conditions: &mut Vec<Condition>,
-    events: &mut Vec<Event>,
-    generation: Option<i64>,
-    now: &Time,
-) {
-    struct Spec {
-        kind: CustomKind,
-        condition: &'static str,
-        ok: &'static str,
-        absent: &'static str,
+    );
+    for event in &report.events {
+        if let Err(e) = ctx.recorder.publish(event, &instance.object_ref(&())).await {
+            tracing::warn!(instance = %format!("{ns}/{name}"), "cannot record event: {e}");
+        }
     }
-    let specs = [
-        Spec {
-            kind: CustomKind::ServiceMonitor,
-            condition: "ServiceMonitorReady",
-            ok: "ServiceMonitorReconciled",
-            absent: "CRDNotInstalled",
-        },
-        Spec {
-            kind: CustomKind::PrometheusRule,
-            condition: "PrometheusRuleReady",
-            ok: "PrometheusRuleReconciled",
-            absent: "CRDNotInstalled",
-        },
-        Spec {
-            kind: CustomKind::HttpRoute,
-            condition: "HTTPRouteReady",
-            ok: "HTTPRouteReconciled",
-            absent: "GatewayAPINotInstalled",
-        },
-        Spec {
-            kind: CustomKind::TraefikMiddleware,
-            condition: "IngressReady",
-            ok: "IngressReconciled",
-            absent: "TraefikMiddlewareCRDNotInstalled",
-        },
-    ];
-    for spec in specs {
-        let wanted = results.get(&spec.kind);
-        let on = wanted.is_some() || (spec.kind == CustomKind::TraefikMiddleware && ingress);
-        if !on {
-            remove_condition(conditions, spec.condition);
-            continue;
-        }
-        let crd = format!("{}.{}", spec.kind.plural(), spec.kind.group());
-        if wanted == Some(&KindResult::Pending)
-            && super::status::condition(conditions, spec.condition).is_some()
-        {
-            // The cache is still listing (e.g. just after a restart): keep what was reported,
-            // so a restart writes nothing.
-            continue;
-        }
-        let (status, reason, message) = match wanted.unwrap_or(&KindResult::Reconciled) {
-            KindResult::Reconciled => (TRUE, spec.ok, format!("{} reconciled", spec.kind.kind())),
-            KindResult::NotInstalled => (
-                FALSE,
-                spec.absent,
-                format!("the CRD {crd} is not installed; nothing was created"),
-            ),
-            KindResult::Forbidden(m) => (
-                FALSE,
-                "Forbidden",
-                format!("the operator may not manage {crd}: {m}"),
-            ),
-            KindResult::Pending => (
-                FALSE,
-                "Pending",
-                format!("waiting for the {} cache", spec.kind.kind()),
-            ),
-        };
-        if status == FALSE && reason != "Pending" && old_reason(old, spec.condition) != Some(reason)
-        {
-            let event_reason = if reason == "Forbidden" {
-                "Forbidden"
-            } else {
-                "CRDNotInstalled"
-            };
-            events.push(event(EventType::Warning, event_reason, &message));
-        }
-        set_condition(
-            conditions,
-            spec.condition,
-            status,
-            reason,
-            message,
-            generation,
-            now,
-        );
-    }
+    Ok(())
 }
 
-fn old_reason<'a>(old: &'a OpenClawInstanceStatus, type_: &str) -> Option<&'a str> {
-    old.conditions
-        .as_deref()
-        .and_then(|c| super::status::condition(c, type_))
-        .map(|c| c.reason.as_str())
-}
-
-/// How one optional third-party kind fared in a pass.
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum KindResult {
-    Reconciled,
-    NotInstalled,
-    Forbidden(String),
-    Pending,
-}
-
-/// What applying concluded.
-struct Applied {
-    managed: ManagedResources,
-    /// The optional kinds the instance wants, and how each fared.
-    custom: std::collections::BTreeMap<CustomKind, KindResult>,
-    /// Whether an Ingress was rendered.
-    ingress: bool,
-    /// Look again soon (a cache still listing, a StatefulSet being re-created).
-    soon: bool,
+fn now() -> Time {
+    // Whole seconds, as the API server stores them.
+    Time(Timestamp::from_second(Timestamp::now().as_second()).unwrap_or_else(|_| Timestamp::now()))
 }
 
 /// Whether the StatefulSet's volumeClaimTemplates (immutable) differ from the desired ones.

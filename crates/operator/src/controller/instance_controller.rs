@@ -22,7 +22,7 @@ use openclaw_api::clusterdefaults::CLUSTER_DEFAULTS_NAME;
 use tracing::Instrument;
 
 use super::runtime::{AbortOnDrop, Change, Failures, Runtime, metadata_watch};
-use super::{Context, Error, custom, instance, observe};
+use super::{Context, Error, custom, finalizer, instance, observe};
 use crate::metrics::{self, Metrics, Outcome};
 
 /// The controller's name in metrics (`controller` and workqueue `name` labels): the Go
@@ -89,8 +89,12 @@ async fn reconcile(instance: Arc<OpenClawInstance>, ctx: Arc<Context>) -> Result
     result
 }
 
-/// Build the instance controller on `rt` (see [`super::runtime::Start`]).
-pub fn start(rt: &Runtime) -> BoxFuture<'static, ()> {
+/// Build the instance controller on `rt` (see [`super::runtime::Start`]), with the steps that
+/// run when an instance is deleted.
+pub fn start(
+    rt: &Runtime,
+    cleanup_steps: Vec<Arc<dyn finalizer::CleanupStep>>,
+) -> BoxFuture<'static, ()> {
     let metrics = rt.metrics.clone();
     metrics.register_controller(NAME, rt.concurrency);
     let store = rt.stores.instances.clone();
@@ -206,6 +210,7 @@ pub fn start(rt: &Runtime) -> BoxFuture<'static, ()> {
         custom: custom_kinds,
         recorder: rt.recorder.clone(),
         metrics: metrics.clone(),
+        cleanup_steps,
         active: rt.active.clone(),
         failures: Failures::default(),
     });

@@ -5,34 +5,39 @@
 //! - [`kinds`]: everything per managed kind, generated from the one table
 //!   `openclaw_render::managed_kinds!`;
 //! - the OpenClawInstance controller: [`instance_controller`] (its triggers and error policy)
-//!   and [`instance`] (one reconcile: observe, validate, render, apply, prune, report), with
-//!   [`observe`], [`apply`], [`custom`] and [`status`].
+//!   and [`instance`] (one reconcile: observe, validate, lifecycle, render, apply, prune,
+//!   report), with [`observe`], [`lifecycle`], [`finalizer`], [`apply`], [`custom`],
+//!   [`report`] and [`status`].
 //!
 //! [`controllers`] lists the controllers the operator runs; a new controller is one more entry
 //! there (see [`runtime`] for an outline).
 
 pub mod apply;
 pub mod custom;
+pub mod finalizer;
 pub mod instance;
 pub mod instance_controller;
 pub mod kinds;
+pub mod lifecycle;
 pub mod observe;
+pub mod report;
 pub mod runtime;
 pub mod status;
 
 use std::sync::Arc;
 
+use futures::FutureExt;
 use kube::Client;
 use kube::runtime::events::Recorder;
 use kube::runtime::reflector::ObjectRef;
 use openclaw_api::clusterdefaults::{CLUSTER_DEFAULTS_NAME, OpenClawClusterDefaults};
+use tokio::sync::watch;
 
 use crate::metrics::Metrics;
 
 pub use kinds::Stores;
 pub use runtime::{
-    MANAGED_BY, Options, Readiness, Runtime, Scope, Start, Watched, run_controllers,
-    shutdown_signal,
+    MANAGED_BY, Readiness, Runtime, Scope, Shutdown, Start, Watched, shutdown_signal,
 };
 
 /// Errors of one reconcile (transient: retried with backoff).
@@ -61,6 +66,8 @@ pub struct Context {
     pub recorder: Recorder,
     /// Metrics.
     pub metrics: Arc<Metrics>,
+    /// Steps that run when an instance is deleted, before its finalizer is released.
+    pub cleanup_steps: Vec<Arc<dyn finalizer::CleanupStep>>,
     /// Whether this replica may write (leader, caches synced).
     active: runtime::Active,
     /// Consecutive failures per instance, for backoff.
@@ -76,9 +83,51 @@ impl Context {
     }
 }
 
-/// Every controller the operator runs, each built on the shared [`Runtime`].
-pub fn controllers() -> Vec<Start> {
-    vec![Box::new(instance_controller::start)]
+/// What the operator process hands the controllers: the shared runtime's inputs, and the
+/// settings of individual controllers.
+pub struct Options {
+    /// Where to watch.
+    pub scope: Scope,
+    /// Objects reconciled in parallel (per controller).
+    pub concurrency: u16,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+    /// Leadership: reconciles write only while this is true (always true without election).
+    pub leader: watch::Receiver<bool>,
+    /// Cache sync state, shared with `/readyz`.
+    pub readiness: Readiness,
+    /// Resolves when the process should stop; in-flight reconciles finish first.
+    pub shutdown: Shutdown,
+    /// Steps that run when an instance is deleted, before its finalizer is released (the
+    /// backup workflow plugs in here; tests inject steps that never finish).
+    pub cleanup_steps: Vec<Arc<dyn finalizer::CleanupStep>>,
+}
+
+impl Options {
+    /// Options for a single replica that always leads, stopping on SIGTERM/SIGINT.
+    pub fn standalone(scope: Scope, concurrency: u16) -> Self {
+        let (tx, leader) = watch::channel(true);
+        // Keep the sender alive for the life of the process: the receiver then never closes.
+        std::mem::forget(tx);
+        Self {
+            scope,
+            concurrency,
+            metrics: Arc::new(Metrics::new("none", concurrency)),
+            leader,
+            readiness: Readiness::default(),
+            shutdown: shutdown_signal().boxed().shared(),
+            cleanup_steps: Vec::new(),
+        }
+    }
+}
+
+/// Every controller the operator runs, each built on the shared [`Runtime`] (with its own
+/// settings from `options`). A new controller is one more entry.
+pub fn controllers(options: &Options) -> Vec<Start> {
+    let cleanup_steps = options.cleanup_steps.clone();
+    vec![Box::new(move |rt: &Runtime| {
+        instance_controller::start(rt, cleanup_steps)
+    })]
 }
 
 /// Run the controllers with default options until SIGTERM/SIGINT.
@@ -89,14 +138,34 @@ pub async fn run(client: Client, scope: Scope, concurrency: u16) -> anyhow::Resu
 
 /// Run the controllers until `options.shutdown` resolves.
 pub async fn run_with(client: Client, options: Options) {
-    run_controllers(client, options, controllers()).await;
+    let controllers = controllers(&options);
+    run_controllers(client, options, controllers).await;
+}
+
+/// Run `controllers` on one runtime (built from `options`) until they all stop.
+pub async fn run_controllers(client: Client, options: Options, controllers: Vec<Start>) {
+    let (rt, drivers) = Runtime::new(
+        client,
+        runtime::RuntimeOptions {
+            scope: options.scope,
+            concurrency: options.concurrency,
+            metrics: options.metrics,
+            leader: options.leader,
+            readiness: options.readiness,
+            shutdown: options.shutdown,
+        },
+    );
+    let running: Vec<_> = controllers.into_iter().map(|start| start(&rt)).collect();
+    let tasks = drivers.spawn();
+    futures::future::join_all(running).await;
+    drop(tasks);
+    tracing::info!("controllers stopped");
 }
 
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
-    use futures::FutureExt;
     use openclaw_api::selfconfig::OpenClawSelfConfig;
 
     /// A second controller joins with one entry: a constructor that receives the runtime.
@@ -115,8 +184,18 @@ mod tests {
             Client::try_from(kube::Config::new("http://127.0.0.1:9".parse().unwrap())).unwrap();
         let options = Options::standalone(Scope::namespace("ns"), 1);
         let metrics = options.metrics.clone();
-        let (rt, _drivers) = Runtime::new(client, options);
-        let mut list = controllers();
+        let mut list = controllers(&options);
+        let (rt, _drivers) = Runtime::new(
+            client,
+            runtime::RuntimeOptions {
+                scope: options.scope,
+                concurrency: options.concurrency,
+                metrics: options.metrics,
+                leader: options.leader,
+                readiness: options.readiness,
+                shutdown: options.shutdown,
+            },
+        );
         list.push(Box::new(another));
         let built: Vec<_> = list.into_iter().map(|start| start(&rt)).collect();
         assert_eq!(built.len(), 2);

@@ -708,8 +708,9 @@ impl std::ops::Deref for Failures {
     }
 }
 
-/// What the operator process hands the controllers.
-pub struct Options {
+/// The inputs of a [`Runtime`] (`super::Options` without the settings of individual
+/// controllers).
+pub struct RuntimeOptions {
     /// Where to watch.
     pub scope: Scope,
     /// Objects reconciled in parallel (per controller).
@@ -722,23 +723,6 @@ pub struct Options {
     pub readiness: Readiness,
     /// Resolves when the process should stop; in-flight reconciles finish first.
     pub shutdown: Shutdown,
-}
-
-impl Options {
-    /// Options for a single replica that always leads, stopping on SIGTERM/SIGINT.
-    pub fn standalone(scope: Scope, concurrency: u16) -> Self {
-        let (tx, leader) = watch::channel(true);
-        // Keep the sender alive for the life of the process: the receiver then never closes.
-        std::mem::forget(tx);
-        Self {
-            scope,
-            concurrency,
-            metrics: Arc::new(Metrics::new("none", concurrency)),
-            leader,
-            readiness: Readiness::default(),
-            shutdown: shutdown_signal().boxed().shared(),
-        }
-    }
 }
 
 /// Everything the controllers share. Cheap to clone.
@@ -794,8 +778,8 @@ impl Drop for AbortOnDrop {
 
 impl Runtime {
     /// The runtime and its tasks (not started: controllers subscribe first).
-    pub fn new(client: Client, options: Options) -> (Self, Drivers) {
-        let Options {
+    pub fn new(client: Client, options: RuntimeOptions) -> (Self, Drivers) {
+        let RuntimeOptions {
             scope,
             concurrency,
             metrics,
@@ -900,16 +884,6 @@ where
 /// Builds one controller on the shared runtime: subscribes to what it needs (synchronously)
 /// and returns the future that runs it until `runtime.shutdown` resolves.
 pub type Start = Box<dyn FnOnce(&Runtime) -> BoxFuture<'static, ()> + Send>;
-
-/// Run `controllers` on one runtime until they all stop.
-pub async fn run_controllers(client: Client, options: Options, controllers: Vec<Start>) {
-    let (rt, drivers) = Runtime::new(client, options);
-    let running: Vec<_> = controllers.into_iter().map(|start| start(&rt)).collect();
-    let tasks = drivers.spawn();
-    futures::future::join_all(running).await;
-    drop(tasks);
-    tracing::info!("controllers stopped");
-}
 
 #[cfg(test)]
 mod tests {

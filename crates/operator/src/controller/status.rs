@@ -9,6 +9,8 @@ pub const FALSE: &str = "False";
 
 /// Phases the instance controller sets.
 pub mod phase {
+    /// Seen, nothing applied yet.
+    pub const PENDING: &str = "Pending";
     /// Objects applied, the pod is not Ready yet.
     pub const PROVISIONING: &str = "Provisioning";
     /// The pod is Ready.
@@ -19,6 +21,10 @@ pub mod phase {
     pub const FAILED: &str = "Failed";
     /// Scaled to zero on request.
     pub const SUSPENDED: &str = "Suspended";
+    /// Deleting: cleanup steps (the backup) run before the finalizer is released.
+    pub const BACKING_UP: &str = "BackingUp";
+    /// Deleting: the finalizer is released.
+    pub const TERMINATING: &str = "Terminating";
 }
 
 /// Set (or update) a condition. `lastTransitionTime` changes only when the status flips, so an

@@ -177,7 +177,15 @@ async fn mutate_instance(body: Bytes) -> Response {
         Err(bad) => return bad.into_response(),
     };
     let creating_or_updating = matches!(req.operation, Operation::Create | Operation::Update);
+    let old = raw(req.old_object.as_ref()).ok().flatten();
     let object = match raw(req.object.as_ref()) {
+        // A metadata-only update (the finalizer) or a deletion: nothing to default.
+        Ok(Some(object))
+            if req.operation == Operation::Update
+                && admission::spec_unchanged_or_deleting(&object, old.as_ref()) =>
+        {
+            return review(AdmissionResponse::from(&req));
+        }
         Ok(Some(object)) if creating_or_updating && req.sub_resource.is_none() => object,
         // Nothing to default: DELETE, CONNECT, subresources.
         Ok(_) => return review(AdmissionResponse::from(&req)),

@@ -75,6 +75,19 @@ impl Harness {
         });
     }
 
+    /// Like [`start_controller`](Self::start_controller), with these cleanup steps run when an
+    /// instance is deleted.
+    pub fn start_controller_with_cleanup(
+        &mut self,
+        steps: Vec<std::sync::Arc<dyn controller::finalizer::CleanupStep>>,
+    ) {
+        self.controller.abort();
+        let counting = self.counting.clone();
+        let mut options = controller::Options::standalone(Scope::namespace(self.ns.name()), 2);
+        options.cleanup_steps = steps;
+        self.controller = tokio::spawn(controller::run_with(counting, options));
+    }
+
     pub fn api<K>(&self) -> Api<K>
     where
         K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
