@@ -7,42 +7,11 @@ Each template is a YAML sequence of PolicyRules, to be placed under `rules:`.
 - apiGroups:
   - ""
   resources:
-  - secrets
-  verbs:
-  - get
-  - list
-  - watch
-  - create
-  - update
-  - patch
-  - delete
-- apiGroups:
-  - ""
-  resources:
-  - configmaps
-  verbs:
-  - get
-  - list
-  - watch
-  - create
-  - patch
-  - delete
-- apiGroups:
-  - ""
-  resources:
-  - persistentvolumeclaims
-  verbs:
-  - get
-  - list
-  - watch
-  - create
-  - patch
-  - delete
-- apiGroups:
-  - ""
-  resources:
-  - services
   - serviceaccounts
+  - secrets
+  - configmaps
+  - persistentvolumeclaims
+  - services
   verbs:
   - list
   - watch
@@ -50,9 +19,21 @@ Each template is a YAML sequence of PolicyRules, to be placed under `rules:`.
   - patch
   - delete
 - apiGroups:
-  - apps
+  - rbac.authorization.k8s.io
   resources:
-  - statefulsets
+  - roles
+  - rolebindings
+  verbs:
+  - list
+  - watch
+  - create
+  - patch
+  - delete
+- apiGroups:
+  - networking.k8s.io
+  resources:
+  - networkpolicies
+  - ingresses
   verbs:
   - list
   - watch
@@ -70,10 +51,9 @@ Each template is a YAML sequence of PolicyRules, to be placed under `rules:`.
   - patch
   - delete
 - apiGroups:
-  - networking.k8s.io
+  - apps
   resources:
-  - networkpolicies
-  - ingresses
+  - statefulsets
   verbs:
   - list
   - watch
@@ -122,22 +102,19 @@ Each template is a YAML sequence of PolicyRules, to be placed under `rules:`.
   - patch
   - delete
 - apiGroups:
-  - openclaw.rocks
+  - ""
   resources:
-  - openclawinstances/finalizers
+  - secrets
   verbs:
+  - get
   - update
 - apiGroups:
-  - rbac.authorization.k8s.io
+  - ""
   resources:
-  - roles
-  - rolebindings
+  - configmaps
+  - persistentvolumeclaims
   verbs:
-  - list
-  - watch
-  - create
-  - patch
-  - delete
+  - get
 - apiGroups:
   - openclaw.rocks
   resources:
@@ -147,6 +124,12 @@ Each template is a YAML sequence of PolicyRules, to be placed under `rules:`.
   - list
   - watch
   - patch
+- apiGroups:
+  - openclaw.rocks
+  resources:
+  - openclawinstances/finalizers
+  verbs:
+  - update
 - apiGroups:
   - openclaw.rocks
   resources:

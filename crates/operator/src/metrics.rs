@@ -7,7 +7,7 @@
 //! removed when the instance is deleted. Metrics that belong to features not built yet
 //! (auto-update) are not registered. See docs/operations.md.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -23,8 +23,10 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use tower::{Layer, Service};
 
-/// The controller name, as controller-runtime labels it (`controller`, and `name` on
-/// `workqueue_*`): dashboards select on it.
+/// The instance controller's name, as controller-runtime labels it (`controller`, and `name`
+/// on `workqueue_*`): dashboards select on it. Every controller passes its own name to the
+/// per-controller methods ([`Metrics::register_controller`], [`Metrics::queue_add`],
+/// [`Metrics::reconcile_started`], ...).
 pub const CONTROLLER: &str = "openclawinstance";
 
 /// Instance phases exported as `openclaw_instance_phase` (one series per phase, 0 or 1).
@@ -116,7 +118,8 @@ pub enum Outcome {
     Error,
 }
 
-/// What the workqueue metrics need: which instances wait and which are being worked on.
+/// What the workqueue metrics of one controller need: which objects wait and which are being
+/// worked on.
 #[derive(Debug, Default)]
 struct QueueState {
     /// Triggered but not started, with the time of the first trigger.
@@ -138,6 +141,7 @@ pub struct Metrics {
     cr_reconcile_total: Family<ControllerResultLabels, Counter>,
     cr_reconcile_errors: Family<ControllerLabels, Counter>,
     cr_reconcile_time: HistogramFamily<ControllerLabels>,
+    cr_max_concurrent: Family<ControllerLabels, Gauge>,
     cr_active_workers: Family<ControllerLabels, Gauge>,
     wq_depth: Family<QueueLabels, Gauge>,
     wq_adds: Family<QueueLabels, Counter>,
@@ -147,7 +151,8 @@ pub struct Metrics {
     rest_requests: Family<RequestLabels, Counter>,
     leader: Family<LeaseLabels, Gauge>,
     lease_name: String,
-    queue: Arc<Mutex<QueueState>>,
+    /// Per controller name.
+    queues: Arc<Mutex<BTreeMap<String, QueueState>>>,
     info_labels: Mutex<HashMap<String, InfoLabels>>,
 }
 
@@ -165,20 +170,20 @@ fn key(namespace: &str, name: &str) -> String {
     format!("{namespace}/{name}")
 }
 
-fn controller() -> ControllerLabels {
+fn controller(name: &str) -> ControllerLabels {
     ControllerLabels {
-        controller: CONTROLLER.into(),
+        controller: name.into(),
     }
 }
 
-fn queue() -> QueueLabels {
-    QueueLabels {
-        name: CONTROLLER.into(),
-    }
+fn queue(name: &str) -> QueueLabels {
+    QueueLabels { name: name.into() }
 }
 
 impl Metrics {
-    /// Registers every metric. `lease_name` labels `leader_election_master_status`.
+    /// Registers every metric. `lease_name` labels `leader_election_master_status`;
+    /// `max_concurrent` is the instance controller's (registered here, so its series exist
+    /// from the start).
     pub fn new(lease_name: &str, max_concurrent: u16) -> Self {
         let mut registry = Registry::default();
         let reconcile_total = Family::<ResultLabels, Counter>::default();
@@ -297,26 +302,17 @@ impl Metrics {
             "1 while this replica is the leader (always 1 with leader election off)",
             leader.clone(),
         );
-        let queue_state = Arc::new(Mutex::new(QueueState::default()));
-        registry.register_collector(Box::new(QueueCollector(queue_state.clone())));
+        let queues = Arc::new(Mutex::new(BTreeMap::new()));
+        registry.register_collector(Box::new(QueueCollector(queues.clone())));
         registry.register_collector(Box::new(ProcessCollector::new()));
 
-        cr_max_concurrent
-            .get_or_create(&controller())
-            .set(i64::from(max_concurrent));
-        // Series that dashboards plot from the start, at zero until something happens.
-        cr_active_workers.get_or_create(&controller()).set(0);
-        wq_depth.get_or_create(&queue()).set(0);
-        wq_adds.get_or_create(&queue()).inc_by(0);
-        wq_retries.get_or_create(&queue()).inc_by(0);
-        cr_reconcile_errors.get_or_create(&controller()).inc_by(0);
         leader
             .get_or_create(&LeaseLabels {
                 name: lease_name.into(),
             })
             .set(0);
 
-        Self {
+        let metrics = Self {
             registry,
             reconcile_total,
             reconcile_duration,
@@ -337,9 +333,36 @@ impl Metrics {
             rest_requests,
             leader,
             lease_name: lease_name.into(),
-            queue: queue_state,
+            queues,
+            cr_max_concurrent,
             info_labels: Mutex::new(HashMap::new()),
-        }
+        };
+        metrics.register_controller(CONTROLLER, max_concurrent);
+        metrics
+    }
+
+    /// Registers a controller: its `max_concurrent` reconciles, and the series dashboards plot
+    /// from the start, at zero until something happens. Idempotent.
+    pub fn register_controller(&self, name: &str, max_concurrent: u16) {
+        self.cr_max_concurrent
+            .get_or_create(&controller(name))
+            .set(i64::from(max_concurrent));
+        lock(&self.queues).entry(name.to_string()).or_default();
+        self.cr_active_workers.get_or_create(&controller(name)).set(
+            lock(&self.queues)
+                .get(name)
+                .map_or(0, |q| q.running.len() as i64),
+        );
+        self.wq_depth.get_or_create(&queue(name)).set(
+            lock(&self.queues)
+                .get(name)
+                .map_or(0, |q| q.pending.len() as i64),
+        );
+        self.wq_adds.get_or_create(&queue(name)).inc_by(0);
+        self.wq_retries.get_or_create(&queue(name)).inc_by(0);
+        self.cr_reconcile_errors
+            .get_or_create(&controller(name))
+            .inc_by(0);
     }
 
     /// The OpenMetrics text exposition of every metric.
@@ -349,65 +372,115 @@ impl Metrics {
         Ok(out)
     }
 
-    /// An instance was triggered (a watch event mapped to it). Counts one add; the queue depth
-    /// grows only if it was not already waiting (triggers of a waiting instance merge, as in
-    /// the controller's scheduler).
-    pub fn queue_add(&self, namespace: &str, name: &str) {
-        self.wq_adds.get_or_create(&queue()).inc();
-        let mut q = lock(&self.queue);
+    /// An object of `controller` was triggered (a watch event mapped to it). Counts one add;
+    /// the queue depth grows only if it was not already waiting (triggers of a waiting object
+    /// merge, as in the controller's scheduler).
+    pub fn queue_add(&self, controller: &str, namespace: &str, name: &str) {
+        self.wq_adds.get_or_create(&queue(controller)).inc();
+        let mut queues = lock(&self.queues);
+        let q = queues.entry(controller.to_string()).or_default();
         q.pending
             .entry(key(namespace, name))
             .or_insert_with(Instant::now);
         self.wq_depth
-            .get_or_create(&queue())
+            .get_or_create(&queue(controller))
             .set(q.pending.len() as i64);
     }
 
-    /// A reconcile of the instance starts now.
-    pub fn reconcile_started(&self, namespace: &str, name: &str) {
+    /// The object is gone: it no longer waits in `controller`'s queue.
+    pub fn queue_forget(&self, controller: &str, namespace: &str, name: &str) {
+        let mut queues = lock(&self.queues);
+        let q = queues.entry(controller.to_string()).or_default();
+        q.pending.remove(&key(namespace, name));
+        self.wq_depth
+            .get_or_create(&queue(controller))
+            .set(q.pending.len() as i64);
+    }
+
+    /// A reconcile of the object by `controller` starts now.
+    pub fn reconcile_started(&self, controller_name: &str, namespace: &str, name: &str) {
         let k = key(namespace, name);
-        let mut q = lock(&self.queue);
+        let mut queues = lock(&self.queues);
+        let q = queues.entry(controller_name.to_string()).or_default();
         if let Some(since) = q.pending.remove(&k) {
             self.wq_queue_duration
-                .get_or_create(&queue())
+                .get_or_create(&queue(controller_name))
                 .observe(since.elapsed().as_secs_f64());
         }
         q.running.insert(k, Instant::now());
         self.wq_depth
-            .get_or_create(&queue())
+            .get_or_create(&queue(controller_name))
             .set(q.pending.len() as i64);
         self.cr_active_workers
-            .get_or_create(&controller())
+            .get_or_create(&controller(controller_name))
             .set(q.running.len() as i64);
     }
 
     /// The reconcile that just started did nothing (this replica is not active).
-    pub fn reconcile_skipped(&self, namespace: &str, name: &str) {
-        let mut q = lock(&self.queue);
+    pub fn reconcile_skipped(&self, controller_name: &str, namespace: &str, name: &str) {
+        let mut queues = lock(&self.queues);
+        let q = queues.entry(controller_name.to_string()).or_default();
         q.running.remove(&key(namespace, name));
         self.cr_active_workers
-            .get_or_create(&controller())
+            .get_or_create(&controller(controller_name))
             .set(q.running.len() as i64);
     }
 
-    /// A reconcile of the instance ended.
+    /// A reconcile of the object by `controller` ended: the controller-runtime and workqueue
+    /// series. Returns how long it took.
     pub fn reconcile_finished(
         &self,
+        controller_name: &str,
         namespace: &str,
         name: &str,
         outcome: Outcome,
         requeue_after: bool,
-    ) {
-        let k = key(namespace, name);
+    ) -> Duration {
         let elapsed = {
-            let mut q = lock(&self.queue);
-            let started = q.running.remove(&k);
+            let mut queues = lock(&self.queues);
+            let q = queues.entry(controller_name.to_string()).or_default();
+            let started = q.running.remove(&key(namespace, name));
             self.cr_active_workers
-                .get_or_create(&controller())
+                .get_or_create(&controller(controller_name))
                 .set(q.running.len() as i64);
             started.map(|s| s.elapsed()).unwrap_or(Duration::ZERO)
         };
         let secs = elapsed.as_secs_f64();
+        let cr_result = match (outcome, requeue_after) {
+            (Outcome::Error, _) => "error",
+            (Outcome::Success, true) => "requeue_after",
+            (Outcome::Success, false) => "success",
+        };
+        self.cr_reconcile_total
+            .get_or_create(&ControllerResultLabels {
+                controller: controller_name.into(),
+                result: cr_result.into(),
+            })
+            .inc();
+        if outcome == Outcome::Error {
+            self.cr_reconcile_errors
+                .get_or_create(&controller(controller_name))
+                .inc();
+            self.wq_retries.get_or_create(&queue(controller_name)).inc();
+        }
+        self.cr_reconcile_time
+            .get_or_create(&controller(controller_name))
+            .observe(secs);
+        self.wq_work_duration
+            .get_or_create(&queue(controller_name))
+            .observe(secs);
+        elapsed
+    }
+
+    /// A reconcile of the instance ended: `openclaw_reconcile_total` and
+    /// `openclaw_reconcile_duration_seconds` (the instance controller's own series).
+    pub fn instance_reconciled(
+        &self,
+        namespace: &str,
+        name: &str,
+        outcome: Outcome,
+        elapsed: Duration,
+    ) {
         let result = match outcome {
             Outcome::Success => "success",
             Outcome::Error => "error",
@@ -424,26 +497,7 @@ impl Metrics {
                 instance: name.into(),
                 namespace: namespace.into(),
             })
-            .observe(secs);
-        let cr_result = match (outcome, requeue_after) {
-            (Outcome::Error, _) => "error",
-            (Outcome::Success, true) => "requeue_after",
-            (Outcome::Success, false) => "success",
-        };
-        self.cr_reconcile_total
-            .get_or_create(&ControllerResultLabels {
-                controller: CONTROLLER.into(),
-                result: cr_result.into(),
-            })
-            .inc();
-        if outcome == Outcome::Error {
-            self.cr_reconcile_errors.get_or_create(&controller()).inc();
-            self.wq_retries.get_or_create(&queue()).inc();
-        }
-        self.cr_reconcile_time
-            .get_or_create(&controller())
-            .observe(secs);
-        self.wq_work_duration.get_or_create(&queue()).observe(secs);
+            .observe(elapsed.as_secs_f64());
     }
 
     /// The instance's phase, readiness and image after a reconcile.
@@ -512,7 +566,8 @@ impl Metrics {
             .set(i64::from(leader));
     }
 
-    /// The instance is gone: drop its series (the Go operator kept them forever).
+    /// The instance is gone: drop its series (the Go operator kept them forever). Its queue
+    /// entry goes with [`Metrics::queue_forget`].
     pub fn forget_instance(&self, namespace: &str, name: &str) {
         let instance = InstanceLabels {
             instance: name.into(),
@@ -537,11 +592,6 @@ impl Metrics {
         if let Some(old) = lock(&self.info_labels).remove(&key(namespace, name)) {
             self.info.remove(&old);
         }
-        let mut q = lock(&self.queue);
-        q.pending.remove(&key(namespace, name));
-        self.wq_depth
-            .get_or_create(&queue())
-            .set(q.pending.len() as i64);
     }
 
     /// A tower layer for the kube client that counts `rest_client_requests_total`.
@@ -631,34 +681,40 @@ where
 }
 
 /// `workqueue_unfinished_work_seconds` and `workqueue_longest_running_processor_seconds`,
-/// computed at scrape time from the running reconciles.
+/// computed at scrape time from the running reconciles, per controller.
 #[derive(Debug)]
-struct QueueCollector(Arc<Mutex<QueueState>>);
+struct QueueCollector(Arc<Mutex<BTreeMap<String, QueueState>>>);
 
 impl Collector for QueueCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
-        let (unfinished, longest) = {
-            let q = lock(&self.0);
-            let ages = q.running.values().map(|s| s.elapsed().as_secs_f64());
-            ages.fold((0.0, 0.0), |(sum, max): (f64, f64), a| {
-                (sum + a, max.max(a))
+        // (queue name, unfinished seconds, longest seconds), one per controller.
+        let per_queue: Vec<(String, f64, f64)> = lock(&self.0)
+            .iter()
+            .map(|(name, q)| {
+                let ages = q.running.values().map(|s| s.elapsed().as_secs_f64());
+                let (sum, max) = ages.fold((0.0, 0.0), |(sum, max): (f64, f64), a| {
+                    (sum + a, max.max(a))
+                });
+                (name.clone(), sum, max)
             })
-        };
-        for (name, help, value) in [
+            .collect();
+        for (name, help, longest) in [
             (
                 "workqueue_unfinished_work_seconds",
                 "Seconds of work in progress not yet observed by work_duration",
-                unfinished,
+                false,
             ),
             (
                 "workqueue_longest_running_processor_seconds",
                 "Seconds the longest running reconcile has been running",
-                longest,
+                true,
             ),
         ] {
-            let gauge = ConstGauge::new(value);
-            let mut metric = encoder.encode_descriptor(name, help, None, gauge.metric_type())?;
-            gauge.encode(metric.encode_family(&queue())?)?;
+            let mut metric = encoder.encode_descriptor(name, help, None, MetricType::Gauge)?;
+            for (queue_name, unfinished, max) in &per_queue {
+                let gauge = ConstGauge::new(if longest { *max } else { *unfinished });
+                gauge.encode(metric.encode_family(&queue(queue_name))?)?;
+            }
         }
         Ok(())
     }
@@ -759,10 +815,11 @@ mod tests {
     #[test]
     fn exposition_has_the_go_operator_names_and_drops_deleted_instances() {
         let m = Metrics::new("openclaw-operator.openclaw.rocks", 4);
-        m.queue_add("ns", "a");
-        m.queue_add("ns", "a");
-        m.reconcile_started("ns", "a");
-        m.reconcile_finished("ns", "a", Outcome::Success, true);
+        m.queue_add(CONTROLLER, "ns", "a");
+        m.queue_add(CONTROLLER, "ns", "a");
+        m.reconcile_started(CONTROLLER, "ns", "a");
+        let took = m.reconcile_finished(CONTROLLER, "ns", "a", Outcome::Success, true);
+        m.instance_reconciled("ns", "a", Outcome::Success, took);
         m.observe_instance("ns", "a", Some("Running"), true, Some("img:1.0"));
         m.observe_instance("ns", "a", Some("Running"), true, Some("img:2.0"));
         let text = m.encode().unwrap();
@@ -790,5 +847,29 @@ mod tests {
             !text.contains("instance=\"a\""),
             "series kept after delete:\n{text}"
         );
+    }
+
+    #[test]
+    fn each_controller_has_its_own_series() {
+        let m = Metrics::new("lease", 4);
+        m.register_controller("openclawselfconfig", 1);
+        m.queue_add("openclawselfconfig", "ns", "r");
+        m.reconcile_started("openclawselfconfig", "ns", "r");
+        m.reconcile_finished("openclawselfconfig", "ns", "r", Outcome::Error, false);
+        let text = m.encode().unwrap();
+        for needle in [
+            "controller_runtime_reconcile_total{controller=\"openclawselfconfig\",result=\"error\"} 1",
+            "controller_runtime_reconcile_errors_total{controller=\"openclawselfconfig\"} 1",
+            "controller_runtime_reconcile_errors_total{controller=\"openclawinstance\"} 0",
+            "controller_runtime_max_concurrent_reconciles{controller=\"openclawselfconfig\"} 1",
+            "workqueue_adds_total{name=\"openclawselfconfig\"} 1",
+            "workqueue_adds_total{name=\"openclawinstance\"} 0",
+            "workqueue_retries_total{name=\"openclawselfconfig\"} 1",
+            "workqueue_longest_running_processor_seconds{name=\"openclawselfconfig\"} 0",
+        ] {
+            assert!(text.contains(needle), "missing {needle} in\n{text}");
+        }
+        // The per-instance series belong to the instance controller only.
+        assert!(!text.contains("openclaw_reconcile_total{"), "{text}");
     }
 }

@@ -1183,7 +1183,7 @@ h_bucket{c="1",le="+Inf"} 4
     #[test]
     fn converts_the_operator_metrics() {
         let m = Metrics::new("lease", 2);
-        m.queue_add("ns", "a");
+        m.queue_add(crate::metrics::CONTROLLER, "ns", "a");
         let req = metrics_request(&m.encode().unwrap(), &ProtoResource::default(), 1, 2);
         for name in [
             "workqueue_adds_total",

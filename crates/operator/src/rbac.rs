@@ -1,8 +1,9 @@
 //! The RBAC rules the operator needs, as the single source for the Helm chart and kustomize.
 //!
-//! Every rule below is derived from a call the operator makes (or from a permission it hands on
-//! through a per-instance Role, which RBAC's escalation check requires it to hold itself); the
-//! comment on each says which. Nothing is granted "just in case": no `update` where only
+//! The rules for the managed kinds come from the managed-kind table (`controller::kinds`), so a
+//! new kind is granted with no edit here. Every rule is derived from a call the operator makes
+//! (or from a permission it hands on through a per-instance Role, which RBAC's escalation check
+//! requires it to hold itself); the comment on each says which. Nothing is granted "just in case": no `update` where only
 //! server-side apply is used, no `get` where only the watch caches are read, no `escalate` or
 //! `bind` unless asked for ([`escalation_rules`]).
 //!
@@ -30,6 +31,9 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::rbac::v1::{ClusterRole, PolicyRule, Role};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use openclaw_render::CustomKind;
+
+use crate::controller::kinds::MANAGED_RESOURCES;
 
 /// Default name of the leader-election Lease (`--leader-election-id`): the Go operator's, so the
 /// two never lead at the same time during a migration.
@@ -56,10 +60,6 @@ pub enum RbacError {
 }
 
 const CORE: &str = "";
-const APPS: &str = "apps";
-const POLICY: &str = "policy";
-const NETWORKING: &str = "networking.k8s.io";
-const AUTOSCALING: &str = "autoscaling";
 const RBAC: &str = "rbac.authorization.k8s.io";
 const EVENTS: &str = "events.k8s.io";
 const COORDINATION: &str = "coordination.k8s.io";
@@ -86,100 +86,64 @@ fn named_rule(group: &str, resources: &[&str], names: &[&str], verbs: &[&str]) -
     }
 }
 
+/// What the controller does with every managed kind: watches it (list, watch: label-selected
+/// caches), writes it by server-side apply (patch, plus create: an apply that creates checks
+/// `create` too) and prunes it (delete).
+const MANAGED_VERBS: &[&str] = &["list", "watch", "create", "patch", "delete"];
+
+/// One rule per API group, in first-seen order, for `(group, resource)` pairs.
+fn grouped_rules<'a>(
+    pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+    verbs: &[&str],
+) -> Vec<PolicyRule> {
+    let mut groups: Vec<(&str, Vec<&str>)> = Vec::new();
+    for (group, resource) in pairs {
+        match groups.iter_mut().find(|(g, _)| *g == group) {
+            Some((_, resources)) => resources.push(resource),
+            None => groups.push((group, vec![resource])),
+        }
+    }
+    groups
+        .into_iter()
+        .map(|(group, resources)| rule(group, &resources, verbs))
+        .collect()
+}
+
 /// Rules in every namespace the operator watches (a ClusterRole in cluster-wide mode, one Role
 /// per namespace with `--watch-namespaces`).
 pub fn manager_rules() -> Vec<PolicyRule> {
-    vec![
-        // Secrets: label-selected watch of the managed token Secret and a metadata-only watch
-        // of every Secret (list, watch); `get` of each referenced Secret in observe; the token
-        // Secret is created by server-side apply (patch, plus create: an apply that creates
-        // checks `create` too); deleted when switched off (prune). Per-instance Roles hand on
-        // `get` of named Secrets (self-configure), and `get`, `update`, `patch` of the Tailscale
+    // Every managed kind (the table `openclaw_render::managed_kinds!`, see
+    // `controller::kinds`), and the optional third-party kinds, watched only while their CRD
+    // exists (discovery needs no RBAC; rules for absent CRDs are harmless). PVCs are deleted
+    // only when labelled `app.kubernetes.io/component=chromium` (the Chromium profile cache,
+    // pruned when Chromium or its persistence is switched off); the data PVC never.
+    let mut rules = grouped_rules(MANAGED_RESOURCES.iter().copied(), MANAGED_VERBS);
+    rules.extend(grouped_rules(
+        CustomKind::ALL.iter().map(|k| (k.group(), k.plural())),
+        MANAGED_VERBS,
+    ));
+    rules.extend([
+        // Secrets: `get` of each referenced Secret in observe. Per-instance Roles hand on `get`
+        // of named Secrets (self-configure), and `get`, `update`, `patch` of the Tailscale
         // state Secret `<name>-ts-state` (RBAC's escalation check requires the operator to hold
         // `update` itself to grant it).
-        rule(
-            CORE,
-            &["secrets"],
-            &[
-                "get", "list", "watch", "create", "update", "patch", "delete",
-            ],
-        ),
-        // ConfigMaps: the same watches; `get` of the external config and workspace ConfigMaps;
-        // apply and prune of `<name>-config` / `<name>-workspace`. Per-instance Roles hand on
-        // `get`, `watch` of `<name>-config`.
-        rule(
-            CORE,
-            &["configmaps"],
-            &["get", "list", "watch", "create", "patch", "delete"],
-        ),
-        // PVCs: label-selected watch; `get` (metadata) of `existingClaim`; created by apply
-        // (create-only), later only a merge patch of the owner references. Deleted only when
-        // labelled `app.kubernetes.io/component=chromium` (the Chromium profile cache, pruned
-        // when Chromium or its persistence is switched off); the data PVC never.
-        rule(
-            CORE,
-            &["persistentvolumeclaims"],
-            &["get", "list", "watch", "create", "patch", "delete"],
-        ),
-        // Objects read only from the watch caches: applied (create, patch) and pruned (delete).
-        rule(
-            CORE,
-            &["services", "serviceaccounts"],
-            &["list", "watch", "create", "patch", "delete"],
-        ),
-        rule(
-            APPS,
-            &["statefulsets"],
-            &["list", "watch", "create", "patch", "delete"],
-        ),
-        rule(
-            POLICY,
-            &["poddisruptionbudgets"],
-            &["list", "watch", "create", "patch", "delete"],
-        ),
-        rule(
-            NETWORKING,
-            &["networkpolicies", "ingresses"],
-            &["list", "watch", "create", "patch", "delete"],
-        ),
-        rule(
-            AUTOSCALING,
-            &["horizontalpodautoscalers"],
-            &["list", "watch", "create", "patch", "delete"],
-        ),
-        // Optional third-party kinds, watched only while their CRD exists (discovery needs no
-        // RBAC); rules for absent CRDs are harmless.
-        rule(
-            "monitoring.coreos.com",
-            &["servicemonitors", "prometheusrules"],
-            &["list", "watch", "create", "patch", "delete"],
-        ),
-        rule(
-            "traefik.io",
-            &["middlewares"],
-            &["list", "watch", "create", "patch", "delete"],
-        ),
-        rule(
-            "gateway.networking.k8s.io",
-            &["httproutes"],
-            &["list", "watch", "create", "patch", "delete"],
-        ),
-        // Owner references with `blockOwnerDeletion` need `update` on the owner's finalizers
-        // where the OwnerReferencesPermissionEnforcement admission plugin runs (OpenShift).
-        rule(OPENCLAW, &["openclawinstances/finalizers"], &["update"]),
-        rule(
-            RBAC,
-            &["roles", "rolebindings"],
-            &["list", "watch", "create", "patch", "delete"],
-        ),
+        rule(CORE, &["secrets"], &["get", "update"]),
+        // ConfigMaps: `get` of the external config and workspace ConfigMaps (per-instance
+        // Roles hand on `get`, `watch` of `<name>-config`). PVCs: `get` (metadata) of
+        // `existingClaim`.
+        rule(CORE, &["configmaps", "persistentvolumeclaims"], &["get"]),
         // The controller's watch of instances; `get` is handed on by per-instance Roles
-        // (self-configure reads its own instance); `patch` of `metadata.managedFields` when the
-        // status the Go operator wrote is taken over (controller/adopt.rs).
+        // (self-configure reads its own instance); `patch` adds and removes the finalizer and
+        // takes over the status entry the Go operator wrote (`metadata.managedFields`, adopt.rs).
         rule(
             OPENCLAW,
             &["openclawinstances"],
             &["get", "list", "watch", "patch"],
         ),
+        // The finalizer, and owner references with `blockOwnerDeletion`, need `update` on the
+        // owner's finalizers where the OwnerReferencesPermissionEnforcement admission plugin
+        // runs (OpenShift).
+        rule(OPENCLAW, &["openclawinstances/finalizers"], &["update"]),
         // Status: server-side apply on the status subresource.
         rule(OPENCLAW, &["openclawinstances/status"], &["patch"]),
         // Not called by the operator yet: handed on by per-instance Roles (self-configure
@@ -192,7 +156,8 @@ pub fn manager_rules() -> Vec<PolicyRule> {
         // kube's event Recorder: events.k8s.io/v1, created in the instance's namespace and
         // merge-patched when it repeats (series).
         rule(EVENTS, &["events"], &["create", "patch"]),
-    ]
+    ]);
+    rules
 }
 
 /// Cluster-scoped rules (always a ClusterRole, also with `--watch-namespaces`).

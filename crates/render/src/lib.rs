@@ -100,7 +100,8 @@ pub struct Observed {
 
 /// The table of the built-in kinds the operator manages: **the one place to add a kind**.
 ///
-/// Each line is `Variant: type, "api group", "plural", prune;` where `prune` is `always` (the
+/// Each line is `Variant(store): type, "api group", "plural", prune;` where `store` names the
+/// operator's cache of the kind (a field of `controller::Stores`), and `prune` is `always` (the
 /// objects of a switched-off feature are deleted) or `component("x")` (only objects labelled
 /// `app.kubernetes.io/component=x` are deleted: PVCs hold user data). The macro hands the
 /// table to `$callback`, so the [`Object`] enum here and, in the operator, the watches, caches,
@@ -110,24 +111,24 @@ pub struct Observed {
 macro_rules! managed_kinds {
     ($callback:ident) => {
         $callback! {
-            ServiceAccount: ::k8s_openapi::api::core::v1::ServiceAccount, "", "serviceaccounts", always;
-            Role: ::k8s_openapi::api::rbac::v1::Role, "rbac.authorization.k8s.io", "roles", always;
-            RoleBinding: ::k8s_openapi::api::rbac::v1::RoleBinding, "rbac.authorization.k8s.io", "rolebindings", always;
-            NetworkPolicy: ::k8s_openapi::api::networking::v1::NetworkPolicy, "networking.k8s.io", "networkpolicies", always;
-            Secret: ::k8s_openapi::api::core::v1::Secret, "", "secrets", always;
-            ConfigMap: ::k8s_openapi::api::core::v1::ConfigMap, "", "configmaps", always;
-            PersistentVolumeClaim: ::k8s_openapi::api::core::v1::PersistentVolumeClaim, "", "persistentvolumeclaims", component("chromium");
-            PodDisruptionBudget: ::k8s_openapi::api::policy::v1::PodDisruptionBudget, "policy", "poddisruptionbudgets", always;
-            StatefulSet: ::k8s_openapi::api::apps::v1::StatefulSet, "apps", "statefulsets", always;
-            Service: ::k8s_openapi::api::core::v1::Service, "", "services", always;
-            Ingress: ::k8s_openapi::api::networking::v1::Ingress, "networking.k8s.io", "ingresses", always;
-            HorizontalPodAutoscaler: ::k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler, "autoscaling", "horizontalpodautoscalers", always;
+            ServiceAccount(service_accounts): ::k8s_openapi::api::core::v1::ServiceAccount, "", "serviceaccounts", always;
+            Role(roles): ::k8s_openapi::api::rbac::v1::Role, "rbac.authorization.k8s.io", "roles", always;
+            RoleBinding(role_bindings): ::k8s_openapi::api::rbac::v1::RoleBinding, "rbac.authorization.k8s.io", "rolebindings", always;
+            NetworkPolicy(network_policies): ::k8s_openapi::api::networking::v1::NetworkPolicy, "networking.k8s.io", "networkpolicies", always;
+            Secret(secrets): ::k8s_openapi::api::core::v1::Secret, "", "secrets", always;
+            ConfigMap(config_maps): ::k8s_openapi::api::core::v1::ConfigMap, "", "configmaps", always;
+            PersistentVolumeClaim(pvcs): ::k8s_openapi::api::core::v1::PersistentVolumeClaim, "", "persistentvolumeclaims", component("chromium");
+            PodDisruptionBudget(pdbs): ::k8s_openapi::api::policy::v1::PodDisruptionBudget, "policy", "poddisruptionbudgets", always;
+            StatefulSet(stateful_sets): ::k8s_openapi::api::apps::v1::StatefulSet, "apps", "statefulsets", always;
+            Service(services): ::k8s_openapi::api::core::v1::Service, "", "services", always;
+            Ingress(ingresses): ::k8s_openapi::api::networking::v1::Ingress, "networking.k8s.io", "ingresses", always;
+            HorizontalPodAutoscaler(hpas): ::k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler, "autoscaling", "horizontalpodautoscalers", always;
         }
     };
 }
 
 macro_rules! define_object {
-    ($($variant:ident: $ty:ty, $group:literal, $plural:literal, $prune:ident $(($component:literal))?;)*) => {
+    ($($variant:ident($store:ident): $ty:ty, $group:literal, $plural:literal, $prune:ident $(($component:literal))?;)*) => {
         /// One object to apply. [`Rendered::objects`] wraps each in a [`Desired`] that says how
         /// and when it is written. The built-in variants come from [`managed_kinds!`].
         #[derive(Clone, Debug, PartialEq)]

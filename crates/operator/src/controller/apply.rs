@@ -16,15 +16,15 @@ use kube::{Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use openclaw_api::units::quantity_value;
 
 use super::adopt;
-
-/// The field manager of every write the operator makes.
-pub const FIELD_MANAGER: &str = "openclaw-operator";
+/// The field manager of every write the operator makes (the renderer's, one constant).
+pub use openclaw_render::FIELD_MANAGER;
+use openclaw_render::WriteMode;
+use openclaw_render::hash::short_sha256;
 /// Annotation holding the hash of what was last applied.
 pub const APPLIED_HASH: &str = "openclaw.rocks/applied-hash";
 
@@ -49,20 +49,9 @@ pub enum ApplyError {
     Json(String, serde_json::Error),
 }
 
-/// How a desired object is written.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Mode {
-    /// Applied whenever it differs.
-    Apply,
-    /// Created when missing, never changed afterwards (PVCs: their spec is mostly immutable and
-    /// user data must never be put at risk by an update).
-    CreateOnly,
-}
-
-/// A short, stable hash of a JSON value.
+/// A short, stable hash of a JSON value: [`short_sha256`] of its compact text.
 pub fn hash_value(value: &Value) -> String {
-    let digest = Sha256::digest(value.to_string().as_bytes());
-    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+    short_sha256(value.to_string().as_bytes())
 }
 
 /// The first path at which `live` does not hold what `desired` says (for logs), if any.
@@ -286,7 +275,7 @@ pub async fn ensure<K>(
     api: &Api<K>,
     store: &Store<K>,
     desired: &K,
-    mode: Mode,
+    mode: WriteMode,
 ) -> Result<bool, ApplyError>
 where
     K: Resource<DynamicType = ()> + Clone + Serialize + DeserializeOwned + std::fmt::Debug,
@@ -304,7 +293,7 @@ where
         key = key.within(ns);
     }
     if let Some(live) = store.get(&key) {
-        if mode == Mode::CreateOnly {
+        if mode == WriteMode::CreateOnly {
             // Only ownership may change afterwards (e.g. a PVC's `orphan` switch): a merge
             // patch of the owner references alone, never of the spec or data.
             let wanted = desired.owner_references();
@@ -435,5 +424,8 @@ mod tests {
         let a = hash_value(&json!({"b": 1, "a": [1, 2]}));
         assert_eq!(a, hash_value(&json!({"a": [1, 2], "b": 1})));
         assert_eq!(a.len(), 16);
+        // The value the former local SHA-256 helper gave, so applied-hash annotations written
+        // by earlier versions still match (no re-apply after an upgrade).
+        assert_eq!(a, "94a786c3662bc7be");
     }
 }

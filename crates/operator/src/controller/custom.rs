@@ -22,6 +22,7 @@ use kube::{Client, ResourceExt};
 use openclaw_api::OpenClawInstance;
 use openclaw_render::CustomKind;
 
+use super::instance_controller::NAME;
 use super::{MANAGED_BY, Scope};
 use crate::metrics::Metrics;
 
@@ -204,7 +205,7 @@ pub async fn run(
         let metrics = metrics.clone();
         Arc::new(move || {
             for i in instances.state() {
-                metrics.queue_add(&i.namespace().unwrap_or_default(), &i.name_any());
+                metrics.queue_add(NAME, &i.namespace().unwrap_or_default(), &i.name_any());
                 let _ = trigger.unbounded_send(ObjectRef::from_obj(&*i));
             }
         })
@@ -371,7 +372,7 @@ fn start(
                     .find(|r| r.controller == Some(true) && r.kind == "OpenClawInstance")
                 {
                     let ns = o.namespace().unwrap_or_default();
-                    metrics.queue_add(&ns, &owner.name);
+                    metrics.queue_add(NAME, &ns, &owner.name);
                     let _ = trigger.unbounded_send(ObjectRef::new(&owner.name).within(&ns));
                 }
             }
@@ -390,15 +391,6 @@ impl Drop for StopAll {
         for state in self.0.lock().values_mut() {
             stop(state);
         }
-    }
-}
-
-/// Aborts a task when dropped.
-pub struct AbortOnDrop(pub tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
     }
 }
 

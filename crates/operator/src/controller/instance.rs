@@ -19,13 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::StatefulSet;
-use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
-use k8s_openapi::api::core::v1::{
-    ConfigMap, PersistentVolumeClaim, Secret, Service, ServiceAccount,
-};
-use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
-use k8s_openapi::api::policy::v1::PodDisruptionBudget;
-use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
+use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams};
@@ -37,12 +31,12 @@ use openclaw_api::validation::{not_yet_acted_on, validate};
 use openclaw_api::{
     ManagedResources, OpenClawInstance, OpenClawInstanceSpec, OpenClawInstanceStatus,
 };
-use openclaw_render::consts::COMPONENT_LABEL;
 use openclaw_render::{CustomKind, Object, Rendered, StatusSlot, WriteMode, render};
 use serde_json::json;
 
-use super::apply::{ApplyError, FIELD_MANAGER, Mode, delete, ensure, ensure_custom, prune};
+use super::apply::{ApplyError, FIELD_MANAGER, delete};
 use super::custom::{self, Availability, api_resource};
+use super::kinds;
 use super::lifecycle::{self, Observed as LifecycleObserved};
 use super::observe::{Inputs, observe};
 use super::report::{
@@ -50,9 +44,6 @@ use super::report::{
     Workload,
 };
 use super::{Context, Error, finalizer};
-
-/// The only PVCs pruning may delete: the Chromium profile cache.
-const PRUNABLE_PVC_COMPONENT: &str = "chromium";
 
 /// The reconcile entry point: the steps, in order.
 pub async fn reconcile(
@@ -333,65 +324,43 @@ async fn apply_all(
     let mut custom = std::collections::BTreeMap::new();
     let mut soon = false;
     let mut ingress = false;
-    let mut keep: std::collections::BTreeMap<&'static str, Vec<String>> = Default::default();
+    let mut keep = kinds::Keep::new();
     let mut keep_custom: std::collections::BTreeMap<CustomKind, Vec<String>> = Default::default();
     for desired in &rendered.objects {
-        let mode = match desired.mode {
-            WriteMode::Apply => Mode::Apply,
-            WriteMode::CreateOnly => Mode::CreateOnly,
+        let mode = desired.mode;
+        let object = &desired.object;
+        // The generic write of any kind (an exhaustive match over `Object`, in `kinds`).
+        let ensure = || async {
+            kinds::ensure_object(ctx, &ns, object, mode)
+                .await
+                .inspect_err(|_| {
+                    ctx.metrics
+                        .resource_failed(&ns, &instance.name_any(), object.kind())
+                })
         };
-        macro_rules! ensure_kind {
-            ($ty:ty, $store:expr, $obj:expr, $kind:literal) => {{
-                let api: Api<$ty> = Api::namespaced(client.clone(), &ns);
-                ensure(&api, &$store, $obj, mode).await.inspect_err(|_| {
-                    ctx.metrics.resource_failed(
-                        &ns,
-                        &instance.name_any(),
-                        <$ty as Resource>::kind(&()).as_ref(),
-                    )
-                })?;
-                keep.entry($kind).or_default().push($obj.name_any());
-                $obj.name_any()
-            }};
-        }
-        let name = match &desired.object {
-            Object::ServiceAccount(o) => {
-                ensure_kind!(ServiceAccount, s.service_accounts, o, "sa")
-            }
-            Object::Role(o) => ensure_kind!(Role, s.roles, o, "role"),
-            Object::RoleBinding(o) => ensure_kind!(RoleBinding, s.role_bindings, o, "rb"),
-            Object::NetworkPolicy(o) => ensure_kind!(NetworkPolicy, s.network_policies, o, "np"),
+        // Special cases first; everything else goes through `ensure`.
+        let name = match object {
             Object::Secret(o) => {
                 let live = s.secrets.get(&ObjectRef::new(&o.name_any()).within(&ns));
                 let type_of = |t: &Option<String>| t.clone().unwrap_or_else(|| "Opaque".into());
-                match live {
-                    Some(live)
-                        if mode == Mode::Apply && type_of(&live.type_) != type_of(&o.type_) =>
-                    {
-                        // A Secret's type is immutable (e.g. an Opaque basic-auth Secret left
-                        // by the Go operator): delete it first.
-                        let api: Api<Secret> = Api::namespaced(client.clone(), &ns);
-                        delete(
-                            &api,
-                            &o.name_any(),
-                            &DeleteParams::background(),
-                            "delete (type change)",
-                            "Secret",
-                        )
-                        .await?;
-                        // Secrets have no finalizers: create it again in this pass, with the
-                        // values observed from the old one.
-                        ensure_kind!(Secret, s.secrets, o, "secret")
-                    }
-                    _ => ensure_kind!(Secret, s.secrets, o, "secret"),
+                if let Some(live) = live
+                    && mode == WriteMode::Apply
+                    && type_of(&live.type_) != type_of(&o.type_)
+                {
+                    // A Secret's type is immutable (e.g. an Opaque basic-auth Secret left
+                    // by the Go operator): delete it first. Secrets have no finalizers: it is
+                    // created again in this pass, with the values observed from the old one.
+                    let api: Api<Secret> = Api::namespaced(client.clone(), &ns);
+                    delete(
+                        &api,
+                        &o.name_any(),
+                        &DeleteParams::background(),
+                        "delete (type change)",
+                        "Secret",
+                    )
+                    .await?;
                 }
-            }
-            Object::ConfigMap(o) => ensure_kind!(ConfigMap, s.config_maps, o, "cm"),
-            Object::PersistentVolumeClaim(o) => {
-                ensure_kind!(PersistentVolumeClaim, s.pvcs, o, "pvc")
-            }
-            Object::PodDisruptionBudget(o) => {
-                ensure_kind!(PodDisruptionBudget, s.pdbs, o, "pdb")
+                ensure().await?
             }
             Object::StatefulSet(o) => {
                 let live = s
@@ -400,7 +369,6 @@ async fn apply_all(
                 match live {
                     Some(live) if live.meta().deletion_timestamp.is_some() => {
                         // Being re-created: wait until it is gone.
-                        keep.entry("sts").or_default().push(o.name_any());
                         soon = true;
                         o.name_any()
                     }
@@ -421,20 +389,15 @@ async fn apply_all(
                             "StatefulSet",
                         )
                         .await?;
-                        keep.entry("sts").or_default().push(o.name_any());
                         soon = true;
                         o.name_any()
                     }
-                    _ => ensure_kind!(StatefulSet, s.stateful_sets, o, "sts"),
+                    _ => ensure().await?,
                 }
             }
-            Object::Service(o) => ensure_kind!(Service, s.services, o, "svc"),
-            Object::Ingress(o) => {
+            Object::Ingress(_) => {
                 ingress = true;
-                ensure_kind!(Ingress, s.ingresses, o, "ingress")
-            }
-            Object::HorizontalPodAutoscaler(o) => {
-                ensure_kind!(HorizontalPodAutoscaler, s.hpas, o, "hpa")
+                ensure().await?
             }
             Object::Custom(o) => {
                 let kind = o.kind;
@@ -448,13 +411,7 @@ async fn apply_all(
                     Availability::Forbidden(m) => KindResult::Forbidden(m),
                     Availability::Ready => {
                         keep_custom.entry(kind).or_default().push(obj_name.clone());
-                        let api: Api<DynamicObject> =
-                            Api::namespaced_with(client.clone(), &ns, &api_resource(kind));
-                        let live = ctx.custom.get(kind, &ns, &obj_name);
-                        let body = o
-                            .to_value()
-                            .map_err(|e| super::apply::ApplyError::Json(obj_name.clone(), e))?;
-                        match ensure_custom(&api, live.as_deref(), body).await {
+                        match kinds::ensure_object(ctx, &ns, object, mode).await {
                             Ok(_) => KindResult::Reconciled,
                             Err(super::apply::ApplyError::Kube {
                                 source: kube::Error::Api(e),
@@ -486,7 +443,11 @@ async fn apply_all(
                 }
                 obj_name
             }
+            _ => ensure().await?,
         };
+        if !matches!(object, Object::Custom(_)) {
+            keep.entry(object.kind()).or_default().push(name.clone());
+        }
         if let Some(slot) = desired.slot {
             *slot_field(&mut managed, slot) = Some(name);
         }
@@ -505,46 +466,11 @@ async fn apply_all(
         managed.pvc = Some(claim);
     }
 
-    // Prune objects of switched-off features. PVCs only when a feature made them (the Chromium
-    // profile): the data PVC and user PVCs are never deleted.
+    // Prune objects of switched-off features, every managed kind under its rule in the table:
+    // PVCs only when a feature made them (the Chromium profile); the data PVC and user PVCs
+    // are never deleted.
     let uid = instance.uid().unwrap_or_default();
-    let get = |k: &str| keep.get(k).cloned().unwrap_or_default();
-    let c = client.clone();
-    macro_rules! prune_kind {
-        ($ty:ty, $store:expr, $kind:literal) => {
-            prune_kind!($ty, $store, $kind, |_: &$ty| true)
-        };
-        ($ty:ty, $store:expr, $kind:literal, $eligible:expr) => {{
-            let c = c.clone();
-            prune(
-                move |ns: &str| Api::<$ty>::namespaced(c.clone(), ns),
-                &$store,
-                &uid,
-                &get($kind),
-                $eligible,
-            )
-            .await?;
-        }};
-    }
-    prune_kind!(ServiceAccount, s.service_accounts, "sa");
-    prune_kind!(Role, s.roles, "role");
-    prune_kind!(RoleBinding, s.role_bindings, "rb");
-    prune_kind!(NetworkPolicy, s.network_policies, "np");
-    prune_kind!(Secret, s.secrets, "secret");
-    prune_kind!(ConfigMap, s.config_maps, "cm");
-    prune_kind!(PodDisruptionBudget, s.pdbs, "pdb");
-    prune_kind!(StatefulSet, s.stateful_sets, "sts");
-    prune_kind!(Service, s.services, "svc");
-    prune_kind!(Ingress, s.ingresses, "ingress");
-    prune_kind!(HorizontalPodAutoscaler, s.hpas, "hpa");
-    prune_kind!(
-        PersistentVolumeClaim,
-        s.pvcs,
-        "pvc",
-        |p: &PersistentVolumeClaim| {
-            p.labels().get(COMPONENT_LABEL).map(String::as_str) == Some(PRUNABLE_PVC_COMPONENT)
-        }
-    );
+    kinds::prune_owned(client, s, &uid, &keep).await?;
     for kind in custom::KINDS {
         if ctx.custom.availability(kind) != Availability::Ready {
             continue;
