@@ -19,10 +19,28 @@ use crate::json;
 /// hash of the renderers (config hash, generated workspace keys). The operator's
 /// `controller::apply::hash_value(v)` is `short_sha256(v.to_string().as_bytes())`.
 pub fn short_sha256(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)[..8]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    let mut h = ShortHasher::default();
+    h.update(bytes);
+    h.finish()
+}
+
+/// [`short_sha256`] fed in pieces (the operator's secret hash streams each Secret's data).
+#[derive(Clone, Debug, Default)]
+pub struct ShortHasher(Sha256);
+
+impl ShortHasher {
+    /// Add bytes.
+    pub fn update(&mut self, bytes: &[u8]) {
+        self.0.update(bytes);
+    }
+
+    /// The first 8 bytes of the digest, as 16 lower-case hex characters.
+    pub fn finish(self) -> String {
+        self.0.finalize()[..8]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
 }
 
 /// The config hash from the config ConfigMap data and the `init-config` command.

@@ -362,31 +362,25 @@ pub struct ManagedKind {
 /// kinds with `prune: true` that carry the instance's labels and controller reference but are
 /// no longer rendered (a feature was switched off).
 pub fn managed_kinds() -> &'static [ManagedKind] {
-    const fn kind(api_version: &'static str, kind: &'static str, prune: bool) -> ManagedKind {
-        ManagedKind {
-            api_version,
-            kind,
-            prune,
-        }
+    macro_rules! built_in {
+        ($($variant:ident($store:ident): $ty:ty, $group:literal, $plural:literal, $prune:ident $(($component:literal))?;)*) => {
+            &[$(ManagedKind {
+                api_version: <$ty as ::k8s_openapi::Resource>::API_VERSION,
+                kind: <$ty as ::k8s_openapi::Resource>::KIND,
+                // `component(..)`: only a feature's own objects (the Chromium cache), never
+                // user data.
+                prune: built_in!(@prune $prune),
+            },)*
+            ManagedKind { api_version: "monitoring.coreos.com/v1", kind: "ServiceMonitor", prune: true },
+            ManagedKind { api_version: "monitoring.coreos.com/v1", kind: "PrometheusRule", prune: true },
+            ManagedKind { api_version: "traefik.io/v1alpha1", kind: "Middleware", prune: true },
+            ManagedKind { api_version: "gateway.networking.k8s.io/v1", kind: "HTTPRoute", prune: true },
+            ]
+        };
+        (@prune always) => { true };
+        (@prune component) => { false };
     }
-    const KINDS: &[ManagedKind] = &[
-        kind("v1", "ServiceAccount", true),
-        kind("rbac.authorization.k8s.io/v1", "Role", true),
-        kind("rbac.authorization.k8s.io/v1", "RoleBinding", true),
-        kind("networking.k8s.io/v1", "NetworkPolicy", true),
-        kind("v1", "Secret", true),
-        kind("v1", "ConfigMap", true),
-        kind("v1", "PersistentVolumeClaim", false),
-        kind("policy/v1", "PodDisruptionBudget", true),
-        kind("apps/v1", "StatefulSet", true),
-        kind("v1", "Service", true),
-        kind("networking.k8s.io/v1", "Ingress", true),
-        kind("autoscaling/v2", "HorizontalPodAutoscaler", true),
-        kind("monitoring.coreos.com/v1", "ServiceMonitor", true),
-        kind("monitoring.coreos.com/v1", "PrometheusRule", true),
-        kind("traefik.io/v1alpha1", "Middleware", true),
-        kind("gateway.networking.k8s.io/v1", "HTTPRoute", true),
-    ];
+    const KINDS: &[ManagedKind] = managed_kinds!(built_in);
     KINDS
 }
 

@@ -10,7 +10,7 @@ use kube::{Client, ResourceExt};
 use openclaw_api::validation::check_workspace_filename;
 use openclaw_api::{OpenClawInstance, OpenClawInstanceSpec};
 use openclaw_render::Observed;
-use sha2::{Digest, Sha256};
+use openclaw_render::hash::ShortHasher;
 
 pub use openclaw_render::consts::TOKEN_KEY;
 
@@ -185,7 +185,7 @@ pub async fn observe(
         .as_ref()
         .and_then(|g| g.existing_secret.as_deref())
         .is_some_and(|s| !s.is_empty());
-    let mut hasher = Sha256::new();
+    let mut hasher = ShortHasher::default();
     for name in referenced_secrets(instance, spec) {
         let own = name == gateway_secret && !user_gateway_secret;
         let cached = own
@@ -242,10 +242,7 @@ pub async fn observe(
             }
         }
     }
-    inputs.observed.secret_hash = hasher.finalize()[..8]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    inputs.observed.secret_hash = hasher.finish();
 
     // The generated Ingress basic-auth password: read back from our Secret (cache, then API),
     // generated once when it does not exist.
