@@ -120,12 +120,21 @@ async fn a_cleanup_that_never_finishes_is_cut_off_by_the_time_limit_and_survives
     assert_eq!(status.backing_up_since.as_ref(), Some(&since));
 
     // Move the start 31 minutes back (the default limit is 30m): the next pass cuts it off.
+    // Written as the operator's own field manager, so the operator's later status writes own
+    // the field as they do in production (a release that has to be retried must not restart
+    // the limit).
     let past = Timestamp::from_second(Timestamp::now().as_second() - 31 * 60).unwrap();
+    let mut status = serde_json::to_value(&still.status).unwrap();
+    status["backingUpSince"] = json!(past.to_string());
     h.api::<OpenClawInstance>()
         .patch_status(
             "slow",
-            &PatchParams::default(),
-            &Patch::Merge(json!({"status": {"backingUpSince": past.to_string()}})),
+            &PatchParams::apply("openclaw-operator").force(),
+            &Patch::Apply(json!({
+                "apiVersion": "openclaw.rocks/v1alpha1",
+                "kind": "OpenClawInstance",
+                "status": status
+            })),
         )
         .await
         .expect("status patched");

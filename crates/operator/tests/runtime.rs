@@ -35,6 +35,35 @@ fn plain() -> serde_json::Value {
     json!({"image": {"tag": "2026.9.6"}})
 }
 
+/// The instances, untyped (for one the typed client cannot read).
+fn untyped(h: &Harness) -> kube::Api<kube::api::DynamicObject> {
+    use kube::api::{ApiResource, GroupVersionKind};
+    let resource = ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("openclaw.rocks", "v1alpha1", "OpenClawInstance"),
+        "openclawinstances",
+    );
+    kube::Api::namespaced_with(h.client.clone(), h.ns.name(), &resource)
+}
+
+/// Wait for `status.phase` of an instance the typed client cannot read.
+async fn untyped_phase(h: &Harness, name: &str, phase: &str) -> serde_json::Value {
+    let api = untyped(h);
+    let deadline = std::time::Instant::now() + common::TIMEOUT;
+    loop {
+        if let Ok(o) = api.get(name).await {
+            let v = serde_json::to_value(&o).expect("json");
+            if v["status"]["phase"] == phase {
+                return v;
+            }
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{name} never reached {phase}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+}
+
 #[tokio::test]
 async fn a_malformed_instance_does_not_stop_the_watch() {
     let Some(mut h) = Harness::namespace_only("rt-lenient").await else {
@@ -50,6 +79,18 @@ async fn a_malformed_instance_does_not_stop_the_watch() {
     h.apply_instance("good", plain()).await;
     h.start_controller();
     h.wait_phase("good", "Running").await;
+    // The unreadable one is reported, not left without a phase.
+    let broken = untyped_phase(&h, "broken", "Failed").await;
+    let ready = broken["status"]["conditions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|c| c["type"] == "Ready")
+        .cloned()
+        .expect("Ready");
+    assert_eq!(ready["reason"], "InvalidSpec");
+    let message = ready["message"].as_str().unwrap_or_default();
+    assert!(message.contains("cannot be read"), "{message}");
 
     // A malformed modification of a running instance: it is dropped from the cache (so nothing
     // acts on its stale copy) and the watch goes on; once fixed, it is reconciled again.
@@ -64,6 +105,23 @@ async fn a_malformed_instance_does_not_stop_the_watch() {
     )
     .await;
     h.wait_phase("good", "Suspended").await;
+
+    // An unreadable instance being deleted is never held by the finalizer.
+    h.apply_instance("broken", malformed()).await;
+    untyped_phase(&h, "broken", "Failed").await;
+    let api = untyped(&h);
+    let _ = api
+        .delete("broken", &kube::api::DeleteParams::background())
+        .await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    let gone = loop {
+        match api.get_opt("broken").await {
+            Ok(None) => break Ok(()),
+            _ if std::time::Instant::now() > deadline => break Err("still there after 15 s"),
+            _ => tokio::time::sleep(std::time::Duration::from_millis(250)).await,
+        }
+    };
+    gone.expect("an unreadable instance deletes at once");
 }
 
 /// A second controller on the shared runtime: it sees its own kind through the runtime's

@@ -24,12 +24,16 @@ use kube::{Resource, ResourceExt};
 use openclaw_api::OpenClawInstance;
 use serde_json::json;
 
+use super::apply::ApplyError;
 use super::lifecycle::{
     AfterCleanup, BeforeCleanup, FINALIZER, SKIP_BACKUP, StepState, after_cleanup, before_cleanup,
     cleanup_timeout,
 };
 use super::report::{Deletion, Facts};
 use super::{Context, Error};
+
+/// How long one cleanup step may take in one pass before it counts as pending.
+pub const STEP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// One piece of cleanup that must finish before a deleted instance goes (e.g. the backup).
 /// It runs on every deletion pass until it returns [`StepState::Done`]; it must be idempotent
@@ -43,6 +47,27 @@ pub trait CleanupStep: Send + Sync {
         instance: &'a OpenClawInstance,
         ctx: &'a Context,
     ) -> BoxFuture<'a, Result<StepState, Error>>;
+}
+
+/// The uids of instances whose finalizer was released, with when (kept 10 minutes).
+#[derive(Debug, Default)]
+pub struct Released(std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>);
+
+impl Released {
+    const KEEP: std::time::Duration = std::time::Duration::from_secs(600);
+
+    fn insert(&self, uid: &str) {
+        let mut m = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        m.retain(|_, at| at.elapsed() < Self::KEEP);
+        m.insert(uid.to_string(), std::time::Instant::now());
+    }
+
+    fn contains(&self, uid: &str) -> bool {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains_key(uid)
+    }
 }
 
 /// Whether the instance carries our finalizer.
@@ -60,6 +85,10 @@ pub async fn ensure(instance: &OpenClawInstance, ctx: &Context) -> Result<(), Er
     patch_finalizers(instance, ctx, finalizers).await
 }
 
+/// Replace the finalizer list. Adding is guarded by the resourceVersion (nothing was written
+/// in this pass yet); removing, which follows this pass's status write (a new resourceVersion),
+/// by a JSON-patch `test` of the list as it was read, so a finalizer someone else added or
+/// removed meanwhile is never overwritten (the `test` fails, the pass is retried).
 async fn patch_finalizers(
     instance: &OpenClawInstance,
     ctx: &Context,
@@ -69,23 +98,65 @@ async fn patch_finalizers(
         ctx.client.clone(),
         &instance.namespace().unwrap_or_default(),
     );
-    let patch = json!({"metadata": {
-        "finalizers": finalizers,
-        "resourceVersion": instance.resource_version(),
-    }});
-    match api
-        .patch(
+    let adding = finalizers.len() > instance.finalizers().len();
+    let result = if adding || instance.finalizers().is_empty() {
+        let patch = json!({"metadata": {
+            "finalizers": finalizers,
+            "resourceVersion": instance.resource_version(),
+        }});
+        api.patch(
             &instance.name_any(),
             &PatchParams::default(),
             &Patch::Merge(&patch),
         )
         .await
-    {
+    } else {
+        let ops = json!([
+            {"op": "test", "path": "/metadata/finalizers", "value": instance.finalizers()},
+            {"op": "replace", "path": "/metadata/finalizers", "value": finalizers},
+        ]);
+        match serde_json::from_value::<json_patch::Patch>(ops) {
+            Ok(p) => {
+                api.patch(
+                    &instance.name_any(),
+                    &PatchParams::default(),
+                    &Patch::<()>::Json(p),
+                )
+                .await
+            }
+            Err(e) => return Err(Error::Json(e)),
+        }
+    };
+    match result {
         Ok(_) => Ok(()),
         // Already gone: nothing to finalize.
         Err(kube::Error::Api(e)) if e.code == 404 => Ok(()),
-        Err(e) => Err(Error::Read(e)),
+        Err(source) => Err(Error::Apply(ApplyError::Kube {
+            verb: "update the finalizers of",
+            kind: "OpenClawInstance".into(),
+            name: instance.name_any(),
+            source,
+        })),
     }
+}
+
+/// Remove our finalizer now, with no cleanup (an instance that cannot be read).
+pub async fn release(instance: &OpenClawInstance, ctx: &Context) -> Result<(), Error> {
+    if !has_finalizer(instance) {
+        return Ok(());
+    }
+    let rest: Vec<String> = instance
+        .finalizers()
+        .iter()
+        .filter(|f| *f != FINALIZER)
+        .cloned()
+        .collect();
+    patch_finalizers(instance, ctx, rest).await?;
+    tracing::warn!(
+        instance = %format!("{}/{}", instance.namespace().unwrap_or_default(), instance.name_any()),
+        "finalizer released without cleanup: the object cannot be read"
+    );
+    Ok(())
 }
 
 /// One deletion pass: run the cleanup steps (or skip them, or cut them off), report, and
@@ -95,8 +166,10 @@ pub async fn finalize(
     ctx: &Context,
     now: &Time,
 ) -> Result<Action, Error> {
-    if !has_finalizer(instance) {
-        // Someone else's finalizers hold it; nothing of ours to do.
+    let uid = instance.uid().unwrap_or_default();
+    if !has_finalizer(instance) || ctx.released.contains(&uid) {
+        // Someone else's finalizers hold it, or ours is already gone (a stale cached copy):
+        // nothing of ours to do.
         return Ok(Action::await_change());
     }
     let name = instance.name_any();
@@ -106,23 +179,43 @@ pub async fn finalize(
         .annotations()
         .get(SKIP_BACKUP)
         .is_some_and(|v| v == "true");
-    let since = old.backing_up_since.as_ref().map(|t| t.0);
+    // A start in the future (a clock ahead, a hand edit) counts from now: the limit always
+    // holds.
+    let since = old.backing_up_since.clone().filter(|t| t.0 <= now.0);
     let timeout = cleanup_timeout(&instance.spec);
-    let deletion = match before_cleanup(skip, since, timeout, now.0) {
-        BeforeCleanup::Release(r) => Deletion::Released(r),
+    // First, before any cleanup runs: the data volume must not follow the instance.
+    let kept = keep_data_volume(instance, ctx).await;
+    let deletion = match before_cleanup(skip, since.as_ref().map(|t| t.0), timeout, now.0) {
+        BeforeCleanup::Release(r) => Deletion::Released {
+            since: since.clone(),
+            release: r,
+        },
         BeforeCleanup::Run => {
-            let since = old.backing_up_since.clone().unwrap_or_else(|| now.clone());
-            let mut states = Vec::with_capacity(ctx.cleanup_steps.len());
+            let since = since.unwrap_or_else(|| now.clone());
+            let mut states = Vec::with_capacity(ctx.cleanup_steps.len() + 1);
+            if let Err(message) = kept {
+                states.push(StepState::Pending(message));
+            }
             for step in &ctx.cleanup_steps {
-                let state = match step.run(instance, ctx).await {
-                    Ok(s) => s,
+                // A step that hangs must not hold the pass: the limit is checked every pass.
+                let state = match tokio::time::timeout(STEP_TIMEOUT, step.run(instance, ctx)).await
+                {
+                    Ok(Ok(s)) => s,
                     // A failing step is retried until the time limit.
-                    Err(e) => StepState::Pending(format!("{}: {e}", step.name())),
+                    Ok(Err(e)) => StepState::Pending(format!("{}: {e}", step.name())),
+                    Err(_) => StepState::Pending(format!(
+                        "{}: no answer within {}s",
+                        step.name(),
+                        STEP_TIMEOUT.as_secs()
+                    )),
                 };
                 states.push(state);
             }
             match after_cleanup(&states, since.0, timeout, now.0) {
-                AfterCleanup::Release(r) => Deletion::Released(r),
+                AfterCleanup::Release(r) => Deletion::Released {
+                    since: Some(since),
+                    release: r,
+                },
                 AfterCleanup::Wait(delay, message) => {
                     let facts = Facts {
                         generation: instance.meta().generation,
@@ -147,7 +240,6 @@ pub async fn finalize(
     };
     let report = super::report::report(&old, &facts, now);
     super::instance::publish(instance, ctx, &report, None).await?;
-    keep_data_volume(instance, ctx).await;
     let rest: Vec<String> = instance
         .finalizers()
         .iter()
@@ -155,57 +247,49 @@ pub async fn finalize(
         .cloned()
         .collect();
     patch_finalizers(instance, ctx, rest).await?;
+    ctx.released.insert(&uid);
     ctx.metrics.forget_instance(&ns, &name);
+    ctx.failures.succeeded(&format!("{ns}/{name}"));
     tracing::info!(instance = %format!("{ns}/{name}"), "finalizer released");
     Ok(Action::await_change())
 }
 
 /// The data PVC outlives the instance unless `persistence.orphan: false`: drop an owner
-/// reference to the instance (the Go operator sets one) so garbage collection keeps it.
-/// Failures are only logged: the PVC then follows the owner reference, as the user's
-/// Go-era object said.
-async fn keep_data_volume(instance: &OpenClawInstance, ctx: &Context) {
-    let persistence = instance
+/// reference to the instance (the Go operator sets one) so garbage collection keeps it. Runs
+/// first on every deletion pass (one read); an error is a pending cleanup (retried, bounded by
+/// the time limit), so the finalizer is not released while the volume would follow.
+async fn keep_data_volume(instance: &OpenClawInstance, ctx: &Context) -> Result<(), String> {
+    let orphan = instance
         .spec
         .storage
         .as_ref()
-        .and_then(|s| s.persistence.as_ref());
-    if persistence.is_some_and(|p| {
-        p.enabled == Some(false)
-            || p.orphan == Some(false)
-            || p.existing_claim.as_deref().is_some_and(|c| !c.is_empty())
-    }) {
-        return;
-    }
-    let Some(uid) = instance.uid() else {
-        return;
+        .and_then(|s| s.persistence.as_ref())
+        .and_then(|p| p.orphan)
+        != Some(false);
+    let Some(uid) = instance.uid().filter(|_| orphan) else {
+        return Ok(());
     };
     let ns = instance.namespace().unwrap_or_default();
     let name = format!("{}-data", instance.name_any());
     let api: Api<PersistentVolumeClaim> = Api::namespaced(ctx.client.clone(), &ns);
     let pvc = match api.get_opt(&name).await {
         Ok(Some(pvc)) => pvc,
-        Ok(None) => return,
-        Err(e) => {
-            tracing::warn!(pvc = %name, "cannot read the data PVC to keep it: {e}");
-            return;
-        }
+        Ok(None) => return Ok(()),
+        Err(e) => return Err(format!("reading the data PVC {name} to keep it: {e}")),
     };
     let refs = pvc.owner_references();
     if !refs.iter().any(|r| r.uid == uid) {
-        return;
+        return Ok(());
     }
     let keep: Vec<_> = refs.iter().filter(|r| r.uid != uid).cloned().collect();
     let patch = json!({"metadata": {
         "ownerReferences": keep,
         "resourceVersion": pvc.resource_version(),
     }});
-    if let Err(e) = api
-        .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+    api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
         .await
-    {
-        tracing::warn!(pvc = %name, "cannot drop the instance's owner reference: {e}");
-    }
+        .map(|_| tracing::info!(pvc = %name, "kept the data PVC: dropped the instance's owner reference"))
+        .map_err(|e| format!("dropping the instance's owner reference from {name}: {e}"))
 }
 
 /// A cleanup step that is never done: for tests of the time limit.

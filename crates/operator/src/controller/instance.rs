@@ -51,17 +51,29 @@ pub async fn reconcile(
     ctx: Arc<Context>,
 ) -> Result<Action, Error> {
     let now = now();
+    if let Some(error) = instance.annotations().get(super::runtime::UNREADABLE) {
+        return unreadable(&instance, &ctx, error, &now).await;
+    }
     if instance.meta().deletion_timestamp.is_some() {
         return finalizer::finalize(&instance, &ctx, &now).await;
     }
-    finalizer::ensure(&instance, &ctx).await?;
+    let finalizer = finalizer::ensure(&instance, &ctx).await;
     let mut facts = Facts {
         generation: instance.meta().generation,
         name: instance.name_any(),
         namespace: instance.namespace().unwrap_or_default(),
         ..Facts::default()
     };
-    let result = steps(&instance, &ctx, &mut facts, &now).await;
+    // Without the finalizer the pass still runs (nothing is lost but the cleanup on delete),
+    // and the failure is reported.
+    let result = match (steps(&instance, &ctx, &mut facts, &now).await, finalizer) {
+        (Ok(image), Err(e)) => {
+            facts.failure = Some(classify(&e));
+            let _ = image;
+            Err(e)
+        }
+        (result, _) => result,
+    };
     if let Err(e) = &result {
         facts.failure = Some(classify(e));
     }
@@ -73,10 +85,7 @@ pub async fn reconcile(
     match result {
         Err(e) => Err(e),
         Ok(_) => {
-            ctx.failures
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .remove(&key);
+            ctx.failures.succeeded(&key);
             Ok(match report.next {
                 Next::AwaitChange => Action::await_change(),
                 Next::Requeue(d) => Action::requeue(d),
@@ -84,6 +93,34 @@ pub async fn reconcile(
             })
         }
     }
+}
+
+/// An instance the operator cannot read (it does not parse; the cache holds its metadata and
+/// status with [`super::runtime::UNREADABLE`]): nothing is rendered, applied or pruned. It is
+/// reported `Failed` with the reason, and a deletion is never held by our finalizer.
+async fn unreadable(
+    instance: &OpenClawInstance,
+    ctx: &Context,
+    error: &str,
+    now: &Time,
+) -> Result<Action, Error> {
+    if instance.meta().deletion_timestamp.is_some() {
+        finalizer::release(instance, ctx).await?;
+        return Ok(Action::await_change());
+    }
+    let facts = Facts {
+        generation: instance.meta().generation,
+        name: instance.name_any(),
+        namespace: instance.namespace().unwrap_or_default(),
+        invalid_spec: Some(format!(
+            "the stored object cannot be read as openclaw.rocks/v1alpha1 OpenClawInstance: {error}"
+        )),
+        ..Facts::default()
+    };
+    let old = instance.status.clone().unwrap_or_default();
+    let report = super::report::report(&old, &facts, now);
+    publish(instance, ctx, &report, None).await?;
+    Ok(Action::await_change())
 }
 
 /// observe → validate → lifecycle → render → apply → prune, recording what each found in
@@ -228,7 +265,9 @@ pub fn classify(error: &Error) -> Failure {
             source,
         }) => match api(source) {
             Some((code, message)) => Failure {
-                class: if code == 422 || code == 400 {
+                // A failed `test` of a guarded patch (the take-over of another manager's
+                // fields, the finalizer) is a 422 too, but a conflict: transient.
+                class: if (code == 422 || code == 400) && *verb == "apply" {
                     FailureClass::Spec
                 } else {
                     FailureClass::Transient

@@ -8,6 +8,9 @@
 //! ([`super::custom`]); and turning active (every instance, from the caches a standby kept
 //! warm).
 
+/// How long the controller waits for more events of an instance before reconciling it.
+pub const DEBOUNCE: std::time::Duration = std::time::Duration::from_millis(500);
+
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
@@ -121,8 +124,13 @@ pub fn start(
             futures::future::ready(applied)
         })
     };
-    let controller = Controller::for_stream(instances, store.clone())
-        .with_config(kube::runtime::controller::Config::default().concurrency(rt.concurrency));
+    let controller = Controller::for_stream(instances, store.clone()).with_config(
+        kube::runtime::controller::Config::default()
+            .concurrency(rt.concurrency)
+            // The burst of owned-object events while an instance comes up (its objects
+            // created, the pod scheduled, started, Ready) collapses into fewer passes.
+            .debounce(DEBOUNCE),
+    );
     let controller = {
         let metrics = metrics.clone();
         rt.owned.owned_by(controller, move |meta| {
@@ -211,6 +219,7 @@ pub fn start(
         recorder: rt.recorder.clone(),
         metrics: metrics.clone(),
         cleanup_steps,
+        released: Default::default(),
         active: rt.active.clone(),
         failures: Failures::default(),
     });

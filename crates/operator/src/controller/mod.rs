@@ -69,6 +69,10 @@ pub struct Context {
     pub metrics: Arc<Metrics>,
     /// Steps that run when an instance is deleted, before its finalizer is released.
     pub cleanup_steps: Vec<Arc<dyn finalizer::CleanupStep>>,
+    /// Instances (by uid) whose finalizer this process released: a pass that still sees the
+    /// cached copy (events of its own last writes) does nothing. Only an optimisation: after a
+    /// restart the objects are gone.
+    pub released: finalizer::Released,
     /// Whether this replica may write (leader, caches synced).
     active: runtime::Active,
     /// Consecutive failures per instance, for backoff.

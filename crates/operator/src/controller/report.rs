@@ -117,7 +117,13 @@ pub enum Deletion {
         message: String,
     },
     /// The finalizer is released now.
-    Released(Release),
+    Released {
+        /// `status.backingUpSince`, kept (a release that fails is retried against the same
+        /// limit).
+        since: Option<Time>,
+        /// Why.
+        release: Release,
+    },
 }
 
 /// Everything the steps found in one pass.
@@ -399,9 +405,12 @@ fn deleting(mut b: Builder<'_>, deletion: &Deletion) -> Report {
             );
             b.finish(phase::BACKING_UP, Next::Requeue(Duration::from_secs(10)))
         }
-        Deletion::Released(release) => {
-            b.status.backing_up_since = None;
+        Deletion::Released { since, release } => {
+            b.status.backing_up_since = since.clone();
+            // Once: a release retried after a failed finalizer patch repeats no event.
+            let again = b.was(phase::TERMINATING);
             match release {
+                _ if again => {}
                 Release::TimedOut(limit) => {
                     let message = format!(
                         "Backup did not complete within {} - skipping backup and proceeding with deletion",

@@ -1189,7 +1189,7 @@ fn deletion_wins_over_every_other_fact() {
 #[test]
 fn released_after_cleanup_is_terminating() {
     let backing_up = report(&running_status(), &deleting(waiting()), &now());
-    let r = again(&backing_up, &deleting(Deletion::Released(Release::Done)));
+    let r = again(&backing_up, &deleting(released(Release::Done)));
     assert_eq!(phase_of(&r), phase::TERMINATING);
     let ready = has(&r, "Ready", FALSE, "Terminating");
     assert_eq!(ready.message, "The instance is being deleted");
@@ -1205,7 +1205,7 @@ fn released_after_cleanup_is_terminating() {
 fn skipped_cleanup_is_terminating_with_an_event() {
     let r = report(
         &running_status(),
-        &deleting(Deletion::Released(Release::Skipped)),
+        &deleting(released(Release::Skipped)),
         &later(),
     );
     assert_eq!(phase_of(&r), phase::TERMINATING);
@@ -1233,10 +1233,7 @@ fn timed_out_cleanup_is_terminating_with_backup_complete_false() {
         (Duration::from_secs(30 * 60), "30m"),
         (Duration::from_secs(90 * 60), "1h30m"),
     ] {
-        let r = again(
-            &backing_up,
-            &deleting(Deletion::Released(Release::TimedOut(limit))),
-        );
+        let r = again(&backing_up, &deleting(released(Release::TimedOut(limit))));
         let message = format!(
             "Backup did not complete within {shown} - skipping backup and proceeding with deletion"
         );
@@ -1961,7 +1958,7 @@ fn observed_generation_follows_every_pass() {
         },
         running(),
         deleting(waiting()),
-        deleting(Deletion::Released(Release::Done)),
+        deleting(released(Release::Done)),
     ];
     for f in cases {
         let old = OpenClawInstanceStatus {
@@ -2074,14 +2071,12 @@ fn next_of_every_outcome() {
         ),
         (
             "released",
-            deleting(Deletion::Released(Release::Done)),
+            deleting(released(Release::Done)),
             Next::AwaitChange,
         ),
         (
             "timed out",
-            deleting(Deletion::Released(Release::TimedOut(Duration::from_secs(
-                300,
-            )))),
+            deleting(released(Release::TimedOut(Duration::from_secs(300)))),
             Next::AwaitChange,
         ),
     ];
@@ -2186,11 +2181,9 @@ fn every_combination_has_a_phase_and_converges() {
     let deletions = [
         None,
         Some(waiting()),
-        Some(Deletion::Released(Release::Done)),
-        Some(Deletion::Released(Release::Skipped)),
-        Some(Deletion::Released(Release::TimedOut(Duration::from_secs(
-            1800,
-        )))),
+        Some(released(Release::Done)),
+        Some(released(Release::Skipped)),
+        Some(released(Release::TimedOut(Duration::from_secs(1800)))),
     ];
     let olds = [
         OpenClawInstanceStatus::default(),
@@ -2291,4 +2284,38 @@ fn check_combination(old: &OpenClawInstanceStatus, f: &Facts, known: &[&str]) {
             e.reason, e.note
         );
     }
+}
+
+fn released(release: Release) -> Deletion {
+    Deletion::Released {
+        since: None,
+        release,
+    }
+}
+
+#[test]
+fn a_retried_release_keeps_backing_up_since_and_repeats_no_event() {
+    let backing_up = report(&running_status(), &deleting(waiting()), &now());
+    let since = backing_up.status.backing_up_since.clone();
+    assert!(since.is_some());
+    let limit = Duration::from_secs(30 * 60);
+    let first = again(
+        &backing_up,
+        &deleting(Deletion::Released {
+            since: since.clone(),
+            release: Release::TimedOut(limit),
+        }),
+    );
+    assert_eq!(first.status.backing_up_since, since);
+    assert_eq!(first.events.len(), 1);
+    // The finalizer patch failed; the next pass releases again: same status, no event.
+    let second = again(
+        &first,
+        &deleting(Deletion::Released {
+            since: since.clone(),
+            release: Release::TimedOut(limit),
+        }),
+    );
+    assert_eq!(second.status, first.status);
+    assert!(second.events.is_empty());
 }

@@ -388,6 +388,7 @@ impl<K: Lenient> LenientParser<K> {
         }
         let key = format!("{}/{}", obj.namespace().unwrap_or_default(), obj.name_any());
         let meta = Box::new(obj.metadata.clone());
+        let status = obj.data.get("status").cloned();
         match obj.try_parse::<K>() {
             Ok(k) => {
                 self.warned.remove(&key);
@@ -403,6 +404,13 @@ impl<K: Lenient> LenientParser<K> {
                         "skipping an object that does not parse: {e}"
                     );
                     self.warned.insert(key, version);
+                }
+                if self.kind == "OpenClawInstance"
+                    && let Some(k) = unreadable::<K>(&meta, status, &e.to_string())
+                {
+                    // An instance is kept, marked, so its controller reports it (phase Failed)
+                    // and never lets its finalizer hold a deletion.
+                    return Ok(k);
                 }
                 Err(meta)
             }
@@ -431,6 +439,37 @@ impl<K: Lenient> LenientParser<K> {
             }
         })
     }
+}
+
+/// Annotation set (in the cache only, never written) on an object that did not parse: its
+/// value is the parse error. The object carries its metadata and status, and an empty spec.
+pub const UNREADABLE: &str = "openclaw.rocks/unreadable";
+
+/// The stand-in of an object that did not parse: metadata with [`UNREADABLE`], the status when
+/// it parses, an empty spec.
+fn unreadable<K: Lenient>(
+    meta: &ObjectMeta,
+    status: Option<serde_json::Value>,
+    error: &str,
+) -> Option<K> {
+    let mut meta = meta.clone();
+    meta.annotations
+        .get_or_insert_with(Default::default)
+        .insert(UNREADABLE.into(), error.into());
+    let mut value = serde_json::json!({
+        "apiVersion": K::api_version(&()),
+        "kind": K::kind(&()),
+        "metadata": meta,
+        "spec": {},
+    });
+    if let Some(status) = status {
+        value["status"] = status;
+        if let Ok(k) = serde_json::from_value::<K>(value.clone()) {
+            return Some(k);
+        }
+        value.as_object_mut()?.remove("status");
+    }
+    serde_json::from_value::<K>(value).ok()
 }
 
 /// An object with only `metadata`: stands for one that did not parse.
@@ -924,7 +963,7 @@ mod tests {
 
     #[test]
     fn lenient_parser_skips_what_does_not_parse() {
-        use watcher::Event::{Apply, Delete, InitApply};
+        use watcher::Event::{Apply, InitApply};
         let mut p = LenientParser::<OpenClawInstance>::default();
         // A valid object passes.
         let good = p.event(InitApply(instance("good", "1", json!({}))));
@@ -933,17 +972,23 @@ mod tests {
         // range): left out of a list ...
         let bad =
             json!({"availability": {"podDisruptionBudget": {"maxUnavailable": 3_000_000_000u64}}});
-        assert!(
-            p.event(InitApply(instance("bad", "2", bad.clone())))
-                .is_none()
-        );
-        // ... and a modification to it drops the older copy from the store.
+        // an instance stays in the list, marked unreadable with an empty spec (its controller
+        // reports it Failed and never lets its finalizer hold a deletion) ...
+        match p.event(InitApply(instance("bad", "2", bad.clone()))) {
+            Some(InitApply(i)) => {
+                assert!(i.annotations().contains_key(UNREADABLE));
+                assert_eq!(i.spec, OpenClawInstance::new("x", Default::default()).spec);
+            }
+            other => panic!("expected a marked instance, got {other:?}"),
+        }
+        // ... and a modification to it replaces the older copy in the store.
         match p.event(Apply(instance("good", "3", bad))) {
-            Some(Delete(i)) => {
+            Some(Apply(i)) => {
                 assert_eq!(i.name_any(), "good");
                 assert_eq!(i.namespace().as_deref(), Some("ns"));
+                assert!(i.annotations().contains_key(UNREADABLE));
             }
-            other => panic!("expected a placeholder deletion, got {other:?}"),
+            other => panic!("expected a marked instance, got {other:?}"),
         }
         assert!(p.warned.contains_key("ns/good"));
         // Fixed again: parsed, and the warning state forgotten.
