@@ -1,4 +1,5 @@
-//! Writing desired objects only when the cluster does not already hold them.
+//! Step **apply** (and the deletes of **prune**): writing desired objects only when the cluster
+//! does not already hold them.
 //!
 //! Every managed object carries the annotation `openclaw.rocks/applied-hash`: a hash of exactly
 //! what we last applied. An object is re-applied (server-side apply, one field manager, `force`)

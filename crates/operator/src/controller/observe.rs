@@ -1,4 +1,4 @@
-//! Observe: read what an instance references (Secrets, ConfigMaps, the gateway token) and
+//! Step **validate** (inputs half) of a reconcile: read what an instance references (Secrets, ConfigMaps, the gateway token) and
 //! generate what must be random (a new gateway token), so rendering can stay pure.
 
 use std::collections::BTreeMap;
