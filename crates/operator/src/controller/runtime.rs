@@ -255,6 +255,9 @@ where
     }
     let mut initial = true;
     let mut deleted_meanwhile: Vec<K> = Vec::new();
+    // The uid each object had when last applied during the initial list: a deletion held back
+    // meanwhile is dropped when the object was re-created (another uid) since.
+    let mut applied_uids: HashMap<ObjectRef<K>, Option<String>> = HashMap::new();
     let merged = futures::stream::select_all(streams).flat_map(move |(i, event)| {
         use watcher::Event::{Apply, Delete, Init, InitApply, InitDone};
         let mut out: Vec<Result<watcher::Event<K>, watcher::Error>> = Vec::new();
@@ -265,6 +268,7 @@ where
                 if let Some(seen) = state[i].listing.as_mut() {
                     seen.insert(ObjectRef::from_obj(&obj));
                 }
+                applied_uids.insert(ObjectRef::from_obj(&obj), obj.meta().uid.clone());
                 out.push(Ok(InitApply(obj)));
             }
             Ok(InitApply(obj)) => {
@@ -282,7 +286,17 @@ where
                     if initial && state.iter().all(|w| w.listed) {
                         initial = false;
                         out.push(Ok(InitDone));
-                        out.extend(deleted_meanwhile.drain(..).map(|o| Ok(Delete(o))));
+                        out.extend(
+                            deleted_meanwhile
+                                .drain(..)
+                                .filter(|o| {
+                                    applied_uids
+                                        .get(&ObjectRef::from_obj(o))
+                                        .is_none_or(|uid| *uid == o.meta().uid)
+                                })
+                                .map(|o| Ok(Delete(o))),
+                        );
+                        applied_uids = HashMap::new();
                     }
                 } else if !initial {
                     let ns = &state[i].namespace;
@@ -997,6 +1011,45 @@ mod tests {
             Some(Apply(_))
         ));
         assert!(!p.warned.contains_key("ns/good"));
+    }
+
+    #[tokio::test]
+    async fn a_deletion_held_back_during_the_first_list_spares_a_recreated_object() {
+        use k8s_openapi::api::core::v1::ConfigMap;
+        use watcher::Event::{Delete, Init, InitApply, InitDone};
+        let cm = |name: &str, uid: &str| {
+            let mut c = ConfigMap::default();
+            c.metadata.name = Some(name.into());
+            c.metadata.namespace = Some("ns".into());
+            c.metadata.uid = Some(uid.into());
+            c
+        };
+        let events: Vec<Result<watcher::Event<ConfigMap>, watcher::Error>> = vec![
+            Ok(Init),
+            Ok(Delete(cm("a", "old"))),
+            Ok(InitApply(cm("a", "new"))),
+            Ok(Delete(cm("b", "gone"))),
+            Ok(InitDone),
+        ];
+        let (reader, _writer) = reflector::store::<ConfigMap>();
+        let out: Vec<_> = merge_watches(
+            vec![(Some("ns".into()), futures::stream::iter(events).boxed())],
+            reader,
+            &Readiness::default(),
+            "ConfigMap",
+        )
+        .collect()
+        .await;
+        let deleted: Vec<String> = out
+            .iter()
+            .filter_map(|e| match e {
+                Ok(Delete(c)) => c.metadata.uid.clone(),
+                _ => None,
+            })
+            .collect();
+        // "old" was deleted, then "new" created under the same name: the late delete of "old"
+        // must not remove "new"; "gone" (never re-listed under another uid) is deleted.
+        assert_eq!(deleted, vec!["gone".to_string()]);
     }
 
     #[test]
