@@ -455,38 +455,20 @@ impl Drop for FinalizerGuard {
     fn drop(&mut self) {
         let namespace = self.namespace.clone();
         let volumes = self.persistent_volumes.clone();
-        let (done_tx, done_rx) = std::sync::mpsc::channel();
-        let spawned = std::thread::Builder::new()
-            .name(format!("go-fleet-release-{namespace}"))
-            .spawn(move || {
-                let result = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
+        let thread = format!("go-fleet-release-{namespace}");
+        let outcome =
+            crate::namespace::run_detached(thread, Duration::from_secs(20), move || async move {
+                let (config, _) = crate::load_config().await.map_err(|e| e.to_string())?;
+                let client = Client::try_from(config).map_err(|e| e.to_string())?;
+                let pvs = Api::<k8s_openapi::api::core::v1::PersistentVolume>::all(client.clone());
+                for pv in &volumes {
+                    let _ = pvs.delete(pv, &Default::default()).await;
+                }
+                release_finalizers(&client, &namespace)
+                    .await
+                    .map(|_| ())
                     .map_err(|e| e.to_string())
-                    .and_then(|rt| {
-                        rt.block_on(async {
-                            let (config, _) =
-                                crate::load_config().await.map_err(|e| e.to_string())?;
-                            let client = Client::try_from(config).map_err(|e| e.to_string())?;
-                            let pvs = Api::<k8s_openapi::api::core::v1::PersistentVolume>::all(
-                                client.clone(),
-                            );
-                            for pv in &volumes {
-                                let _ = pvs.delete(pv, &Default::default()).await;
-                            }
-                            release_finalizers(&client, &namespace)
-                                .await
-                                .map_err(|e| e.to_string())
-                        })
-                    });
-                let _ = done_tx.send(result);
             });
-        let outcome = match spawned {
-            Ok(_) => done_rx
-                .recv_timeout(Duration::from_secs(20))
-                .unwrap_or_else(|_| Err("timed out".to_owned())),
-            Err(e) => Err(e.to_string()),
-        };
         if let Err(e) = outcome {
             let _ = std::io::Write::write_fmt(
                 &mut std::io::stderr(),

@@ -158,36 +158,48 @@ impl Drop for TestNamespace {
         // and a fresh client, and wait for it a bounded time.
         let name = self.name.clone();
         let config = self.config.clone();
-        let (done_tx, done_rx) = std::sync::mpsc::channel();
-        let spawned = std::thread::Builder::new()
-            .name(format!("testkit-drop-{name}"))
-            .spawn(move || {
-                let result = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .map_err(|e| e.to_string())
-                    .and_then(|rt| {
-                        rt.block_on(async {
-                            let client = Client::try_from(config).map_err(|e| e.to_string())?;
-                            delete_namespace(client, &name)
-                                .await
-                                .map_err(|e| e.to_string())
-                        })
-                    });
-                let _ = done_tx.send(result);
-            });
-        let outcome = match spawned {
-            Ok(_) => done_rx
-                .recv_timeout(DROP_CLEANUP_TIMEOUT)
-                .unwrap_or_else(|_| Err("timed out".to_owned())),
-            Err(e) => Err(e.to_string()),
-        };
+        let thread = format!("testkit-drop-{name}");
+        let outcome = run_detached(thread, DROP_CLEANUP_TIMEOUT, move || async move {
+            let client = Client::try_from(config).map_err(|e| e.to_string())?;
+            delete_namespace(client, &name)
+                .await
+                .map_err(|e| e.to_string())
+        });
         if let Err(e) = outcome {
             let _ = std::io::Write::write_fmt(
                 &mut std::io::stderr(),
                 format_args!("testkit: could not delete namespace {}: {e}\n", self.name),
             );
         }
+    }
+}
+
+/// Run `work` on a helper thread with its own runtime and wait for it at most `timeout`: for
+/// cleanups in `Drop`, which cannot await and may run while the test's runtime (and its
+/// clients) shut down.
+pub(crate) fn run_detached<F, Fut>(
+    thread: String,
+    timeout: std::time::Duration,
+    work: F,
+) -> Result<(), String>
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Result<(), String>>,
+{
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    let spawned = std::thread::Builder::new().name(thread).spawn(move || {
+        let result = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())
+            .and_then(|rt| rt.block_on(work()));
+        let _ = done_tx.send(result);
+    });
+    match spawned {
+        Ok(_) => done_rx
+            .recv_timeout(timeout)
+            .unwrap_or_else(|_| Err("timed out".to_owned())),
+        Err(e) => Err(e.to_string()),
     }
 }
 

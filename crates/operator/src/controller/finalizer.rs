@@ -70,6 +70,16 @@ impl Released {
     }
 }
 
+/// The instance's finalizers other than ours.
+fn others(instance: &OpenClawInstance) -> Vec<String> {
+    instance
+        .finalizers()
+        .iter()
+        .filter(|f| *f != FINALIZER)
+        .cloned()
+        .collect()
+}
+
 /// Whether the instance carries our finalizer.
 pub fn has_finalizer(instance: &OpenClawInstance) -> bool {
     instance.finalizers().iter().any(|f| f == FINALIZER)
@@ -145,12 +155,7 @@ pub async fn release(instance: &OpenClawInstance, ctx: &Context) -> Result<(), E
     if !has_finalizer(instance) {
         return Ok(());
     }
-    let rest: Vec<String> = instance
-        .finalizers()
-        .iter()
-        .filter(|f| *f != FINALIZER)
-        .cloned()
-        .collect();
+    let rest = others(instance);
     patch_finalizers(instance, ctx, rest).await?;
     tracing::warn!(
         instance = %format!("{}/{}", instance.namespace().unwrap_or_default(), instance.name_any()),
@@ -240,12 +245,7 @@ pub async fn finalize(
     };
     let report = super::report::report(&old, &facts, now);
     super::instance::publish(instance, ctx, &report, None).await?;
-    let rest: Vec<String> = instance
-        .finalizers()
-        .iter()
-        .filter(|f| *f != FINALIZER)
-        .cloned()
-        .collect();
+    let rest = others(instance);
     patch_finalizers(instance, ctx, rest).await?;
     ctx.released.insert(&uid);
     ctx.metrics.forget_instance(&ns, &name);

@@ -109,6 +109,18 @@ pub struct Options {
 }
 
 impl Options {
+    /// The shared runtime's part of the options.
+    pub fn runtime(self) -> runtime::RuntimeOptions {
+        runtime::RuntimeOptions {
+            scope: self.scope,
+            concurrency: self.concurrency,
+            metrics: self.metrics,
+            leader: self.leader,
+            readiness: self.readiness,
+            shutdown: self.shutdown,
+        }
+    }
+
     /// Options for a single replica that always leads, stopping on SIGTERM/SIGINT.
     pub fn standalone(scope: Scope, concurrency: u16) -> Self {
         let (tx, leader) = watch::channel(true);
@@ -149,17 +161,7 @@ pub async fn run_with(client: Client, options: Options) {
 
 /// Run `controllers` on one runtime (built from `options`) until they all stop.
 pub async fn run_controllers(client: Client, options: Options, controllers: Vec<Start>) {
-    let (rt, drivers) = Runtime::new(
-        client,
-        runtime::RuntimeOptions {
-            scope: options.scope,
-            concurrency: options.concurrency,
-            metrics: options.metrics,
-            leader: options.leader,
-            readiness: options.readiness,
-            shutdown: options.shutdown,
-        },
-    );
+    let (rt, drivers) = Runtime::new(client, options.runtime());
     let running: Vec<_> = controllers.into_iter().map(|start| start(&rt)).collect();
     let tasks = drivers.spawn();
     futures::future::join_all(running).await;
@@ -190,17 +192,7 @@ mod tests {
         let options = Options::standalone(Scope::namespace("ns"), 1);
         let metrics = options.metrics.clone();
         let mut list = controllers(&options);
-        let (rt, _drivers) = Runtime::new(
-            client,
-            runtime::RuntimeOptions {
-                scope: options.scope,
-                concurrency: options.concurrency,
-                metrics: options.metrics,
-                leader: options.leader,
-                readiness: options.readiness,
-                shutdown: options.shutdown,
-            },
-        );
+        let (rt, _drivers) = Runtime::new(client, options.runtime());
         list.push(Box::new(another));
         let built: Vec<_> = list.into_iter().map(|start| start(&rt)).collect();
         assert_eq!(built.len(), 2);
