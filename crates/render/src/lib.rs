@@ -63,8 +63,8 @@ pub mod workspace;
 use std::collections::BTreeMap;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use openclaw_api::OpenClawInstance;
 use openclaw_api::clusterdefaults::OpenClawClusterDefaultsSpec;
+use openclaw_api::{OpenClawInstance, OpenClawInstanceSpec};
 
 /// The field manager of every write the operator makes.
 pub use k8s::meta::MANAGER as FIELD_MANAGER;
@@ -382,6 +382,23 @@ pub fn managed_kinds() -> &'static [ManagedKind] {
     }
     const KINDS: &[ManagedKind] = managed_kinds!(built_in);
     KINDS
+}
+
+/// The warnings an instance with an empty spec gets too: they come from the operator's defaults
+/// (today the `diagnostics-otel` notice of the default-on metrics), not from the user's input.
+/// The webhook leaves them out of admission warnings and the controller reports them in a
+/// condition instead of events.
+pub fn baseline_warnings(instance: &OpenClawInstance) -> Vec<String> {
+    let mut baseline = instance.clone();
+    baseline.spec = OpenClawInstanceSpec::default();
+    let observed = Observed {
+        gateway_token: Some("<generated-by-the-operator>".into()),
+        basic_auth_password: Some("<generated-by-the-operator>".into()),
+        ..Observed::default()
+    };
+    render(&baseline, &observed)
+        .map(|r| r.warnings)
+        .unwrap_or_default()
 }
 
 /// Everything rendered for one instance.

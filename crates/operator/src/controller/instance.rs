@@ -157,7 +157,15 @@ async fn steps(
         }
     };
     decision.apply(&mut rendered);
-    facts.render = Some(Ok(rendered.warnings.clone()));
+    // Warnings the defaults cause go to a condition; the spec's own become events.
+    let defaults = openclaw_render::baseline_warnings(&merged);
+    let (default_warnings, own): (Vec<String>, Vec<String>) = rendered
+        .warnings
+        .iter()
+        .cloned()
+        .partition(|w| defaults.contains(w));
+    facts.default_warnings = default_warnings;
+    facts.render = Some(Ok(own));
     // apply, prune
     facts.applied = Some(apply_all(instance, ctx, &rendered).await?);
     Ok(rendered.iter().find_map(|o| match o {

@@ -22,6 +22,8 @@ use super::status::{FALSE, TRUE, condition, phase, remove_condition, set_conditi
 
 /// Drift check interval when nothing else happens.
 pub const RESYNC: Duration = Duration::from_secs(600);
+/// Condition listing the render warnings that come from the operator's defaults.
+pub const CONFIG_WARNINGS: &str = "ConfigWarnings";
 /// Condition listing the spec fields whose feature is not built yet.
 pub const NOT_ACTED_ON: &str = "FieldsNotActedOn";
 
@@ -141,8 +143,11 @@ pub struct Facts {
     pub not_acted_on: Vec<NotActedOn>,
     /// Referenced inputs (None: the pass stopped before).
     pub inputs: Option<InputFacts>,
-    /// Render error (the pass stopped), or the render warnings.
+    /// Render error (the pass stopped), or the render warnings caused by the spec (events).
     pub render: Option<Result<Vec<String>, String>>,
+    /// Render warnings an empty spec gets too (the operator's defaults): condition
+    /// [`CONFIG_WARNINGS`], no event.
+    pub default_warnings: Vec<String>,
     /// A failed step (reading, applying, pruning).
     pub failure: Option<Failure>,
     /// What apply and prune concluded.
@@ -312,6 +317,16 @@ pub fn report(old: &OpenClawInstanceStatus, facts: &Facts, now: &Time) -> Report
             );
             // Once per generation, or on the first render after passes that did not render: a
             // restart or a resync repeats nothing.
+            if facts.default_warnings.is_empty() {
+                remove_condition(&mut b.conditions, CONFIG_WARNINGS);
+            } else {
+                b.set(
+                    CONFIG_WARNINGS,
+                    TRUE,
+                    "OperatorDefaults",
+                    facts.default_warnings.join("; "),
+                );
+            }
             if old.observed_generation != facts.generation || !rendered_before {
                 for w in warnings {
                     b.events.push(event(EventType::Warning, "RenderWarning", w));

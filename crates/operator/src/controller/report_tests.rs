@@ -2319,3 +2319,25 @@ fn a_retried_release_keeps_backing_up_since_and_repeats_no_event() {
     assert_eq!(second.status, first.status);
     assert!(second.events.is_empty());
 }
+
+#[test]
+fn warnings_of_the_defaults_are_a_condition_not_events() {
+    let f = Facts {
+        default_warnings: vec!["d1".into(), "d2".into()],
+        ..running()
+    };
+    let r = first(&f);
+    let c = has(&r, CONFIG_WARNINGS, TRUE, "OperatorDefaults");
+    assert_eq!(c.message, "d1; d2");
+    assert!(
+        events(&r).iter().all(|e| e.1 != "RenderWarning"),
+        "{:?}",
+        events(&r)
+    );
+    // Converged: the same status, no write.
+    let again_r = again(&r, &f);
+    assert_eq!(again_r.status, r.status);
+    // Gone when the defaults no longer warn.
+    let cleared = again(&r, &running());
+    absent(&cleared, CONFIG_WARNINGS);
+}

@@ -59,9 +59,7 @@ fn warnings_of(instance: &OpenClawInstance) -> Vec<String> {
 /// minus those an empty spec gets as well.
 pub fn render_warnings(instance: &OpenClawInstance, namespace: Option<&str>) -> Vec<String> {
     let user = with_metadata(instance, namespace);
-    let mut baseline = user.clone();
-    baseline.spec = OpenClawInstanceSpec::default();
-    let common = warnings_of(&baseline);
+    let common = openclaw_render::baseline_warnings(&user);
     warnings_of(&user)
         .into_iter()
         .filter(|w| !common.contains(w))
