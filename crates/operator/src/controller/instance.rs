@@ -67,9 +67,8 @@ pub async fn reconcile(
     // Without the finalizer the pass still runs (nothing is lost but the cleanup on delete),
     // and the failure is reported.
     let result = match (steps(&instance, &ctx, &mut facts, &now).await, finalizer) {
-        (Ok(image), Err(e)) => {
+        (Ok(_), Err(e)) => {
             facts.failure = Some(classify(&e));
-            let _ = image;
             Err(e)
         }
         (result, _) => result,

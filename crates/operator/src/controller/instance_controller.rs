@@ -8,9 +8,6 @@
 //! ([`super::custom`]); and turning active (every instance, from the caches a standby kept
 //! warm).
 
-/// How long the controller waits for more events of an instance before reconciling it.
-pub const DEBOUNCE: std::time::Duration = std::time::Duration::from_millis(500);
-
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
@@ -27,6 +24,9 @@ use tracing::Instrument;
 use super::runtime::{AbortOnDrop, Change, Failures, Runtime, metadata_watch};
 use super::{Context, Error, custom, finalizer, instance, observe};
 use crate::metrics::{self, Metrics, Outcome};
+
+/// How long the controller waits for more events of an instance before reconciling it.
+pub const DEBOUNCE: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// The controller's name in metrics (`controller` and workqueue `name` labels): the Go
 /// operator's, which its dashboards select on.
