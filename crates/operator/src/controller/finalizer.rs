@@ -62,7 +62,7 @@ impl Released {
         m.insert(uid.to_string(), std::time::Instant::now());
     }
 
-    fn contains(&self, uid: &str) -> bool {
+    pub(crate) fn contains(&self, uid: &str) -> bool {
         self.0
             .lock()
             .unwrap_or_else(|p| p.into_inner())

@@ -74,6 +74,7 @@ async fn reconcile(instance: Arc<OpenClawInstance>, ctx: Arc<Context>) -> Result
         ctx.metrics.reconcile_skipped(NAME, &ns, &name);
         return Ok(Action::await_change());
     }
+    let instance_uid = instance.uid();
     let span = tracing::info_span!("reconcile", namespace = %ns, name = %name);
     let result = instance::reconcile(instance, ctx.clone())
         .instrument(span)
@@ -87,8 +88,14 @@ async fn reconcile(instance: Arc<OpenClawInstance>, ctx: Arc<Context>) -> Result
     let elapsed = ctx
         .metrics
         .reconcile_finished(NAME, &ns, &name, outcome, requeue);
-    ctx.metrics
-        .instance_reconciled(&ns, &name, outcome, elapsed);
+    // A pass that released the finalizer races the watch's delete event, which drops the
+    // instance's series: recording here could bring them back for good.
+    if instance_uid.is_some_and(|uid| ctx.released.contains(&uid)) {
+        ctx.metrics.forget_instance(&ns, &name);
+    } else {
+        ctx.metrics
+            .instance_reconciled(&ns, &name, outcome, elapsed);
+    }
     result
 }
 
