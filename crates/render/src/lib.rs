@@ -42,6 +42,7 @@
 //!
 //! See `docs/rendering.md` ("Layers").
 
+pub mod backup;
 pub mod clean;
 pub mod config;
 pub mod consts;
