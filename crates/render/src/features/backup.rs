@@ -612,10 +612,10 @@ impl Feature for T {
             return Ok(());
         };
         let cron = cron_job(m, creds, &claim);
-        if cron.is_some() || m.observed.backup_jobs {
-            if let Some(secret) = mirror_secret(m, creds) {
-                out.push(Desired::apply(Object::Secret(secret), Phase::Secrets, None));
-            }
+        if (cron.is_some() || m.observed.backup_jobs)
+            && let Some(secret) = mirror_secret(m, creds)
+        {
+            out.push(Desired::apply(Object::Secret(secret), Phase::Secrets, None));
         }
         if let Some(cron) = cron {
             out.push(Desired::apply(Object::CronJob(cron), Phase::Workload, None));
