@@ -127,6 +127,12 @@ Each template is a YAML sequence of PolicyRules, to be placed under `rules:`.
   verbs:
   - get
 - apiGroups:
+  - ""
+  resources:
+  - pods
+  verbs:
+  - list
+- apiGroups:
   - openclaw.rocks
   resources:
   - openclawinstances

@@ -61,6 +61,15 @@ struct InfoLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BackupLabels {
+    trigger: String,
+    result: String,
+}
+
+/// What starts a backup (`trigger` label of `openclaw_backups_total`).
+pub const BACKUP_TRIGGERS: [&str; 4] = ["delete", "on-demand", "periodic", "pre-update"];
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ResourceLabels {
     instance: String,
     namespace: String,
@@ -150,6 +159,9 @@ pub struct Metrics {
     wq_retries: Family<QueueLabels, Counter>,
     rest_requests: Family<RequestLabels, Counter>,
     leader: Family<LeaseLabels, Gauge>,
+    backups: Family<BackupLabels, Counter>,
+    /// Last successful backup per instance (`namespace/name` -> seconds since the epoch).
+    last_backup: Arc<Mutex<BTreeMap<(String, String), f64>>>,
     lease_name: String,
     /// Per controller name.
     queues: Arc<Mutex<BTreeMap<String, QueueState>>>,
@@ -302,6 +314,25 @@ impl Metrics {
             "1 while this replica is the leader (always 1 with leader election off)",
             leader.clone(),
         );
+        let backups = Family::<BackupLabels, Counter>::default();
+        registry.register(
+            "openclaw_backups",
+            "Backups of instance data volumes, by trigger (delete, on-demand, periodic, \
+             pre-update) and result (started, success, failure)",
+            backups.clone(),
+        );
+        for trigger in BACKUP_TRIGGERS {
+            for result in ["started", "success", "failure"] {
+                backups
+                    .get_or_create(&BackupLabels {
+                        trigger: trigger.into(),
+                        result: result.into(),
+                    })
+                    .inc_by(0);
+            }
+        }
+        let last_backup = Arc::new(Mutex::new(BTreeMap::new()));
+        registry.register_collector(Box::new(LastBackupCollector(last_backup.clone())));
         let queues = Arc::new(Mutex::new(BTreeMap::new()));
         registry.register_collector(Box::new(QueueCollector(queues.clone())));
         registry.register_collector(Box::new(ProcessCollector::new()));
@@ -332,6 +363,8 @@ impl Metrics {
             wq_retries,
             rest_requests,
             leader,
+            backups,
+            last_backup,
             lease_name: lease_name.into(),
             queues,
             cr_max_concurrent,
@@ -566,6 +599,40 @@ impl Metrics {
             .set(i64::from(leader));
     }
 
+    /// A backup Job started.
+    pub fn backup_started(&self, trigger: &str) {
+        self.backup_result(trigger, "started");
+    }
+
+    /// A backup finished (the instance's last backup time follows its status,
+    /// [`Metrics::set_last_backup`]).
+    pub fn backup_finished(&self, trigger: &str, ok: bool) {
+        self.backup_result(trigger, if ok { "success" } else { "failure" });
+    }
+
+    fn backup_result(&self, trigger: &str, result: &str) {
+        self.backups
+            .get_or_create(&BackupLabels {
+                trigger: trigger.into(),
+                result: result.into(),
+            })
+            .inc();
+    }
+
+    /// The instance's last successful backup (from its status: survives restarts).
+    pub fn set_last_backup(&self, namespace: &str, name: &str, seconds: Option<f64>) {
+        let mut map = lock(&self.last_backup);
+        let key = (namespace.to_string(), name.to_string());
+        match seconds {
+            Some(s) => {
+                map.insert(key, s);
+            }
+            None => {
+                map.remove(&key);
+            }
+        }
+    }
+
     /// The instance is gone: drop its series (the Go operator kept them forever). Its queue
     /// entry goes with [`Metrics::queue_forget`].
     pub fn forget_instance(&self, namespace: &str, name: &str) {
@@ -592,6 +659,7 @@ impl Metrics {
         if let Some(old) = lock(&self.info_labels).remove(&key(namespace, name)) {
             self.info.remove(&old);
         }
+        self.set_last_backup(namespace, name, None);
     }
 
     /// A tower layer for the kube client that counts `rest_client_requests_total`.
@@ -684,6 +752,33 @@ where
 /// computed at scrape time from the running reconciles, per controller.
 #[derive(Debug)]
 struct QueueCollector(Arc<Mutex<BTreeMap<String, QueueState>>>);
+
+/// `openclaw_backup_last_success_timestamp_seconds`: only instances that have a backup (no
+/// family at all before the first one).
+#[derive(Debug)]
+struct LastBackupCollector(Arc<Mutex<BTreeMap<(String, String), f64>>>);
+
+impl Collector for LastBackupCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let map = lock(&self.0).clone();
+        if map.is_empty() {
+            return Ok(());
+        }
+        let mut metric = encoder.encode_descriptor(
+            "openclaw_backup_last_success_timestamp_seconds",
+            "When the instance's last successful backup finished (seconds since the epoch)",
+            None,
+            MetricType::Gauge,
+        )?;
+        for ((namespace, instance), seconds) in map {
+            ConstGauge::new(seconds).encode(metric.encode_family(&InstanceLabels {
+                instance,
+                namespace,
+            })?)?;
+        }
+        Ok(())
+    }
+}
 
 impl Collector for QueueCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {

@@ -1,0 +1,641 @@
+//! Step **lifecycle**: the data-protection workflows (backup on delete, on demand, restore),
+//! on the one-shot rclone Jobs of [`openclaw_render::features::backup`].
+//!
+//! Every workflow keeps its progress in the cluster, never in memory: in the Jobs themselves
+//! (their `openclaw.rocks/job-type` label, the request they serve and their attempt number in
+//! annotations, their `Complete`/`Failed` conditions) and in the instance's status
+//! (`restoredFrom`, `lastBackupRequest`, `lastBackupPath`, `lastBackupTime`). So a pass after an
+//! operator restart, at any point, picks up where the last one stopped. A failed Job is never
+//! deleted (its pod's logs say why); a retry is a new Job `<name>-<suffix>-<attempt>`.
+//!
+//! The decisions are pure ([`progress`], [`next_action`]); the I/O is [`drive`] and
+//! [`BackupOnDelete`] (the cleanup step of the finalizer).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{Pod, Secret};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::ResourceExt;
+use kube::api::{Api, ListParams, Patch, PatchParams};
+use kube::runtime::reflector::{ObjectRef, Store};
+use openclaw_api::OpenClawInstance;
+use openclaw_render::features::backup::{self as render_backup, JobKind, PATH_ANNOTATION};
+use openclaw_render::model::Model;
+use openclaw_render::{Object, S3Credentials, WriteMode};
+
+use super::lifecycle::StepState;
+use super::{Context, Error};
+
+/// Annotation of a one-shot Job: the request it serves (the restore path, the on-demand
+/// request value, `delete`, or the update it precedes).
+pub const REQUEST_ANNOTATION: &str = "openclaw.rocks/backup-request";
+/// Annotation of a one-shot Job: its attempt number (1, 2, ...).
+pub const ATTEMPT_ANNOTATION: &str = "openclaw.rocks/backup-attempt";
+/// Instance annotation asking for one backup now; each distinct value runs one backup.
+pub const BACKUP_NOW: &str = "openclaw.rocks/backup-now";
+/// Jobs (each with its own pod retries) a restore or an on-demand backup may use before it is
+/// reported failed. A backup on delete retries until the deletion's time limit instead.
+pub const MAX_ATTEMPTS: u32 = 3;
+/// How often a running Job is looked at (its status changes also trigger a pass).
+pub const JOB_POLL: Duration = Duration::from_secs(10);
+/// How often a workflow waiting for credentials looks again.
+pub const CREDENTIALS_POLL: Duration = Duration::from_secs(30);
+
+/// Where the operator reads the `s3-backup-credentials` Secret.
+#[derive(Clone, Debug, Default)]
+pub struct BackupOptions {
+    /// The operator's namespace; `None`: backups are off (no Secret is read).
+    pub credentials_namespace: Option<String>,
+    /// Clear `spec.restoreFrom` after a successful restore, as the Go operator does. Off by
+    /// default: a restore runs once per distinct path recorded in `status.restoredFrom`, so a
+    /// GitOps tool that keeps `restoreFrom` in the manifest does not fight the operator.
+    pub clear_restore_from: bool,
+}
+
+/// The state of the credentials Secret.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Credentials {
+    /// Backups are off (no namespace configured) or the Secret does not exist.
+    Missing,
+    /// The Secret exists but cannot be used; the message says why.
+    Invalid(String),
+    /// Ready.
+    Ready(S3Credentials),
+}
+
+impl Credentials {
+    /// Read the credentials Secret from its cache.
+    pub fn read(store: Option<&Store<Secret>>, namespace: Option<&str>) -> Credentials {
+        let (Some(store), Some(ns)) = (store, namespace) else {
+            return Credentials::Missing;
+        };
+        let key = ObjectRef::new(render_backup::CREDENTIALS_SECRET).within(ns);
+        let Some(secret) = store.get(&key) else {
+            return Credentials::Missing;
+        };
+        match render_backup::parse_credentials(&secret.data.clone().unwrap_or_default()) {
+            Ok(c) => Credentials::Ready(c),
+            Err(e) => Credentials::Invalid(e.to_string()),
+        }
+    }
+
+    /// The usable credentials.
+    pub fn ready(&self) -> Option<&S3Credentials> {
+        match self {
+            Credentials::Ready(c) => Some(c),
+            _ => None,
+        }
+    }
+
+    /// Why they cannot be used (for conditions and events).
+    pub fn problem(&self) -> Option<String> {
+        match self {
+            Credentials::Missing => Some(format!(
+                "S3 credentials Secret {} not found in the operator's namespace",
+                render_backup::CREDENTIALS_SECRET
+            )),
+            Credentials::Invalid(m) => Some(m.clone()),
+            Credentials::Ready(_) => None,
+        }
+    }
+}
+
+/// How a Job ended, or that it has not.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Not finished.
+    Running,
+    /// `Complete`, at this time.
+    Succeeded(Option<Time>),
+    /// `Failed`, with the condition's message.
+    Failed(String),
+}
+
+/// What the workflows need of one Job.
+#[derive(Clone, Debug, PartialEq)]
+pub struct JobView {
+    /// Its name.
+    pub name: String,
+    /// What it does.
+    pub kind: JobKind,
+    /// The request it serves.
+    pub request: String,
+    /// The remote path it reads or writes.
+    pub path: String,
+    /// Its attempt number.
+    pub attempt: u32,
+    /// How it stands.
+    pub outcome: Outcome,
+}
+
+impl JobView {
+    /// The view of a one-shot Job of ours (`None` for any other Job).
+    pub fn of(job: &Job) -> Option<JobView> {
+        let kind = JobKind::from_job_type(job.labels().get(render_backup::JOB_TYPE_LABEL)?)?;
+        let annotations = job.annotations();
+        let conditions = job
+            .status
+            .as_ref()
+            .and_then(|s| s.conditions.as_deref())
+            .unwrap_or_default();
+        let is = |t: &str| {
+            conditions
+                .iter()
+                .find(|c| c.type_ == t && c.status == "True")
+        };
+        let outcome = if let Some(c) = is("Complete") {
+            Outcome::Succeeded(
+                job.status
+                    .as_ref()
+                    .and_then(|s| s.completion_time.clone())
+                    .or_else(|| c.last_transition_time.clone()),
+            )
+        } else if let Some(c) = is("Failed") {
+            Outcome::Failed(
+                c.message
+                    .clone()
+                    .filter(|m| !m.is_empty())
+                    .or_else(|| c.reason.clone())
+                    .unwrap_or_else(|| "the Job failed".into()),
+            )
+        } else {
+            Outcome::Running
+        };
+        Some(JobView {
+            name: job.name_any(),
+            kind,
+            request: annotations
+                .get(REQUEST_ANNOTATION)
+                .cloned()
+                .unwrap_or_default(),
+            path: annotations
+                .get(PATH_ANNOTATION)
+                .cloned()
+                .unwrap_or_default(),
+            attempt: annotations
+                .get(ATTEMPT_ANNOTATION)
+                .and_then(|a| a.parse().ok())
+                .unwrap_or(1),
+            outcome,
+        })
+    }
+}
+
+/// Where one request stands, from its Jobs.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Progress {
+    /// No Job yet.
+    NotStarted,
+    /// A Job is running.
+    Running(JobView),
+    /// A Job succeeded.
+    Succeeded(JobView),
+    /// Every Job so far failed; the last one, and how many there were.
+    Failed {
+        /// The last failed Job.
+        last: JobView,
+        /// Failed Jobs of this request.
+        attempts: u32,
+    },
+}
+
+/// Where the request `request` of `kind` stands, from the instance's Jobs.
+pub fn progress(jobs: &[JobView], kind: JobKind, request: &str) -> Progress {
+    let mut mine: Vec<&JobView> = jobs
+        .iter()
+        .filter(|j| j.kind == kind && j.request == request)
+        .collect();
+    mine.sort_by_key(|j| j.attempt);
+    if let Some(done) = mine
+        .iter()
+        .find(|j| matches!(j.outcome, Outcome::Succeeded(_)))
+    {
+        return Progress::Succeeded((*done).clone());
+    }
+    if let Some(running) = mine.iter().find(|j| j.outcome == Outcome::Running) {
+        return Progress::Running((*running).clone());
+    }
+    match mine.last() {
+        None => Progress::NotStarted,
+        Some(last) => Progress::Failed {
+            last: (*last).clone(),
+            attempts: mine.len() as u32,
+        },
+    }
+}
+
+/// What to do about one request.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Action {
+    /// Create attempt `attempt` copying to or from `path`.
+    Start {
+        /// Attempt number.
+        attempt: u32,
+        /// Remote path.
+        path: String,
+    },
+    /// Wait for the running Job.
+    Wait(JobView),
+    /// Finished successfully.
+    Done(JobView),
+    /// Given up after `attempts` failed Jobs.
+    GaveUp {
+        /// The last failed Job.
+        last: JobView,
+        /// How many failed.
+        attempts: u32,
+    },
+}
+
+/// The next step of a request: start (again) unless a Job runs, succeeded, or the attempts
+/// are used up (`max_attempts: None`: retry until the caller's time limit). A retry writes to
+/// the same path as the first attempt.
+pub fn next_action(progress: &Progress, new_path: &str, max_attempts: Option<u32>) -> Action {
+    match progress {
+        Progress::NotStarted => Action::Start {
+            attempt: 1,
+            path: new_path.to_string(),
+        },
+        Progress::Running(j) => Action::Wait(j.clone()),
+        Progress::Succeeded(j) => Action::Done(j.clone()),
+        Progress::Failed { last, attempts } => {
+            if max_attempts.is_some_and(|max| *attempts >= max) {
+                Action::GaveUp {
+                    last: last.clone(),
+                    attempts: *attempts,
+                }
+            } else {
+                Action::Start {
+                    attempt: attempts + 1,
+                    path: if last.path.is_empty() {
+                        new_path.to_string()
+                    } else {
+                        last.path.clone()
+                    },
+                }
+            }
+        }
+    }
+}
+
+/// The name of attempt `attempt` of a Job of `kind`.
+pub fn attempt_name(instance: &str, kind: JobKind, attempt: u32) -> String {
+    let base = render_backup::job_name(instance, kind);
+    if attempt <= 1 {
+        base
+    } else {
+        format!("{base}-{attempt}")
+    }
+}
+
+/// The one-shot Jobs of the instance with `uid`, from the cache.
+pub fn jobs_of(store: &Store<Job>, namespace: &str, uid: &str) -> Vec<JobView> {
+    store
+        .state()
+        .iter()
+        .filter(|j| j.namespace().as_deref() == Some(namespace))
+        .filter(|j| j.owner_references().iter().any(|o| o.uid == uid))
+        .filter_map(|j| JobView::of(j))
+        .collect()
+}
+
+/// What [`drive`] did or found, for the report and the events.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Driven {
+    /// A Job was created now.
+    Started {
+        /// Its name.
+        job: String,
+        /// Remote path.
+        path: String,
+        /// Attempt number.
+        attempt: u32,
+    },
+    /// A Job is running.
+    Running(JobView),
+    /// Done.
+    Succeeded(JobView),
+    /// Given up.
+    GaveUp {
+        /// The last failed Job.
+        last: JobView,
+        /// How many failed.
+        attempts: u32,
+    },
+}
+
+/// Drive one request: create the next Job when needed (and the mirror Secret it reads).
+#[allow(clippy::too_many_arguments)]
+pub async fn drive(
+    ctx: &Context,
+    instance: &OpenClawInstance,
+    model: &Model<'_>,
+    creds: &S3Credentials,
+    claim: &str,
+    kind: JobKind,
+    request: &str,
+    new_path: &str,
+    max_attempts: Option<u32>,
+) -> Result<Driven, Error> {
+    let ns = instance.namespace().unwrap_or_default();
+    let uid = instance.uid().unwrap_or_default();
+    let jobs = jobs_of(&ctx.stores.jobs, &ns, &uid);
+    match next_action(&progress(&jobs, kind, request), new_path, max_attempts) {
+        Action::Wait(j) => Ok(Driven::Running(j)),
+        Action::Done(j) => Ok(Driven::Succeeded(j)),
+        Action::GaveUp { last, attempts } => Ok(Driven::GaveUp { last, attempts }),
+        Action::Start { attempt, path } => {
+            if let Some(secret) = render_backup::mirror_secret(model, creds) {
+                super::kinds::ensure_object(ctx, &ns, &Object::Secret(secret), WriteMode::Apply)
+                    .await?;
+            }
+            let mut job = render_backup::job(model, kind, &path, creds, claim);
+            let name = attempt_name(&model.name, kind, attempt);
+            job.metadata.name = Some(name.clone());
+            let annotations = job.metadata.annotations.get_or_insert_with(BTreeMap::new);
+            annotations.insert(REQUEST_ANNOTATION.into(), request.into());
+            annotations.insert(ATTEMPT_ANNOTATION.into(), attempt.to_string());
+            super::kinds::ensure_object(ctx, &ns, &Object::Job(job), WriteMode::CreateOnly).await?;
+            Ok(Driven::Started {
+                job: name,
+                path,
+                attempt,
+            })
+        }
+    }
+}
+
+/// Pods of the instance that still exist (a restore or a backup on delete waits for none).
+pub async fn pods_left(ctx: &Context, instance: &OpenClawInstance) -> Result<usize, Error> {
+    let api: Api<Pod> = Api::namespaced(
+        ctx.client.clone(),
+        &instance.namespace().unwrap_or_default(),
+    );
+    let selector = openclaw_render::selector_labels(&instance.name_any())
+        .into_iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    let pods = api
+        .list_metadata(&ListParams::default().labels(&selector))
+        .await?;
+    Ok(pods.items.len())
+}
+
+/// The cleanup step of a deleted instance: scale to zero, wait for the pods, back the data
+/// volume up, then let the finalizer go. No credentials Secret: nothing to do (with an event);
+/// an unusable one, or a failing Job: pending (retried) until the deletion's time limit.
+pub struct BackupOnDelete {
+    /// Where the credentials are.
+    pub options: BackupOptions,
+}
+
+impl BackupOnDelete {
+    async fn step(&self, instance: &OpenClawInstance, ctx: &Context) -> Result<StepState, Error> {
+        let name = instance.name_any();
+        let ns = instance.namespace().unwrap_or_default();
+        let observed = openclaw_render::Observed {
+            cluster_defaults: ctx.cluster_defaults().map(|d| d.spec.clone()),
+            ..Default::default()
+        };
+        let Ok(model) = Model::new(instance, &observed) else {
+            return Ok(StepState::Done);
+        };
+        let Some(claim) = openclaw_render::simple::backup_claim(&model) else {
+            // No single data volume: nothing to back up.
+            return Ok(StepState::Done);
+        };
+        let creds = Credentials::read(
+            ctx.backup_credentials.as_ref(),
+            self.options.credentials_namespace.as_deref(),
+        );
+        let creds = match creds {
+            Credentials::Missing => {
+                ctx.event(
+                    instance,
+                    false,
+                    "BackupSkipped",
+                    "S3 backup credentials Secret not found - skipping pre-delete backup",
+                )
+                .await;
+                return Ok(StepState::Done);
+            }
+            Credentials::Invalid(m) => {
+                ctx.event(instance, true, "BackupCredentialsFailed", &m)
+                    .await;
+                return Ok(StepState::Pending(format!("backup: {m}")));
+            }
+            Credentials::Ready(c) => c,
+        };
+        // Scale down (a merge patch of the replicas alone: the rest of the StatefulSet keeps
+        // its owners), then wait for the pods to go: a consistent copy of a quiet volume.
+        let sts_api: Api<StatefulSet> = Api::namespaced(ctx.client.clone(), &ns);
+        let sts = ctx
+            .stores
+            .stateful_sets
+            .get(&ObjectRef::new(&name).within(&ns));
+        if sts
+            .as_ref()
+            .is_some_and(|s| s.spec.as_ref().and_then(|s| s.replicas) != Some(0))
+        {
+            let patch = serde_json::json!({"spec": {"replicas": 0}});
+            match sts_api
+                .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+                .await
+            {
+                Ok(_) => {}
+                Err(kube::Error::Api(e)) if e.code == 404 => {}
+                Err(e) => return Err(Error::Read(e)),
+            }
+            return Ok(StepState::Pending(
+                "backup: scaling the workload down".into(),
+            ));
+        }
+        let left = pods_left(ctx, instance).await?;
+        if left > 0 {
+            return Ok(StepState::Pending(format!(
+                "backup: waiting for {left} pod(s) to stop"
+            )));
+        }
+        let tenant = render_backup::tenant(instance.metadata.labels.as_ref(), &ns);
+        let now = jiff_now();
+        let new_path = JobKind::Delete.new_path(&tenant, &name, now);
+        let driven = drive(
+            ctx,
+            instance,
+            &model,
+            &creds,
+            &claim,
+            JobKind::Delete,
+            "delete",
+            &new_path,
+            None,
+        )
+        .await?;
+        Ok(match driven {
+            Driven::Started { job, path, attempt } => {
+                let note = if attempt > 1 {
+                    format!("Backup Job {job} created (attempt {attempt}), target: {path}")
+                } else {
+                    format!("Backup Job {job} created, target: {path}")
+                };
+                ctx.event(instance, false, "BackupStarted", &note).await;
+                ctx.metrics.backup_started("delete");
+                StepState::Pending(format!("backup: Job {job} started"))
+            }
+            Driven::Running(j) => StepState::Pending(format!(
+                "backup: Job {} running, target: {}",
+                j.name, j.path
+            )),
+            Driven::Succeeded(j) => {
+                ctx.event(
+                    instance,
+                    false,
+                    "BackupComplete",
+                    &format!("Backup completed to {}", j.path),
+                )
+                .await;
+                ctx.metrics.backup_finished("delete", true);
+                StepState::Done
+            }
+            Driven::GaveUp { last, .. } => StepState::Pending(format!(
+                "backup: Job {} failed: {}",
+                last.name,
+                failure_message(&last)
+            )),
+        })
+    }
+}
+
+impl super::finalizer::CleanupStep for BackupOnDelete {
+    fn name(&self) -> &'static str {
+        "backup"
+    }
+
+    fn run<'a>(
+        &'a self,
+        instance: &'a OpenClawInstance,
+        ctx: &'a Context,
+    ) -> BoxFuture<'a, Result<StepState, Error>> {
+        Box::pin(async move {
+            let state = self.step(instance, ctx).await?;
+            // A new failed attempt is reported once, when the retry starts (see `drive`).
+            Ok(state)
+        })
+    }
+}
+
+/// The failure message of a Job view.
+pub fn failure_message(j: &JobView) -> String {
+    match &j.outcome {
+        Outcome::Failed(m) => m.clone(),
+        _ => String::new(),
+    }
+}
+
+fn jiff_now() -> k8s_openapi::jiff::Timestamp {
+    k8s_openapi::jiff::Timestamp::now()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn view(kind: JobKind, request: &str, attempt: u32, outcome: Outcome) -> JobView {
+        JobView {
+            name: attempt_name("a", kind, attempt),
+            kind,
+            request: request.into(),
+            path: "p1".into(),
+            attempt,
+            outcome,
+        }
+    }
+
+    #[test]
+    fn progress_of_a_request_ignores_other_requests_and_kinds() {
+        let jobs = vec![
+            view(JobKind::Restore, "old", 1, Outcome::Succeeded(None)),
+            view(JobKind::Delete, "new", 1, Outcome::Running),
+        ];
+        assert_eq!(
+            progress(&jobs, JobKind::Restore, "new"),
+            Progress::NotStarted
+        );
+        assert!(matches!(
+            progress(&jobs, JobKind::Restore, "old"),
+            Progress::Succeeded(_)
+        ));
+    }
+
+    #[test]
+    fn a_failed_job_is_retried_on_the_same_path_until_the_attempts_are_used() {
+        let failed = |n| view(JobKind::Restore, "r", n, Outcome::Failed("boom".into()));
+        let p = progress(&[failed(1)], JobKind::Restore, "r");
+        assert_eq!(
+            next_action(&p, "unused", Some(3)),
+            Action::Start {
+                attempt: 2,
+                path: "p1".into()
+            }
+        );
+        let p = progress(&[failed(1), failed(2), failed(3)], JobKind::Restore, "r");
+        assert!(matches!(
+            next_action(&p, "x", Some(3)),
+            Action::GaveUp { attempts: 3, .. }
+        ));
+        // Without a cap (backup on delete): retried until the time limit.
+        assert!(matches!(
+            next_action(&p, "x", None),
+            Action::Start { attempt: 4, .. }
+        ));
+        // A running retry is waited for; a success ends it whatever failed before.
+        let p = progress(
+            &[failed(1), view(JobKind::Restore, "r", 2, Outcome::Running)],
+            JobKind::Restore,
+            "r",
+        );
+        assert!(matches!(next_action(&p, "x", Some(3)), Action::Wait(_)));
+        let p = progress(
+            &[
+                failed(1),
+                view(JobKind::Restore, "r", 2, Outcome::Succeeded(None)),
+            ],
+            JobKind::Restore,
+            "r",
+        );
+        assert!(matches!(next_action(&p, "x", Some(3)), Action::Done(_)));
+    }
+
+    #[test]
+    fn attempt_names_are_deterministic() {
+        assert_eq!(attempt_name("a", JobKind::Delete, 1), "a-backup");
+        assert_eq!(attempt_name("a", JobKind::Restore, 2), "a-restore-2");
+    }
+
+    #[test]
+    fn a_job_view_reads_labels_annotations_and_conditions() {
+        let job: Job = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "a-restore-2",
+                "labels": {"openclaw.rocks/job-type": "restore"},
+                "annotations": {REQUEST_ANNOTATION: "p", ATTEMPT_ANNOTATION: "2", PATH_ANNOTATION: "p"}},
+            "status": {"conditions": [{"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded", "message": "Job has reached the specified backoff limit"}]}
+        }))
+        .unwrap();
+        let v = JobView::of(&job).unwrap();
+        assert_eq!(v.kind, JobKind::Restore);
+        assert_eq!(v.attempt, 2);
+        assert_eq!(
+            v.outcome,
+            Outcome::Failed("Job has reached the specified backoff limit".into())
+        );
+        let mut other = job.clone();
+        other.metadata.labels = None;
+        assert!(JobView::of(&other).is_none());
+    }
+}
