@@ -529,6 +529,446 @@ impl super::finalizer::CleanupStep for BackupOnDelete {
     }
 }
 
+/// Where a `spec.restoreFrom` restore stands after this pass.
+#[derive(Clone, Debug, PartialEq)]
+pub enum RestoreState {
+    /// Waiting before the Job can start (the pods to stop); the message says for what.
+    Waiting(String),
+    /// The credentials cannot be used; retried.
+    Credentials(String),
+    /// A Job was created now.
+    Started {
+        /// The Job.
+        job: String,
+        /// The remote path.
+        path: String,
+    },
+    /// A Job is running.
+    Running {
+        /// The Job.
+        job: String,
+        /// The remote path.
+        path: String,
+    },
+    /// Restored.
+    Succeeded {
+        /// The remote path.
+        path: String,
+    },
+    /// Given up: every attempt failed.
+    Failed {
+        /// The remote path.
+        path: String,
+        /// The last Job.
+        job: String,
+        /// Its failure.
+        message: String,
+        /// How many Jobs failed.
+        attempts: u32,
+    },
+    /// There is no single data volume to restore into.
+    Impossible(String),
+}
+
+impl RestoreState {
+    /// Whether the workload stays at zero replicas.
+    pub fn holds(&self) -> bool {
+        !matches!(
+            self,
+            RestoreState::Succeeded { .. } | RestoreState::Impossible(_)
+        )
+    }
+}
+
+/// Where an on-demand backup (`openclaw.rocks/backup-now`) stands after this pass.
+#[derive(Clone, Debug, PartialEq)]
+pub enum OnDemandState {
+    /// Not started yet; the message says why.
+    Waiting(String),
+    /// The credentials cannot be used; retried.
+    Credentials(String),
+    /// A Job was created now.
+    Started {
+        /// The Job.
+        job: String,
+        /// The remote path.
+        path: String,
+    },
+    /// A Job is running.
+    Running {
+        /// The Job.
+        job: String,
+    },
+    /// Backed up.
+    Succeeded {
+        /// The request (the annotation's value).
+        request: String,
+        /// The remote path.
+        path: String,
+        /// When the Job completed.
+        at: Option<Time>,
+    },
+    /// Given up: every attempt failed, or there is nothing to back up.
+    Failed {
+        /// The request.
+        request: String,
+        /// Why.
+        message: String,
+    },
+}
+
+/// The periodic backups.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub enum Scheduled {
+    /// No schedule.
+    #[default]
+    Off,
+    /// A schedule, but no single data volume.
+    NoVolume,
+    /// A schedule, but no usable credentials.
+    Credentials(String),
+    /// The CronJob is in place.
+    Ready {
+        /// Its name.
+        cron_job: String,
+        /// The schedule.
+        schedule: String,
+    },
+}
+
+/// What the data-protection workflows found in one pass (reported by `report`).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct BackupFacts {
+    /// A pending or just finished restore.
+    pub restore: Option<RestoreState>,
+    /// A pending or just finished on-demand backup.
+    pub on_demand: Option<OnDemandState>,
+    /// The periodic backups.
+    pub scheduled: Scheduled,
+    /// The newest successful periodic backup: when, and where.
+    pub periodic: Option<(Time, String)>,
+    /// Look again this soon (a workflow is in progress).
+    pub requeue: Option<Duration>,
+}
+
+/// The phase and message a restore in progress reports (`None` once it no longer holds the
+/// workload).
+pub fn restore_phase(
+    state: &RestoreState,
+    spec: &openclaw_api::OpenClawInstanceSpec,
+) -> Option<(&'static str, String)> {
+    use super::status::phase;
+    let path = spec.restore_from.as_deref().unwrap_or_default().trim();
+    Some(match state {
+        RestoreState::Waiting(m) => (phase::RESTORING, format!("Restoring from {path}: {m}")),
+        RestoreState::Credentials(m) => (
+            phase::RESTORING,
+            format!("Restoring from {path}: waiting for usable S3 credentials: {m}"),
+        ),
+        RestoreState::Started { job, .. } | RestoreState::Running { job, .. } => (
+            phase::RESTORING,
+            format!("Restoring from {path}: Job {job} running"),
+        ),
+        RestoreState::Failed {
+            job,
+            message,
+            attempts,
+            ..
+        } => (
+            phase::FAILED,
+            format!(
+                "Restore from {path} failed {attempts} times (last Job {job}: {message}); the \
+                 instance stays at zero replicas. Fix the path or the credentials and set a new \
+                 spec.restoreFrom, or remove it to start without restoring"
+            ),
+        ),
+        RestoreState::Succeeded { .. } | RestoreState::Impossible(_) => return None,
+    })
+}
+
+/// The restore `spec.restoreFrom` asks for, unless `status.restoredFrom` records it.
+pub fn pending_restore<'a>(
+    spec: &'a openclaw_api::OpenClawInstanceSpec,
+    status: &openclaw_api::OpenClawInstanceStatus,
+) -> Option<&'a str> {
+    let wanted = spec
+        .restore_from
+        .as_deref()
+        .map(str::trim)
+        .filter(|p| !p.is_empty())?;
+    (status.restored_from.as_deref() != Some(wanted)).then_some(wanted)
+}
+
+/// The on-demand request the `openclaw.rocks/backup-now` annotation makes, unless
+/// `status.lastBackupRequest` records it.
+pub fn pending_request<'a>(
+    instance: &'a OpenClawInstance,
+    status: &openclaw_api::OpenClawInstanceStatus,
+) -> Option<&'a str> {
+    let wanted = instance
+        .annotations()
+        .get(BACKUP_NOW)
+        .map(|v| v.trim())
+        .filter(|v| !v.is_empty())?;
+    (status.last_backup_request.as_deref() != Some(wanted)).then_some(wanted)
+}
+
+/// The newest successful periodic backup of an instance, from its CronJob's Jobs.
+pub fn newest_periodic(
+    store: &Store<Job>,
+    namespace: &str,
+    instance: &str,
+    tenant: &str,
+) -> Option<(Time, String)> {
+    store
+        .state()
+        .iter()
+        .filter(|j| j.namespace().as_deref() == Some(namespace))
+        .filter(|j| {
+            let l = j.labels();
+            l.get(render_backup::INSTANCE_LABEL).map(String::as_str) == Some(instance)
+                && l.get(render_backup::JOB_TYPE_LABEL).map(String::as_str)
+                    == Some(render_backup::PERIODIC_JOB_TYPE)
+        })
+        .filter_map(|j| {
+            let status = j.status.as_ref()?;
+            let done = status
+                .conditions
+                .as_deref()?
+                .iter()
+                .any(|c| c.type_ == "Complete" && c.status == "True");
+            done.then(|| status.completion_time.clone()).flatten()
+        })
+        .max_by_key(|t| t.0)
+        .map(|t| {
+            let date = t.0.strftime("%Y-%m-%d").to_string();
+            let path = format!(
+                "{}/periodic/snapshots/{date}",
+                render_backup::instance_prefix(tenant, instance)
+            );
+            (t, path)
+        })
+}
+
+/// Step **lifecycle** of a normal pass: the restore and the on-demand backup (creating their
+/// Jobs), and what the periodic backups look like.
+pub async fn lifecycle_step(
+    instance: &OpenClawInstance,
+    merged: &OpenClawInstance,
+    ctx: &Context,
+    now: &Time,
+) -> Result<BackupFacts, Error> {
+    let status = instance.status.clone().unwrap_or_default();
+    let name = instance.name_any();
+    let ns = instance.namespace().unwrap_or_default();
+    let tenant = render_backup::tenant(instance.metadata.labels.as_ref(), &ns);
+    let creds = Credentials::read(
+        ctx.backup_credentials.as_ref(),
+        ctx.backup.credentials_namespace.as_deref(),
+    );
+    let observed = openclaw_render::Observed::default();
+    let claim = Model::new(merged, &observed)
+        .ok()
+        .and_then(|m| openclaw_render::simple::backup_claim(&m));
+    let mut facts = BackupFacts {
+        periodic: newest_periodic(&ctx.stores.jobs, &ns, &name, &tenant),
+        ..BackupFacts::default()
+    };
+    if let Some(schedule) = merged
+        .spec
+        .backup
+        .as_ref()
+        .and_then(|b| b.schedule.as_deref())
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        facts.scheduled = match (&claim, creds.problem()) {
+            (None, _) => Scheduled::NoVolume,
+            (_, Some(problem)) => Scheduled::Credentials(problem),
+            (Some(_), None) => Scheduled::Ready {
+                cron_job: render_backup::cron_job_name(&name),
+                schedule: schedule.to_string(),
+            },
+        };
+    }
+    let Ok(model) = Model::new(merged, &observed) else {
+        return Ok(facts);
+    };
+
+    if let Some(path) = pending_restore(&merged.spec, &status) {
+        let state = match (&claim, creds.ready()) {
+            (None, _) => RestoreState::Impossible(
+                "there is no single data volume to restore into (persistence is off, or every \
+                 replica has its own volume)"
+                    .into(),
+            ),
+            (Some(_), None) => RestoreState::Credentials(creds.problem().unwrap_or_default()),
+            (Some(claim), Some(c)) => match pods_left(ctx, instance).await? {
+                n if n > 0 => RestoreState::Waiting(format!("waiting for {n} pod(s) to stop")),
+                _ => match drive(
+                    ctx,
+                    instance,
+                    &model,
+                    c,
+                    claim,
+                    JobKind::Restore,
+                    path,
+                    path,
+                    Some(MAX_ATTEMPTS),
+                )
+                .await?
+                {
+                    Driven::Started { job, path, .. } => RestoreState::Started { job, path },
+                    Driven::Running(j) => RestoreState::Running {
+                        job: j.name,
+                        path: j.path,
+                    },
+                    Driven::Succeeded(_) => RestoreState::Succeeded { path: path.into() },
+                    Driven::GaveUp { last, attempts } => RestoreState::Failed {
+                        path: path.into(),
+                        message: failure_message(&last),
+                        job: last.name,
+                        attempts,
+                    },
+                },
+            },
+        };
+        facts.requeue = match &state {
+            RestoreState::Waiting(_) => Some(Duration::from_secs(3)),
+            RestoreState::Credentials(_) => Some(CREDENTIALS_POLL),
+            RestoreState::Started { .. } | RestoreState::Running { .. } => Some(JOB_POLL),
+            _ => None,
+        };
+        if matches!(state, RestoreState::Succeeded { .. }) && ctx.backup.clear_restore_from {
+            clear_restore_from(instance, ctx).await?;
+        }
+        facts.restore = Some(state);
+    } else if let Some(done) = status.restored_from.as_deref() {
+        // The Jobs of a recorded restore go, so that asking for the same path again later
+        // restores again (instead of finding the old Job's success).
+        forget_jobs(ctx, instance, JobKind::Restore, done).await?;
+    }
+
+    if let Some(request) = pending_request(instance, &status) {
+        let state = if facts.restore.as_ref().is_some_and(RestoreState::holds) {
+            OnDemandState::Waiting("waiting for the restore to finish".into())
+        } else {
+            match (&claim, creds.ready()) {
+                (None, _) => OnDemandState::Failed {
+                    request: request.into(),
+                    message: "there is no single data volume to back up (persistence is off, \
+                              or every replica has its own volume)"
+                        .into(),
+                },
+                (Some(_), None) => OnDemandState::Credentials(creds.problem().unwrap_or_default()),
+                (Some(claim), Some(c)) => {
+                    let new_path = JobKind::OnDemand.new_path(&tenant, &name, now.0);
+                    match drive(
+                        ctx,
+                        instance,
+                        &model,
+                        c,
+                        claim,
+                        JobKind::OnDemand,
+                        request,
+                        &new_path,
+                        Some(MAX_ATTEMPTS),
+                    )
+                    .await?
+                    {
+                        Driven::Started { job, path, .. } => {
+                            ctx.metrics.backup_started("on-demand");
+                            OnDemandState::Started { job, path }
+                        }
+                        Driven::Running(j) => OnDemandState::Running { job: j.name },
+                        Driven::Succeeded(j) => {
+                            ctx.metrics.backup_finished("on-demand", true);
+                            OnDemandState::Succeeded {
+                                request: request.into(),
+                                path: j.path.clone(),
+                                at: match j.outcome {
+                                    Outcome::Succeeded(t) => t,
+                                    _ => None,
+                                },
+                            }
+                        }
+                        Driven::GaveUp { last, attempts } => {
+                            ctx.metrics.backup_finished("on-demand", false);
+                            OnDemandState::Failed {
+                                request: request.into(),
+                                message: format!(
+                                    "backup Job {} failed ({attempts} attempts): {}",
+                                    last.name,
+                                    failure_message(&last)
+                                ),
+                            }
+                        }
+                    }
+                }
+            }
+        };
+        let soon = match &state {
+            OnDemandState::Waiting(_) => Some(JOB_POLL),
+            OnDemandState::Credentials(_) => Some(CREDENTIALS_POLL),
+            OnDemandState::Started { .. } | OnDemandState::Running { .. } => Some(JOB_POLL),
+            _ => None,
+        };
+        facts.requeue = match (facts.requeue, soon) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        facts.on_demand = Some(state);
+    }
+    Ok(facts)
+}
+
+/// Delete the finished Jobs of a recorded request.
+async fn forget_jobs(
+    ctx: &Context,
+    instance: &OpenClawInstance,
+    kind: JobKind,
+    request: &str,
+) -> Result<(), Error> {
+    let ns = instance.namespace().unwrap_or_default();
+    let uid = instance.uid().unwrap_or_default();
+    let api: Api<Job> = Api::namespaced(ctx.client.clone(), &ns);
+    for j in jobs_of(&ctx.stores.jobs, &ns, &uid) {
+        if j.kind != kind || j.request != request || j.outcome == Outcome::Running {
+            continue;
+        }
+        match api
+            .delete(&j.name, &kube::api::DeleteParams::background())
+            .await
+        {
+            Ok(_) => {}
+            Err(kube::Error::Api(e)) if e.code == 404 => {}
+            Err(e) => return Err(Error::Read(e)),
+        }
+    }
+    Ok(())
+}
+
+/// The Go operator's way after a restore: `spec.restoreFrom` cleared (`--clear-restore-from`).
+async fn clear_restore_from(instance: &OpenClawInstance, ctx: &Context) -> Result<(), Error> {
+    let api: Api<OpenClawInstance> = Api::namespaced(
+        ctx.client.clone(),
+        &instance.namespace().unwrap_or_default(),
+    );
+    let patch = serde_json::json!({"spec": {"restoreFrom": null}});
+    match api
+        .patch(
+            &instance.name_any(),
+            &PatchParams::default(),
+            &Patch::Merge(&patch),
+        )
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(e)) if e.code == 404 => Ok(()),
+        Err(e) => Err(Error::Read(e)),
+    }
+}
+
 /// The failure message of a Job view.
 pub fn failure_message(j: &JobView) -> String {
     match &j.outcome {
