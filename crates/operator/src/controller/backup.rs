@@ -130,6 +130,8 @@ pub struct JobView {
     pub attempt: u32,
     /// How it stands.
     pub outcome: Outcome,
+    /// When it finished (its `Complete` or `Failed` condition's transition).
+    pub finished: Option<Time>,
 }
 
 impl JobView {
@@ -147,6 +149,9 @@ impl JobView {
                 .iter()
                 .find(|c| c.type_ == t && c.status == "True")
         };
+        let finished = is("Complete")
+            .or_else(|| is("Failed"))
+            .and_then(|c| c.last_transition_time.clone());
         let outcome = if let Some(c) = is("Complete") {
             Outcome::Succeeded(
                 job.status
@@ -181,6 +186,7 @@ impl JobView {
                 .and_then(|a| a.parse().ok())
                 .unwrap_or(1),
             outcome,
+            finished,
         })
     }
 }
@@ -240,6 +246,8 @@ pub enum Action {
     },
     /// Wait for the running Job.
     Wait(JobView),
+    /// The last attempt failed: the next one starts after this delay.
+    RetryLater(Duration),
     /// Finished successfully.
     Done(JobView),
     /// Given up after `attempts` failed Jobs.
@@ -251,10 +259,21 @@ pub enum Action {
     },
 }
 
+/// The delay before attempt `attempts + 1`: 15 s, doubling, at most 5 minutes.
+pub fn retry_delay(attempts: u32) -> Duration {
+    let secs = 15u64.saturating_mul(1 << attempts.saturating_sub(1).min(5));
+    Duration::from_secs(secs.min(300))
+}
+
 /// The next step of a request: start (again) unless a Job runs, succeeded, or the attempts
 /// are used up (`max_attempts: None`: retry until the caller's time limit). A retry writes to
-/// the same path as the first attempt.
-pub fn next_action(progress: &Progress, new_path: &str, max_attempts: Option<u32>) -> Action {
+/// the same path as the first attempt, and waits [`retry_delay`] after the last failure.
+pub fn next_action(
+    progress: &Progress,
+    new_path: &str,
+    max_attempts: Option<u32>,
+    now: &Time,
+) -> Action {
     match progress {
         Progress::NotStarted => Action::Start {
             attempt: 1,
@@ -264,32 +283,45 @@ pub fn next_action(progress: &Progress, new_path: &str, max_attempts: Option<u32
         Progress::Succeeded(j) => Action::Done(j.clone()),
         Progress::Failed { last, attempts } => {
             if max_attempts.is_some_and(|max| *attempts >= max) {
-                Action::GaveUp {
+                return Action::GaveUp {
                     last: last.clone(),
                     attempts: *attempts,
+                };
+            }
+            let delay = retry_delay(*attempts);
+            if let Some(at) = &last.finished {
+                let since = now.0.as_second().saturating_sub(at.0.as_second());
+                let left = (delay.as_secs() as i64).saturating_sub(since.max(0));
+                if left > 0 {
+                    return Action::RetryLater(Duration::from_secs(left.unsigned_abs()));
                 }
-            } else {
-                Action::Start {
-                    attempt: attempts + 1,
-                    path: if last.path.is_empty() {
-                        new_path.to_string()
-                    } else {
-                        last.path.clone()
-                    },
-                }
+            }
+            Action::Start {
+                attempt: attempts + 1,
+                path: if last.path.is_empty() {
+                    new_path.to_string()
+                } else {
+                    last.path.clone()
+                },
             }
         }
     }
 }
 
-/// The name of attempt `attempt` of a Job of `kind`.
-pub fn attempt_name(instance: &str, kind: JobKind, attempt: u32) -> String {
-    let base = render_backup::job_name(instance, kind);
-    if attempt <= 1 {
-        base
-    } else {
-        format!("{base}-{attempt}")
+/// The name of attempt `attempt` of a Job of `kind` for `request`: `<name>-<suffix>`, plus a
+/// short hash of the request for the kinds whose requests vary (a new restore path, a new
+/// on-demand value never meets an old Job of the same name), plus `-<attempt>` for retries.
+pub fn attempt_name(instance: &str, kind: JobKind, request: &str, attempt: u32) -> String {
+    let mut name = render_backup::job_name(instance, kind);
+    if kind != JobKind::Delete {
+        let hash = openclaw_render::hash::short_sha256(request.as_bytes());
+        name.push('-');
+        name.push_str(&hash[..6]);
     }
+    if attempt > 1 {
+        name.push_str(&format!("-{attempt}"));
+    }
+    name
 }
 
 /// The one-shot Jobs of the instance with `uid`, from the cache.
@@ -317,6 +349,8 @@ pub enum Driven {
     },
     /// A Job is running.
     Running(JobView),
+    /// The last attempt failed; the next starts after this delay.
+    Retrying(Duration),
     /// Done.
     Succeeded(JobView),
     /// Given up.
@@ -344,8 +378,14 @@ pub async fn drive(
     let ns = instance.namespace().unwrap_or_default();
     let uid = instance.uid().unwrap_or_default();
     let jobs = jobs_of(&ctx.stores.jobs, &ns, &uid);
-    match next_action(&progress(&jobs, kind, request), new_path, max_attempts) {
+    match next_action(
+        &progress(&jobs, kind, request),
+        new_path,
+        max_attempts,
+        &super::instance::now(),
+    ) {
         Action::Wait(j) => Ok(Driven::Running(j)),
+        Action::RetryLater(d) => Ok(Driven::Retrying(d)),
         Action::Done(j) => Ok(Driven::Succeeded(j)),
         Action::GaveUp { last, attempts } => Ok(Driven::GaveUp { last, attempts }),
         Action::Start { attempt, path } => {
@@ -354,7 +394,7 @@ pub async fn drive(
                     .await?;
             }
             let mut job = render_backup::job(model, kind, &path, creds, claim);
-            let name = attempt_name(&model.name, kind, attempt);
+            let name = attempt_name(&model.name, kind, request, attempt);
             job.metadata.name = Some(name.clone());
             let annotations = job.metadata.annotations.get_or_insert_with(BTreeMap::new);
             annotations.insert(REQUEST_ANNOTATION.into(), request.into());
@@ -490,6 +530,10 @@ impl BackupOnDelete {
             Driven::Running(j) => StepState::Pending(format!(
                 "backup: Job {} running, target: {}",
                 j.name, j.path
+            )),
+            Driven::Retrying(d) => StepState::Pending(format!(
+                "backup: the last Job failed; retrying in {}s",
+                d.as_secs()
             )),
             Driven::Succeeded(j) => {
                 ctx.event(
@@ -823,6 +867,10 @@ pub async fn lifecycle_step(
                         job: j.name,
                         path: j.path,
                     },
+                    Driven::Retrying(d) => RestoreState::Waiting(format!(
+                        "the last restore Job failed; retrying in {}s",
+                        d.as_secs()
+                    )),
                     Driven::Succeeded(_) => RestoreState::Succeeded { path: path.into() },
                     Driven::GaveUp { last, attempts } => RestoreState::Failed {
                         path: path.into(),
@@ -881,6 +929,10 @@ pub async fn lifecycle_step(
                             OnDemandState::Started { job, path }
                         }
                         Driven::Running(j) => OnDemandState::Running { job: j.name },
+                        Driven::Retrying(d) => OnDemandState::Waiting(format!(
+                            "the last backup Job failed; retrying in {}s",
+                            d.as_secs()
+                        )),
                         Driven::Succeeded(j) => {
                             ctx.metrics.backup_finished("on-demand", true);
                             OnDemandState::Succeeded {
@@ -988,13 +1040,18 @@ mod tests {
 
     fn view(kind: JobKind, request: &str, attempt: u32, outcome: Outcome) -> JobView {
         JobView {
-            name: attempt_name("a", kind, attempt),
+            name: attempt_name("a", kind, request, attempt),
             kind,
             request: request.into(),
             path: "p1".into(),
             attempt,
             outcome,
+            finished: Some(t(0)),
         }
+    }
+
+    fn t(s: i64) -> Time {
+        Time(k8s_openapi::jiff::Timestamp::from_second(1_700_000_000 + s).unwrap())
     }
 
     #[test]
@@ -1018,7 +1075,7 @@ mod tests {
         let failed = |n| view(JobKind::Restore, "r", n, Outcome::Failed("boom".into()));
         let p = progress(&[failed(1)], JobKind::Restore, "r");
         assert_eq!(
-            next_action(&p, "unused", Some(3)),
+            next_action(&p, "unused", Some(3), &t(100)),
             Action::Start {
                 attempt: 2,
                 path: "p1".into()
@@ -1026,12 +1083,12 @@ mod tests {
         );
         let p = progress(&[failed(1), failed(2), failed(3)], JobKind::Restore, "r");
         assert!(matches!(
-            next_action(&p, "x", Some(3)),
+            next_action(&p, "x", Some(3), &t(100)),
             Action::GaveUp { attempts: 3, .. }
         ));
         // Without a cap (backup on delete): retried until the time limit.
         assert!(matches!(
-            next_action(&p, "x", None),
+            next_action(&p, "x", None, &t(1000)),
             Action::Start { attempt: 4, .. }
         ));
         // A running retry is waited for; a success ends it whatever failed before.
@@ -1040,7 +1097,10 @@ mod tests {
             JobKind::Restore,
             "r",
         );
-        assert!(matches!(next_action(&p, "x", Some(3)), Action::Wait(_)));
+        assert!(matches!(
+            next_action(&p, "x", Some(3), &t(100)),
+            Action::Wait(_)
+        ));
         let p = progress(
             &[
                 failed(1),
@@ -1049,13 +1109,43 @@ mod tests {
             JobKind::Restore,
             "r",
         );
-        assert!(matches!(next_action(&p, "x", Some(3)), Action::Done(_)));
+        assert!(matches!(
+            next_action(&p, "x", Some(3), &t(100)),
+            Action::Done(_)
+        ));
     }
 
     #[test]
-    fn attempt_names_are_deterministic() {
-        assert_eq!(attempt_name("a", JobKind::Delete, 1), "a-backup");
-        assert_eq!(attempt_name("a", JobKind::Restore, 2), "a-restore-2");
+    fn attempt_names_are_deterministic_and_differ_per_request() {
+        assert_eq!(attempt_name("a", JobKind::Delete, "delete", 1), "a-backup");
+        assert_eq!(
+            attempt_name("a", JobKind::Delete, "delete", 2),
+            "a-backup-2"
+        );
+        let r1 = attempt_name("a", JobKind::Restore, "p1", 1);
+        assert!(r1.starts_with("a-restore-") && r1.len() == "a-restore-".len() + 6);
+        assert_ne!(r1, attempt_name("a", JobKind::Restore, "p2", 1));
+        assert_eq!(
+            attempt_name("a", JobKind::Restore, "p1", 2),
+            format!("{r1}-2")
+        );
+    }
+
+    #[test]
+    fn a_retry_waits_longer_after_each_failure() {
+        assert_eq!(retry_delay(1), Duration::from_secs(15));
+        assert_eq!(retry_delay(2), Duration::from_secs(30));
+        assert_eq!(retry_delay(10), Duration::from_secs(300));
+        let failed = view(JobKind::Delete, "delete", 1, Outcome::Failed("x".into()));
+        let p = progress(&[failed], JobKind::Delete, "delete");
+        assert_eq!(
+            next_action(&p, "x", None, &t(5)),
+            Action::RetryLater(Duration::from_secs(10))
+        );
+        assert!(matches!(
+            next_action(&p, "x", None, &t(15)),
+            Action::Start { attempt: 2, .. }
+        ));
     }
 
     #[test]

@@ -353,7 +353,7 @@ pub async fn publish(
     Ok(())
 }
 
-fn now() -> Time {
+pub(crate) fn now() -> Time {
     // Whole seconds, as the API server stores them.
     Time(Timestamp::from_second(Timestamp::now().as_second()).unwrap_or_else(|_| Timestamp::now()))
 }

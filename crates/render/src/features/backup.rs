@@ -17,7 +17,11 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::ByteString;
-use k8s_openapi::api::batch::v1::{CronJob, CronJobSpec, Job, JobSpec, JobTemplateSpec};
+use k8s_openapi::api::batch::v1::{
+    CronJob, CronJobSpec, Job, JobSpec, JobTemplateSpec, PodFailurePolicy,
+    PodFailurePolicyOnExitCodesRequirement, PodFailurePolicyOnPodConditionsPattern,
+    PodFailurePolicyRule,
+};
 use k8s_openapi::api::core::v1::{
     Affinity, Container, EnvVar, EnvVarSource, PodAffinity, PodAffinityTerm, PodSecurityContext,
     PodSpec, PodTemplateSpec, Secret, SecretKeySelector,
@@ -88,6 +92,10 @@ pub const DEFAULT_FAILED_HISTORY_LIMIT: i32 = 1;
 pub const DEFAULT_RETENTION_DAYS: i32 = 7;
 /// Retries of a Job's pod before the Job fails.
 pub const JOB_BACKOFF_LIMIT: i32 = 3;
+/// rclone's exit codes that no retry can fix (usage error, directory or file not found, fatal
+/// error such as a missing bucket or refused credentials): the Job fails at once instead of
+/// retrying its pod.
+pub const PERMANENT_EXIT_CODES: [i32; 4] = [1, 3, 4, 7];
 /// Finished Jobs go after a day.
 pub const JOB_TTL_SECONDS: i32 = 86_400;
 /// A periodic run is cut off after an hour.
@@ -381,7 +389,9 @@ fn pod(
             ..Default::default()
         }),
         spec: Some(PodSpec {
-            restart_policy: Some("OnFailure".to_string()),
+            // Never: each try is a pod of its own (its logs stay), and the pod failure policy
+            // below can end the Job on a permanent error.
+            restart_policy: Some("Never".to_string()),
             service_account_name: m
                 .spec
                 .backup
@@ -421,6 +431,32 @@ fn rclone_container(m: &Model, creds: &S3Credentials, command: Vec<String>) -> C
     }
 }
 
+/// The Jobs' pod failure policy: a permanent rclone error fails the Job at once; a pod evicted
+/// or preempted (a node drain) does not count as a failure.
+fn failure_policy() -> PodFailurePolicy {
+    PodFailurePolicy {
+        rules: vec![
+            PodFailurePolicyRule {
+                action: "FailJob".to_string(),
+                on_exit_codes: Some(PodFailurePolicyOnExitCodesRequirement {
+                    container_name: Some("rclone".to_string()),
+                    operator: "In".to_string(),
+                    values: PERMANENT_EXIT_CODES.to_vec(),
+                }),
+                on_pod_conditions: None,
+            },
+            PodFailurePolicyRule {
+                action: "Ignore".to_string(),
+                on_exit_codes: None,
+                on_pod_conditions: Some(vec![PodFailurePolicyOnPodConditionsPattern {
+                    type_: "DisruptionTarget".to_string(),
+                    status: "True".to_string(),
+                }]),
+            },
+        ],
+    }
+}
+
 /// The argv of a one-shot copy: `rclone sync <from> <to>` with the copy and tuning flags.
 pub fn sync_command(kind: JobKind, creds: &S3Credentials, path: &str) -> Vec<String> {
     let (local, remote) = (format!("{DATA_MOUNT}/"), remote(creds, path));
@@ -450,6 +486,7 @@ pub fn job(m: &Model, kind: JobKind, path: &str, creds: &S3Credentials, claim: &
         metadata,
         spec: Some(JobSpec {
             backoff_limit: Some(JOB_BACKOFF_LIMIT),
+            pod_failure_policy: Some(failure_policy()),
             ttl_seconds_after_finished: Some(JOB_TTL_SECONDS),
             template: pod(m, kind.job_type(), claim, container, kind.beside_the_pod()),
             ..Default::default()
@@ -548,10 +585,7 @@ pub fn cron_job(m: &Model, creds: &S3Credentials, claim: &str) -> Option<CronJob
         .clamp(1, 365);
     let script = periodic_script(creds, &tenant_of(m), &m.name, retention);
     let container = rclone_container(m, creds, vec!["sh".to_string(), "-c".to_string(), script]);
-    let mut template = pod(m, PERIODIC_JOB_TYPE, claim, container, true);
-    if let Some(spec) = template.spec.as_mut() {
-        spec.restart_policy = Some("OnFailure".to_string());
-    }
+    let template = pod(m, PERIODIC_JOB_TYPE, claim, container, true);
     Some(CronJob {
         metadata: meta(m, cron_job_name(&m.name), PERIODIC_JOB_TYPE),
         spec: Some(CronJobSpec {
@@ -575,6 +609,7 @@ pub fn cron_job(m: &Model, creds: &S3Credentials, claim: &str) -> Option<CronJob
                 spec: Some(JobSpec {
                     active_deadline_seconds: Some(PERIODIC_DEADLINE_SECONDS),
                     backoff_limit: Some(JOB_BACKOFF_LIMIT),
+                    pod_failure_policy: Some(failure_policy()),
                     ttl_seconds_after_finished: Some(JOB_TTL_SECONDS),
                     template,
                     ..Default::default()
