@@ -162,6 +162,10 @@ pub struct Metrics {
     backups: Family<BackupLabels, Counter>,
     /// Last successful backup per instance (`namespace/name` -> seconds since the epoch).
     last_backup: Arc<Mutex<BTreeMap<(String, String), f64>>>,
+    /// Backup Jobs counted: uid -> whether their end was counted too.
+    backup_jobs: Mutex<HashMap<String, bool>>,
+    /// When this process started (Jobs from before are not counted).
+    started: std::time::SystemTime,
     lease_name: String,
     /// Per controller name.
     queues: Arc<Mutex<BTreeMap<String, QueueState>>>,
@@ -365,6 +369,8 @@ impl Metrics {
             leader,
             backups,
             last_backup,
+            backup_jobs: Mutex::new(HashMap::new()),
+            started: std::time::SystemTime::now(),
             lease_name: lease_name.into(),
             queues,
             cr_max_concurrent,
@@ -599,15 +605,37 @@ impl Metrics {
             .set(i64::from(leader));
     }
 
-    /// A backup Job started.
-    pub fn backup_started(&self, trigger: &str) {
-        self.backup_result(trigger, "started");
-    }
-
-    /// A backup finished (the instance's last backup time follows its status,
-    /// [`Metrics::set_last_backup`]).
-    pub fn backup_finished(&self, trigger: &str, ok: bool) {
-        self.backup_result(trigger, if ok { "success" } else { "failure" });
+    /// A backup Job of `trigger` was seen (created, changed or deleted): counted once when it
+    /// starts and once when it ends (`ended`: `Some(succeeded)`). Jobs created before this
+    /// process started are not counted (a restart would count them again).
+    pub fn backup_job(
+        &self,
+        uid: &str,
+        trigger: &str,
+        created: Option<std::time::SystemTime>,
+        ended: Option<bool>,
+        deleted: bool,
+    ) {
+        let mut jobs = lock(&self.backup_jobs);
+        if deleted {
+            jobs.remove(uid);
+            return;
+        }
+        if created.is_none_or(|c| c < self.started) && !jobs.contains_key(uid) {
+            return;
+        }
+        let counted_end = match jobs.get(uid) {
+            Some(end) => *end,
+            None => {
+                self.backup_result(trigger, "started");
+                jobs.insert(uid.to_string(), false);
+                false
+            }
+        };
+        if let (Some(ok), false) = (ended, counted_end) {
+            self.backup_result(trigger, if ok { "success" } else { "failure" });
+            jobs.insert(uid.to_string(), true);
+        }
     }
 
     fn backup_result(&self, trigger: &str, result: &str) {

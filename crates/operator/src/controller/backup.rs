@@ -524,7 +524,6 @@ impl BackupOnDelete {
                     format!("Backup Job {job} created, target: {path}")
                 };
                 ctx.event(instance, false, "BackupStarted", &note).await;
-                ctx.metrics.backup_started("delete");
                 StepState::Pending(format!("backup: Job {job} started"))
             }
             Driven::Running(j) => StepState::Pending(format!(
@@ -543,7 +542,6 @@ impl BackupOnDelete {
                     &format!("Backup completed to {}", j.path),
                 )
                 .await;
-                ctx.metrics.backup_finished("delete", true);
                 StepState::Done
             }
             Driven::GaveUp { last, .. } => StepState::Pending(format!(
@@ -571,6 +569,66 @@ impl super::finalizer::CleanupStep for BackupOnDelete {
             Ok(state)
         })
     }
+}
+
+/// The `trigger` label of `openclaw_backups_total` for a Job's `job-type` (`None`: a restore).
+pub fn trigger_of(job_type: &str) -> Option<&'static str> {
+    match job_type {
+        "backup" => Some("delete"),
+        "on-demand-backup" => Some("on-demand"),
+        "pre-update-backup" => Some("pre-update"),
+        t if t == render_backup::PERIODIC_JOB_TYPE => Some("periodic"),
+        _ => None,
+    }
+}
+
+/// Count a backup Job's start and end in the metrics (from the Job watch).
+pub fn count_job(metrics: &crate::metrics::Metrics, job: &Job, deleted: bool) {
+    let Some(trigger) = job
+        .labels()
+        .get(render_backup::JOB_TYPE_LABEL)
+        .and_then(|t| trigger_of(t))
+    else {
+        return;
+    };
+    let ended = job
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.as_deref())
+        .unwrap_or_default()
+        .iter()
+        .filter(|c| c.status == "True")
+        .find_map(|c| match c.type_.as_str() {
+            "Complete" => Some(true),
+            "Failed" => Some(false),
+            _ => None,
+        });
+    let created = job
+        .metadata
+        .creation_timestamp
+        .as_ref()
+        .map(|t| std::time::SystemTime::from(t.0));
+    metrics.backup_job(
+        &job.uid().unwrap_or_default(),
+        trigger,
+        created,
+        ended,
+        deleted,
+    );
+}
+
+/// The instance a periodic backup Job belongs to (its CronJob, not the instance, owns it).
+pub fn periodic_owner(job: &Job) -> Option<ObjectRef<OpenClawInstance>> {
+    let labels = job.labels();
+    if labels
+        .get(render_backup::JOB_TYPE_LABEL)
+        .map(String::as_str)
+        != Some(render_backup::PERIODIC_JOB_TYPE)
+    {
+        return None;
+    }
+    let instance = labels.get(render_backup::INSTANCE_LABEL)?;
+    Some(ObjectRef::new(instance).within(&job.namespace()?))
 }
 
 /// Where a `spec.restoreFrom` restore stands after this pass.
@@ -669,6 +727,8 @@ pub enum Scheduled {
     Off,
     /// A schedule, but no single data volume.
     NoVolume,
+    /// A schedule that does not parse; the message says why.
+    Invalid(String),
     /// A schedule, but no usable credentials.
     Credentials(String),
     /// The CronJob is in place.
@@ -827,6 +887,11 @@ pub async fn lifecycle_step(
         .filter(|s| !s.is_empty())
     {
         facts.scheduled = match (&claim, creds.problem()) {
+            _ if openclaw_render::schedule::check(schedule).is_err() => Scheduled::Invalid(
+                openclaw_render::schedule::check(schedule)
+                    .err()
+                    .unwrap_or_default(),
+            ),
             (None, _) => Scheduled::NoVolume,
             (_, Some(problem)) => Scheduled::Credentials(problem),
             (Some(_), None) => Scheduled::Ready {
@@ -924,37 +989,28 @@ pub async fn lifecycle_step(
                     )
                     .await?
                     {
-                        Driven::Started { job, path, .. } => {
-                            ctx.metrics.backup_started("on-demand");
-                            OnDemandState::Started { job, path }
-                        }
+                        Driven::Started { job, path, .. } => OnDemandState::Started { job, path },
                         Driven::Running(j) => OnDemandState::Running { job: j.name },
                         Driven::Retrying(d) => OnDemandState::Waiting(format!(
                             "the last backup Job failed; retrying in {}s",
                             d.as_secs()
                         )),
-                        Driven::Succeeded(j) => {
-                            ctx.metrics.backup_finished("on-demand", true);
-                            OnDemandState::Succeeded {
-                                request: request.into(),
-                                path: j.path.clone(),
-                                at: match j.outcome {
-                                    Outcome::Succeeded(t) => t,
-                                    _ => None,
-                                },
-                            }
-                        }
-                        Driven::GaveUp { last, attempts } => {
-                            ctx.metrics.backup_finished("on-demand", false);
-                            OnDemandState::Failed {
-                                request: request.into(),
-                                message: format!(
-                                    "backup Job {} failed ({attempts} attempts): {}",
-                                    last.name,
-                                    failure_message(&last)
-                                ),
-                            }
-                        }
+                        Driven::Succeeded(j) => OnDemandState::Succeeded {
+                            request: request.into(),
+                            path: j.path.clone(),
+                            at: match j.outcome {
+                                Outcome::Succeeded(t) => t,
+                                _ => None,
+                            },
+                        },
+                        Driven::GaveUp { last, attempts } => OnDemandState::Failed {
+                            request: request.into(),
+                            message: format!(
+                                "backup Job {} failed ({attempts} attempts): {}",
+                                last.name,
+                                failure_message(&last)
+                            ),
+                        },
                     }
                 }
             }

@@ -248,6 +248,29 @@ pub fn start(
         }
         None => (None, futures::stream::empty().boxed()),
     };
+    // Backup Jobs: counted in the metrics; a periodic one (owned by its CronJob) also
+    // triggers its instance, whose status records the newest periodic backup.
+    let backup_jobs = {
+        let metrics = metrics.clone();
+        rt.owned.jobs.subscribe().map(move |change| {
+            let deleted = matches!(change, Change::Deleted(_));
+            let job = change.into_object();
+            super::backup::count_job(&metrics, &job, deleted);
+            Ok::<_, kube::runtime::watcher::Error>(job)
+        })
+    };
+    let by_periodic_job = {
+        let metrics = metrics.clone();
+        move |job: k8s_openapi::api::batch::v1::Job| {
+            let owner = super::backup::periodic_owner(&job)?;
+            metrics.queue_add(
+                NAME,
+                owner.namespace.as_deref().unwrap_or_default(),
+                &owner.name,
+            );
+            Some(owner)
+        }
+    };
     let every_instance = {
         let store = store.clone();
         let metrics = metrics.clone();
@@ -282,6 +305,7 @@ pub fn start(
         .watches_stream(cm_meta, by_config_map)
         .watches_stream(cluster_defaults, all_instances)
         .watches_stream(credential_changes, every_instance)
+        .watches_stream(backup_jobs, by_periodic_job)
         .reconcile_all_on(reconcile_all)
         .graceful_shutdown_on(rt.shutdown.clone());
 

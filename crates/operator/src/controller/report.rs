@@ -431,6 +431,16 @@ fn backup_conditions(b: &mut Builder<'_>, facts: &super::backup::BackupFacts) {
             "Periodic backups need a single data volume (persistence is off, or every replica \
              has its own volume)",
         ),
+        Scheduled::Invalid(problem) => {
+            let message = format!("spec.backup.schedule: {problem}");
+            b.warn_once(
+                SCHEDULED_BACKUP_READY,
+                "InvalidSchedule",
+                "InvalidSchedule",
+                &message,
+            );
+            b.set(SCHEDULED_BACKUP_READY, FALSE, "InvalidSchedule", message);
+        }
         Scheduled::Credentials(problem) => b.set(
             SCHEDULED_BACKUP_READY,
             FALSE,

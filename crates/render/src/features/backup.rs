@@ -571,14 +571,21 @@ echo "Backup complete: $S3/snapshots/$TODAY"
     )
 }
 
-/// The periodic CronJob `<name>-backup-periodic`, when `spec.backup.schedule` is set.
-pub fn cron_job(m: &Model, creds: &S3Credentials, claim: &str) -> Option<CronJob> {
-    let backup = m.spec.backup.as_ref()?;
-    let schedule = backup
+/// `spec.backup.schedule`, when set (not checked).
+pub fn schedule<'m>(m: &'m Model) -> Option<&'m str> {
+    m.spec
+        .backup
+        .as_ref()?
         .schedule
         .as_deref()
         .map(str::trim)
-        .filter(|s| !s.is_empty())?;
+        .filter(|s| !s.is_empty())
+}
+
+/// The periodic CronJob `<name>-backup-periodic`, when `spec.backup.schedule` is set and valid.
+pub fn cron_job(m: &Model, creds: &S3Credentials, claim: &str) -> Option<CronJob> {
+    let backup = m.spec.backup.as_ref()?;
+    let schedule = schedule(m).filter(|s| crate::schedule::check(s).is_ok())?;
     let retention = backup
         .retention_days
         .unwrap_or(DEFAULT_RETENTION_DAYS)
@@ -638,11 +645,16 @@ impl Feature for T {
         &self,
         m: &Model,
         out: &mut Vec<Desired>,
-        _warnings: &mut Vec<String>,
+        warnings: &mut Vec<String>,
     ) -> Result<(), RenderError> {
         let Some(creds) = m.observed.s3_credentials.as_ref() else {
             return Ok(());
         };
+        if let Some(Err(e)) = schedule(m).map(crate::schedule::check) {
+            warnings.push(format!(
+                "spec.backup.schedule: {e}; no periodic backups until it is fixed"
+            ));
+        }
         let Some(claim) = claim_in(m, out) else {
             return Ok(());
         };
