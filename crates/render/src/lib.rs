@@ -55,7 +55,6 @@ pub mod networkpolicy;
 pub mod programs;
 pub mod quantity;
 pub mod rbac;
-pub mod schedule;
 pub mod service;
 pub mod simple;
 pub mod statefulset;

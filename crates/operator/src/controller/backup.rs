@@ -887,8 +887,8 @@ pub async fn lifecycle_step(
         .filter(|s| !s.is_empty())
     {
         facts.scheduled = match (&claim, creds.problem()) {
-            _ if openclaw_render::schedule::check(schedule).is_err() => Scheduled::Invalid(
-                openclaw_render::schedule::check(schedule)
+            _ if openclaw_api::schedule::check(schedule).is_err() => Scheduled::Invalid(
+                openclaw_api::schedule::check(schedule)
                     .err()
                     .unwrap_or_default(),
             ),

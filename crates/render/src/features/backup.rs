@@ -585,7 +585,7 @@ pub fn schedule<'m>(m: &'m Model) -> Option<&'m str> {
 /// The periodic CronJob `<name>-backup-periodic`, when `spec.backup.schedule` is set and valid.
 pub fn cron_job(m: &Model, creds: &S3Credentials, claim: &str) -> Option<CronJob> {
     let backup = m.spec.backup.as_ref()?;
-    let schedule = schedule(m).filter(|s| crate::schedule::check(s).is_ok())?;
+    let schedule = schedule(m).filter(|s| openclaw_api::schedule::check(s).is_ok())?;
     let retention = backup
         .retention_days
         .unwrap_or(DEFAULT_RETENTION_DAYS)
@@ -650,7 +650,7 @@ impl Feature for T {
         let Some(creds) = m.observed.s3_credentials.as_ref() else {
             return Ok(());
         };
-        if let Some(Err(e)) = schedule(m).map(crate::schedule::check) {
+        if let Some(Err(e)) = schedule(m).map(openclaw_api::schedule::check) {
             warnings.push(format!(
                 "spec.backup.schedule: {e}; no periodic backups until it is fixed"
             ));

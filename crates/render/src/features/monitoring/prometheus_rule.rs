@@ -166,7 +166,7 @@ fn alerts(m: &Model) -> Vec<Alert> {
 /// the schedule.
 fn backup_alert(m: &Model, inst: &str) -> Option<Alert> {
     let schedule = m.spec.backup.as_ref()?.schedule.as_deref()?;
-    let gap = crate::schedule::longest_gap(schedule).ok()?;
+    let gap = openclaw_api::schedule::longest_gap(schedule).ok()?;
     Some(Alert {
         name: "OpenClawScheduledBackupStale",
         expr: format!(
