@@ -196,6 +196,7 @@ has watch 'name: oc-openclaw-operator-manager-role-cluster$'
 has_obj watch 'Role/oc-openclaw-operator-manager-role/team-a'
 has_obj watch 'RoleBinding/oc-openclaw-operator-manager-rolebinding/team-b'
 has_obj watch 'Role/oc-openclaw-operator-leader-election-role/openclaw-system'
+has_obj watch 'Role/oc-openclaw-operator-backup-credentials-role/openclaw-system'
 has_obj watch 'ClusterRoleBinding/oc-openclaw-operator-manager-rolebinding-cluster/'
 lacks_obj watch 'ClusterRole/oc-openclaw-operator-manager-role/'
 # The same, given as a string (the Go chart's README used --set watchNamespaces="a,b").
@@ -204,7 +205,7 @@ has watch-string '- --watch-namespaces=team-a,team-b$'
 if [[ -f $WORK/watch.yaml ]]; then
 	# Manager Roles in exactly the two namespaces, a ClusterRole holding only ClusterDefaults.
 	n=$(grep -c '^kind: Role$' "$WORK/watch.yaml")
-	((n == 3)) || fail "watch: expected 3 Roles (team-a, team-b, leader election), got $n"
+	((n == 4)) || fail "watch: expected 4 Roles (team-a, team-b, leader election, backup credentials), got $n"
 	if awk '/name: oc-openclaw-operator-manager-role-cluster$/{f=1} f&&/^---/{exit} f' "$WORK/watch.yaml" |
 		grep -Eq -- '- (secrets|statefulsets)$'; then
 		fail "watch: the cluster-scoped ClusterRole holds namespaced rules"

@@ -208,6 +208,19 @@ Each template is a YAML sequence of PolicyRules, to be placed under `rules:`.
   - patch
 {{- end }}
 
+{{- define "openclaw-operator.rules.backupCredentials" }}
+- apiGroups:
+  - ""
+  resourceNames:
+  - s3-backup-credentials
+  resources:
+  - secrets
+  verbs:
+  - get
+  - list
+  - watch
+{{- end }}
+
 {{- define "openclaw-operator.rules.webhookSecret" }}
 - apiGroups:
   - ""

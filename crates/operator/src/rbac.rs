@@ -14,6 +14,7 @@
 //! | [`manager_rules`] | every watched namespace (a ClusterRole when all namespaces are watched) | always |
 //! | [`cluster_rules`] | cluster-wide (ClusterRole) | always |
 //! | [`leader_election_rules`] | the operator namespace | `--leader-elect` |
+//! | [`backup_credentials_rules`] | the operator namespace (or `--backup-credentials-namespace`) | always |
 //! | [`webhook_secret_rules`] | the operator namespace | `--webhook-self-signed-secret` |
 //! | [`webhook_configuration_rules`] | cluster-wide | `--webhook-self-signed-secret` |
 //! | [`metrics_auth_rules`] | cluster-wide | `--metrics-secure` |
@@ -188,6 +189,18 @@ pub fn leader_election_rules(lease: &str) -> Vec<PolicyRule> {
     ]
 }
 
+/// Backups and restores, in the operator namespace: the `s3-backup-credentials` Secret, read
+/// through a watch of that one name (a field-selected list and watch, which `resourceNames`
+/// allows). Needed where the operator's namespace is not among the watched ones.
+pub fn backup_credentials_rules() -> Vec<PolicyRule> {
+    vec![named_rule(
+        CORE,
+        &["secrets"],
+        &[openclaw_render::features::backup::CREDENTIALS_SECRET],
+        &["get", "list", "watch"],
+    )]
+}
+
 /// The webhook's self-signed mode, in the operator namespace: the CA and serving certificate
 /// are stored in (and read back from) one Secret.
 pub fn webhook_secret_rules(secret: &str) -> Vec<PolicyRule> {
@@ -270,11 +283,12 @@ const CONFIGURATION_PLACEHOLDER: &str = "OPENCLAW_PLACEHOLDER_WEBHOOK_CONFIGURAT
 /// from the chart's helpers `openclaw-operator.leaseName`, `.webhookSecretName` and
 /// `.webhookConfigurationName`.
 pub fn helm_rules_template() -> Result<String, RbacError> {
-    let sets: [(&str, Vec<PolicyRule>); 10] = [
+    let sets: [(&str, Vec<PolicyRule>); 11] = [
         ("manager", manager_rules()),
         ("cluster", cluster_rules()),
         ("escalation", escalation_rules()),
         ("leaderElection", leader_election_rules(LEASE_PLACEHOLDER)),
+        ("backupCredentials", backup_credentials_rules()),
         ("webhookSecret", webhook_secret_rules(SECRET_PLACEHOLDER)),
         (
             "webhookConfiguration",
@@ -386,6 +400,13 @@ pub fn kustomize_files() -> Result<Vec<(String, String)>, RbacError> {
             )])?,
         ),
         (
+            "config/rbac/backup_credentials_role.yaml".to_string(),
+            documents(&[role(
+                "openclaw-operator-backup-credentials-role",
+                backup_credentials_rules(),
+            )])?,
+        ),
+        (
             "config/rbac/metrics_auth_role.yaml".to_string(),
             documents(&[cluster_role(
                 "openclaw-operator-metrics-auth-role",
@@ -456,6 +477,7 @@ mod tests {
         let mut all = manager_rules();
         all.extend(cluster_rules());
         all.extend(leader_election_rules("l"));
+        all.extend(backup_credentials_rules());
         all.extend(webhook_secret_rules("s"));
         all.extend(webhook_configuration_rules("w"));
         all.extend(metrics_auth_rules());
