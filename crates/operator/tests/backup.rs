@@ -597,3 +597,44 @@ async fn the_operator_killed_at_each_step_of_a_restore_resumes_from_the_cluster(
     h.wait_phase("agent", "Running").await;
     assert_eq!(kubelet.runs().len(), 1);
 }
+
+#[tokio::test]
+async fn a_missing_volume_waits_for_the_restore_and_skips_the_backup_on_delete() {
+    let Some(mut h) = Harness::namespace_only("bk-nopvc").await else {
+        return;
+    };
+    credentials(&h, GOOD).await;
+    h.start_controller_with_backup(false);
+    let kubelet = Kubelet::start(h.client.clone(), h.ns.name(), Kubelet::exiting(0));
+    h.apply_instance(
+        "agent",
+        with(json!({
+            "storage": {"persistence": {"existingClaim": "not-there"}},
+            "restoreFrom": "backups/acme/old/z",
+        })),
+    )
+    .await;
+    let s = wait_status(&h, "agent", "wait for the volume", |s| {
+        s.phase.as_deref() == Some("Restoring")
+            && s.conditions
+                .iter()
+                .flatten()
+                .any(|c| c.type_ == "Ready" && c.message.contains("not-there"))
+    })
+    .await;
+    assert!(s.restored_from.is_none());
+    assert!(jobs(&h).await.is_empty(), "no Job without its volume");
+    h.api::<OpenClawInstance>()
+        .delete("agent", &DeleteParams::background())
+        .await
+        .unwrap();
+    testkit::wait_for_deletion(
+        &h.api::<OpenClawInstance>(),
+        "agent",
+        Duration::from_secs(30),
+    )
+    .await
+    .expect("deleted: nothing to back up");
+    wait_event(&h, "agent", "BackupSkipped").await;
+    assert!(kubelet.runs().is_empty());
+}

@@ -495,6 +495,18 @@ impl BackupOnDelete {
                 "backup: scaling the workload down".into(),
             ));
         }
+        let pvcs: Api<k8s_openapi::api::core::v1::PersistentVolumeClaim> =
+            Api::namespaced(ctx.client.clone(), &ns);
+        if pvcs.get_metadata_opt(&claim).await?.is_none() {
+            ctx.event(
+                instance,
+                false,
+                "BackupSkipped",
+                &format!("PersistentVolumeClaim {claim} not found - nothing to back up"),
+            )
+            .await;
+            return Ok(StepState::Done);
+        }
         let left = pods_left(ctx, instance).await?;
         if left > 0 {
             return Ok(StepState::Pending(format!(
@@ -860,6 +872,7 @@ pub async fn lifecycle_step(
     instance: &OpenClawInstance,
     merged: &OpenClawInstance,
     ctx: &Context,
+    missing_claim: Option<&str>,
     now: &Time,
 ) -> Result<BackupFacts, Error> {
     let status = instance.status.clone().unwrap_or_default();
@@ -912,6 +925,9 @@ pub async fn lifecycle_step(
                     .into(),
             ),
             (Some(_), None) => RestoreState::Credentials(creds.problem().unwrap_or_default()),
+            (Some(claim), _) if missing_claim == Some(claim.as_str()) => RestoreState::Waiting(
+                format!("the data volume's PersistentVolumeClaim {claim} does not exist"),
+            ),
             (Some(claim), Some(c)) => match pods_left(ctx, instance).await? {
                 n if n > 0 => RestoreState::Waiting(format!("waiting for {n} pod(s) to stop")),
                 _ => match drive(
@@ -965,6 +981,10 @@ pub async fn lifecycle_step(
     if let Some(request) = pending_request(instance, &status) {
         let state = if facts.restore.as_ref().is_some_and(RestoreState::holds) {
             OnDemandState::Waiting("waiting for the restore to finish".into())
+        } else if let Some(missing) = missing_claim.filter(|m| claim.as_deref() == Some(*m)) {
+            OnDemandState::Waiting(format!(
+                "the data volume's PersistentVolumeClaim {missing} does not exist"
+            ))
         } else {
             match (&claim, creds.ready()) {
                 (None, _) => OnDemandState::Failed {

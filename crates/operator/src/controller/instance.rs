@@ -146,7 +146,17 @@ async fn steps(
         &LifecycleObserved::default(),
         now.0,
     );
-    let backup = super::backup::lifecycle_step(instance, &merged, ctx, now).await?;
+    let backup = super::backup::lifecycle_step(
+        instance,
+        &merged,
+        ctx,
+        facts
+            .inputs
+            .as_ref()
+            .and_then(|i| i.missing_claim.as_deref()),
+        now,
+    )
+    .await?;
     if let Some(restore) = &backup.restore {
         decision.hold_replicas |= restore.holds();
         if decision.phase.is_none() {
