@@ -638,3 +638,41 @@ async fn a_missing_volume_waits_for_the_restore_and_skips_the_backup_on_delete()
     wait_event(&h, "agent", "BackupSkipped").await;
     assert!(kubelet.runs().is_empty());
 }
+
+#[tokio::test]
+async fn the_operator_killed_during_a_backup_on_delete_resumes_it() {
+    let Some(mut h) = Harness::namespace_only("bk-del-restart").await else {
+        return;
+    };
+    credentials(&h, GOOD).await;
+    h.start_controller_with_backup(false);
+    h.apply_instance("agent", spec()).await;
+    h.wait_phase("agent", "Running").await;
+    h.api::<OpenClawInstance>()
+        .delete("agent", &DeleteParams::background())
+        .await
+        .unwrap();
+    // Killed while scaling down / waiting for the pods, then again once the Job exists.
+    wait_status(&h, "agent", "start backing up", |s| {
+        s.phase.as_deref() == Some("BackingUp")
+    })
+    .await;
+    h.controller.abort();
+    h.start_controller_with_backup(false);
+    wait_jobs(&h, 1).await;
+    h.controller.abort();
+    h.start_controller_with_backup(false);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let names: Vec<String> = jobs(&h).await.iter().map(|j| j.name_any()).collect();
+    assert_eq!(names, ["agent-backup"], "one Job, whatever the restarts");
+    let since = status_of(&h, "agent").await.backing_up_since;
+    assert!(
+        since.is_some(),
+        "the time limit still counts from the first pass"
+    );
+    let kubelet = Kubelet::start(h.client.clone(), h.ns.name(), Kubelet::exiting(0));
+    testkit::wait_for_deletion(&h.api::<OpenClawInstance>(), "agent", TIMEOUT)
+        .await
+        .expect("deleted after the backup");
+    assert_eq!(kubelet.runs().len(), 1);
+}
