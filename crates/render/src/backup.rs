@@ -25,8 +25,9 @@ pub const RCLONE_VERSION: &str = "1.76.0";
 /// What no flag can keep: directory metadata. rclone's S3 backend has no directory metadata, so
 /// restored directories get the restoring user as owner, the default mode (0755 with a 022
 /// umask) and rclone's `--default-time` (2000-01-01) as mtime. Also not kept: hard links (each
-/// name becomes its own file) and setuid/setgid/sticky bits on files (rclone strips them unless
-/// `--local-metadata-restore-special-bits`).
+/// name becomes its own file), setuid/setgid/sticky bits on files (rclone strips them unless
+/// `--local-metadata-restore-special-bits`), and extended attribute values that are not UTF-8
+/// (S3 metadata is text; the bytes come back altered).
 pub const COPY_FLAGS: &[&str] = &[
     "--links",
     "--metadata",

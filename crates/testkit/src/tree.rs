@@ -10,7 +10,8 @@
 //! - file modes 0600, 0640, 0644, 0755, 0444, 0700 and directory modes 0700, 0750, 0755;
 //! - owners: root and the non-root IDs 1000:1000 and 1001:2000 (agents run as non-root), on
 //!   files, directories and a symlink;
-//! - extended attributes in the `user.` namespace on a file and a directory;
+//! - extended attributes in the `user.` namespace on a file and a directory (UTF-8 values: S3
+//!   metadata is text, so rclone cannot carry other bytes);
 //! - an empty file, an empty directory, a nested chain of empty directories;
 //! - non-ASCII and awkward names: `données/日本語.txt`, `emoji-🦀.md`, a decomposed (NFD)
 //!   `café`, spaces, `#`, `%`, `&`, `?`, quotes;
@@ -159,7 +160,11 @@ pub fn build(root: &Path, spec: &Spec) -> std::io::Result<Summary> {
     )?;
     b.file("weird/'single' \"double\".txt", 20, 0o644, None)?;
     b.file(".hidden/.dotfile", 20, 0o644, None)?;
-    b.xattr("secret.key", "user.openclaw.origin", "agent — données 🦀".as_bytes())?;
+    b.xattr(
+        "secret.key",
+        "user.openclaw.origin",
+        "agent — données 🦀".as_bytes(),
+    )?;
     b.xattr("shared", "user.openclaw.note", b"a directory attribute")?;
 
     b.symlink("links/relative", "../secret.key")?;
