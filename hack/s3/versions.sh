@@ -12,5 +12,5 @@
 VERSITYGW_VERSION=v1.8.0
 
 # rclone, the backup and restore client. Must match openclaw_render::backup::RCLONE_VERSION
-# (the image tag of the Jobs); crates/render/tests/backup_tools.rs checks they agree.
+# (the image tag of the Jobs); crates/operator/tests/backup_roundtrip.rs checks they agree.
 RCLONE_VERSION=v1.76.0

@@ -5,7 +5,7 @@
 //! them in.
 
 /// The rclone version the Jobs run (the image tag), and the one the tests build from its Go
-/// module (`hack/s3/versions.sh`; `tests/backup_tools.rs` checks they agree).
+/// module (`hack/s3/versions.sh`; `crates/operator/tests/backup_roundtrip.rs` checks they agree).
 pub const RCLONE_VERSION: &str = "1.76.0";
 
 /// The flags that make a copy faithful, on both directions (backup and restore). Each is needed;
