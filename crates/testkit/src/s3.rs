@@ -227,6 +227,9 @@ impl S3Server {
             .map_err(io_err("creating the S3 server's directory"))?;
         let root = scratch.path().join("root");
         fs::create_dir(&root).map_err(io_err(format!("creating {}", root.display())))?;
+        // An empty config file: rclone then has no remotes and prints no "not found" notice.
+        let config = scratch.path().join("rclone.conf");
+        fs::write(&config, "").map_err(io_err(format!("writing {}", config.display())))?;
         let port = crate::process::free_port().map_err(io_err("finding a free port"))?;
         let mut server = S3Server {
             child: None,
