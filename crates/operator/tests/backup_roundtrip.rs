@@ -23,7 +23,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Output;
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::batch::v1::Job;
@@ -161,26 +161,39 @@ fn stats(stderr: &[u8]) -> String {
         .join("\n")
 }
 
-/// The acceptance tree, built once per test binary (the tests only read it).
-fn source_tree() -> &'static Path {
-    static TREE: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
-    static BUILDING: Mutex<()> = Mutex::new(());
-    let _guard = BUILDING.lock().unwrap();
-    let (_, path) = TREE.get_or_init(|| {
-        let dir = tempfile::Builder::new()
+/// The acceptance tree, shared by the tests that run at the same time (they only read it) and
+/// removed when the last of them drops it (a `static` would never be dropped, leaking 200 MiB
+/// in the temp dir per run).
+struct SourceTree {
+    dir: tempfile::TempDir,
+}
+
+impl SourceTree {
+    fn path(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+}
+
+fn source_tree() -> Arc<SourceTree> {
+    static SHARED: Mutex<Weak<SourceTree>> = Mutex::new(Weak::new());
+    let mut shared = SHARED.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(tree) = shared.upgrade() {
+        return tree;
+    }
+    let tree = Arc::new(SourceTree {
+        dir: tempfile::Builder::new()
             .prefix("backup-src-")
             .tempdir()
-            .unwrap();
-        let src = dir.path().join("data");
-        let start = Instant::now();
-        let summary = tree::build(&src, &Spec::acceptance()).unwrap();
-        eprintln!(
-            "source tree: {summary:?} built in {:.1} s",
-            start.elapsed().as_secs_f64()
-        );
-        (dir, src)
+            .unwrap(),
     });
-    path
+    let start = Instant::now();
+    let summary = tree::build(&tree.path(), &Spec::acceptance()).unwrap();
+    eprintln!(
+        "source tree: {summary:?} built in {:.1} s",
+        start.elapsed().as_secs_f64()
+    );
+    *shared = Arc::downgrade(&tree);
+    tree
 }
 
 /// What a round trip found: the differences, and rclone's ERROR lines of both Jobs.
@@ -253,6 +266,7 @@ fn copy_flags_make_a_faithful_round_trip() {
     let start = Instant::now();
     let server = S3Server::start_with(&tools).unwrap();
     let src = source_tree();
+    let src = &src.path();
     let RoundTrip {
         differences,
         errors,
@@ -379,7 +393,7 @@ fn go_operator_flags_lose_data() {
     let server = S3Server::start_with(&tools).unwrap();
     let differences = round_trip(
         &server,
-        source_tree(),
+        &source_tree().path(),
         GO_FLAGS,
         GO_FLAGS,
         "go-flags",
