@@ -413,9 +413,25 @@ cmd_up() {
 	# The fake provisioner's StorageClass, as the default class.
 	kc apply -f "$build/kwok/storage-class.yaml" >&2
 
+	# kwok's stages, with the pods of backup Jobs left to hack/control-plane/stages/.
+	local stages=$CLUSTER_DIR/kwok-stages.yaml
+	awk '
+		/^  name: / { stage = $2 }
+		{ print }
+		stage == "pod-complete" && /^      - .Job.$/ {
+			print "    - key: '"'"'.metadata.labels[\"openclaw.rocks/job-type\"]'"'"'"
+			print "      operator: '"'"'DoesNotExist'"'"'"
+		}
+	' "$build/kwok/stages.yaml" >"$stages"
+	grep -q 'openclaw.rocks/job-type' "$stages" || die "kwok stages: pod-complete not found in $build/kwok/stages.yaml"
+	{
+		echo "---"
+		cat "$CP_SCRIPT_DIR/stages/backup-jobs.yaml"
+	} >>"$stages"
+
 	start_component kwok "$bin/kwok" \
 		--kubeconfig="$KUBECONFIG_PATH" \
-		--config="$build/kwok/stages.yaml" \
+		--config="$stages" \
 		--manage-all-nodes=false \
 		--manage-nodes-with-annotation-selector="$NODE_ANNOTATION" \
 		--cidr=10.244.0.0/16 --node-ip=10.0.0.2 \

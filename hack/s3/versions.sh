@@ -11,6 +11,6 @@
 # root dir, metadata in extended attributes).
 VERSITYGW_VERSION=v1.8.0
 
-# rclone, the backup and restore client. Must match openclaw_render::backup::RCLONE_VERSION
+# rclone, the backup and restore client. Must match openclaw_render::features::backup::RCLONE_VERSION
 # (the image tag of the Jobs); crates/operator/tests/backup_roundtrip.rs checks they agree.
 RCLONE_VERSION=v1.76.0

@@ -57,6 +57,7 @@ doc["metadata"]["name"] = "agent.v2"
 metrics = doc["spec"].setdefault("observability", {}).setdefault("metrics", {})
 metrics["prometheusRule"] = {"enabled": True}
 metrics["grafanaDashboard"] = {"enabled": True}
+doc["spec"]["backup"] = {"schedule": "0 3 * * *"}
 yaml.safe_dump(doc, sys.stdout)
 PY
 log "rendering $WORK/instance.yaml"
@@ -152,6 +153,38 @@ tests:
 EOF2
 log "promtool test rules (the PVC alert)"
 (cd "$WORK" && "$PROMTOOL" test rules pvc-test.yaml >&2)
+
+# 2b. The stale-backup alert (daily schedule: fires past two days without a backup), only for
+#     this instance.
+cat >"$WORK/backup-test.yaml" <<'EOF2'
+rule_files:
+  - rules.yaml
+evaluation_interval: 1m
+tests:
+  - interval: 1m
+    input_series:
+      - series: 'openclaw_backup_last_success_timestamp_seconds{namespace="default",instance="agent.v2"}'
+        values: '-172000x20'
+      - series: 'openclaw_backup_last_success_timestamp_seconds{namespace="default",instance="other"}'
+        values: '-900000x20'
+    alert_rule_test:
+      - eval_time: 2m
+        alertname: OpenClawScheduledBackupStale
+        exp_alerts: []
+      - eval_time: 20m
+        alertname: OpenClawScheduledBackupStale
+        exp_alerts:
+          - exp_labels:
+              severity: warning
+              namespace: default
+              instance: agent.v2
+            exp_annotations:
+              summary: "The last backup of OpenClaw instance default/agent.v2 is older than twice its schedule."
+              description: "Periodic backups of the instance have not succeeded for two scheduled runs: the <name>-backup-periodic CronJob's Jobs fail or do not start. Their pods' logs and the instance's ScheduledBackupReady condition say why."
+              runbook_url: "https://paperclip.inc/docs/operators/openclaw/runbooks/OpenClawScheduledBackupStale"
+EOF2
+log "promtool test rules (the stale-backup alert)"
+(cd "$WORK" && "$PROMTOOL" test rules backup-test.yaml >&2)
 
 # 3. Every dashboard expression parses.
 log "promtool check rules (the dashboard expressions)"

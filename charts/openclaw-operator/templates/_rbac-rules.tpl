@@ -71,6 +71,17 @@ Each template is a YAML sequence of PolicyRules, to be placed under `rules:`.
   - patch
   - delete
 - apiGroups:
+  - batch
+  resources:
+  - cronjobs
+  - jobs
+  verbs:
+  - list
+  - watch
+  - create
+  - patch
+  - delete
+- apiGroups:
   - monitoring.coreos.com
   resources:
   - servicemonitors
@@ -115,6 +126,12 @@ Each template is a YAML sequence of PolicyRules, to be placed under `rules:`.
   - persistentvolumeclaims
   verbs:
   - get
+- apiGroups:
+  - ""
+  resources:
+  - pods
+  verbs:
+  - list
 - apiGroups:
   - openclaw.rocks
   resources:

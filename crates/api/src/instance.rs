@@ -1250,6 +1250,10 @@ pub struct OpenClawInstanceStatus {
     /// The `restoreFrom` path that was restored.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restored_from: Option<String>,
+    /// The last `openclaw.rocks/backup-now` annotation value acted on (an on-demand backup
+    /// runs once per distinct value).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_backup_request: Option<String>,
     /// Auto-update state.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auto_update: Option<AutoUpdateStatus>,

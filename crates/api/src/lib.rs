@@ -12,6 +12,7 @@ pub mod defaults;
 pub mod instance;
 pub mod k8s_names;
 pub mod k8s_schema;
+pub mod schedule;
 pub mod selfconfig;
 pub mod units;
 pub mod validation;

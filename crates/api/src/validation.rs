@@ -985,6 +985,34 @@ fn check_availability(f: &mut Findings, spec: &OpenClawInstanceSpec) {
 }
 
 fn check_backup(f: &mut Findings, spec: &OpenClawInstanceSpec) {
+    if let Some(schedule) = spec
+        .backup
+        .as_ref()
+        .and_then(|b| b.schedule.as_deref())
+        .filter(|s| !s.trim().is_empty())
+        && let Err(e) = crate::schedule::check(schedule)
+    {
+        f.warn(format!(
+            "spec.backup.schedule: {e}; no periodic backups are taken until it is fixed"
+        ));
+    }
+    if let Some(path) = spec
+        .restore_from
+        .as_deref()
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+    {
+        if path.contains("://") {
+            f.error(format!(
+                "spec.restoreFrom {path:?} must be a path inside the backup bucket (for example \
+                 backups/<tenant>/<instance>/2026-01-01T000000Z), not a URL"
+            ));
+        } else if path.starts_with('/') {
+            f.warn(format!(
+                "spec.restoreFrom {path:?}: the path is relative to the bucket; the leading / is ignored"
+            ));
+        }
+    }
     let Some(timeout) = spec
         .backup
         .as_ref()
@@ -1595,46 +1623,6 @@ pub struct NotActedOn {
 pub fn not_yet_acted_on(spec: &OpenClawInstanceSpec) -> Vec<NotActedOn> {
     let mut out = Vec::new();
     let mut add = |field: String, message: String| out.push(NotActedOn { field, message });
-    let set = |v: Option<&String>| v.is_some_and(|s| !s.is_empty());
-    if let Some(b) = &spec.backup {
-        if let Some(s) = b.schedule.as_deref().filter(|s| !s.is_empty()) {
-            add(
-                "spec.backup.schedule".into(),
-                format!(
-                    "scheduled backups are not implemented yet: no CronJob is created for {s:?}"
-                ),
-            );
-        }
-        for (field, value, default) in [
-            ("historyLimit", b.history_limit, 3),
-            ("failedHistoryLimit", b.failed_history_limit, 1),
-            ("retentionDays", b.retention_days, 7),
-        ] {
-            if let Some(v) = value.filter(|v| *v != default) {
-                add(
-                    format!("spec.backup.{field}"),
-                    format!("backups are not implemented yet: {v} has no effect"),
-                );
-            }
-        }
-        for (field, value) in [
-            ("timeout", b.timeout.as_ref()),
-            ("serviceAccountName", b.service_account_name.as_ref()),
-        ] {
-            if set(value) {
-                add(
-                    format!("spec.backup.{field}"),
-                    "backups are not implemented yet: this setting has no effect".into(),
-                );
-            }
-        }
-    }
-    if let Some(r) = spec.restore_from.as_deref().filter(|r| !r.is_empty()) {
-        add(
-            "spec.restoreFrom".into(),
-            format!("restoring from a backup is not implemented yet: {r:?} is not restored"),
-        );
-    }
     if spec
         .auto_update
         .as_ref()

@@ -284,11 +284,8 @@ fn not_yet_acted_on_reports_only_what_was_set() {
     }));
     assert_eq!(
         fields(&loud),
+        // Backups and restores are built: their fields are acted on.
         [
-            "spec.backup.schedule",
-            "spec.backup.retentionDays",
-            "spec.backup.timeout",
-            "spec.restoreFrom",
             "spec.autoUpdate.enabled",
             "spec.selfConfigure.allowedActions",
             "spec.skills[1]",
@@ -301,7 +298,7 @@ fn not_yet_acted_on_reports_only_what_was_set() {
     let f = validate(
         &instance_named(
             "t",
-            &json!({"restoreFrom": "backups/x", "skills": ["pack:o/r/p"]}),
+            &json!({"autoUpdate": {"enabled": true}, "skills": ["pack:o/r/p"]}),
         ),
         None,
     );
@@ -309,7 +306,7 @@ fn not_yet_acted_on_reports_only_what_was_set() {
     assert!(
         f.warnings
             .iter()
-            .any(|w| w.starts_with("spec.restoreFrom: restoring")),
+            .any(|w| w.starts_with("spec.autoUpdate.enabled: automatic")),
         "{f:?}"
     );
     assert!(

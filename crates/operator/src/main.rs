@@ -126,6 +126,15 @@ struct RunArgs {
     /// OTLP protocol: `grpc` (port 4317) or `http/protobuf` (port 4318).
     #[arg(long, env = "OTEL_EXPORTER_OTLP_PROTOCOL", value_enum, default_value_t = otlp::Protocol::Grpc)]
     otlp_protocol: otlp::Protocol,
+    /// Namespace of the `s3-backup-credentials` Secret (default: the operator's namespace,
+    /// `POD_NAMESPACE`); `-` turns backups and restores off.
+    #[arg(long, env = "BACKUP_CREDENTIALS_NAMESPACE")]
+    backup_credentials_namespace: Option<String>,
+    /// Clear `spec.restoreFrom` after a successful restore, as the Go operator does (default:
+    /// keep it; a restore runs once per distinct path recorded in `status.restoredFrom`).
+    #[arg(long, env = "CLEAR_RESTORE_FROM", default_value_t = false, action = ArgAction::Set,
+          num_args = 0..=1, default_missing_value = "true")]
+    clear_restore_from: bool,
     /// Log format.
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Plain)]
     log_format: LogFormat,
@@ -213,6 +222,14 @@ impl RunArgs {
             leader_election,
             webhook,
             otlp,
+            backup: openclaw_operator::controller::backup::BackupOptions {
+                credentials_namespace: match self.backup_credentials_namespace.as_deref() {
+                    Some("-") => None,
+                    Some(ns) if !ns.is_empty() => Some(ns.to_string()),
+                    _ => Some(operator_ns),
+                },
+                clear_restore_from: self.clear_restore_from,
+            },
         })
     }
 }

@@ -61,6 +61,15 @@ struct InfoLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BackupLabels {
+    trigger: String,
+    result: String,
+}
+
+/// What starts a backup (`trigger` label of `openclaw_backups_total`).
+pub const BACKUP_TRIGGERS: [&str; 4] = ["delete", "on-demand", "periodic", "pre-update"];
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ResourceLabels {
     instance: String,
     namespace: String,
@@ -150,6 +159,13 @@ pub struct Metrics {
     wq_retries: Family<QueueLabels, Counter>,
     rest_requests: Family<RequestLabels, Counter>,
     leader: Family<LeaseLabels, Gauge>,
+    backups: Family<BackupLabels, Counter>,
+    /// Last successful backup per instance (`namespace/name` -> seconds since the epoch).
+    last_backup: Arc<Mutex<BTreeMap<(String, String), f64>>>,
+    /// Backup Jobs counted: uid -> whether their end was counted too.
+    backup_jobs: Mutex<HashMap<String, bool>>,
+    /// When this process started (Jobs from before are not counted).
+    started: std::time::SystemTime,
     lease_name: String,
     /// Per controller name.
     queues: Arc<Mutex<BTreeMap<String, QueueState>>>,
@@ -302,6 +318,25 @@ impl Metrics {
             "1 while this replica is the leader (always 1 with leader election off)",
             leader.clone(),
         );
+        let backups = Family::<BackupLabels, Counter>::default();
+        registry.register(
+            "openclaw_backups",
+            "Backups of instance data volumes, by trigger (delete, on-demand, periodic, \
+             pre-update) and result (started, success, failure)",
+            backups.clone(),
+        );
+        for trigger in BACKUP_TRIGGERS {
+            for result in ["started", "success", "failure"] {
+                backups
+                    .get_or_create(&BackupLabels {
+                        trigger: trigger.into(),
+                        result: result.into(),
+                    })
+                    .inc_by(0);
+            }
+        }
+        let last_backup = Arc::new(Mutex::new(BTreeMap::new()));
+        registry.register_collector(Box::new(LastBackupCollector(last_backup.clone())));
         let queues = Arc::new(Mutex::new(BTreeMap::new()));
         registry.register_collector(Box::new(QueueCollector(queues.clone())));
         registry.register_collector(Box::new(ProcessCollector::new()));
@@ -332,6 +367,10 @@ impl Metrics {
             wq_retries,
             rest_requests,
             leader,
+            backups,
+            last_backup,
+            backup_jobs: Mutex::new(HashMap::new()),
+            started: std::time::SystemTime::now(),
             lease_name: lease_name.into(),
             queues,
             cr_max_concurrent,
@@ -566,6 +605,62 @@ impl Metrics {
             .set(i64::from(leader));
     }
 
+    /// A backup Job of `trigger` was seen (created, changed or deleted): counted once when it
+    /// starts and once when it ends (`ended`: `Some(succeeded)`). Jobs created before this
+    /// process started are not counted (a restart would count them again).
+    pub fn backup_job(
+        &self,
+        uid: &str,
+        trigger: &str,
+        created: Option<std::time::SystemTime>,
+        ended: Option<bool>,
+        deleted: bool,
+    ) {
+        let mut jobs = lock(&self.backup_jobs);
+        if deleted {
+            jobs.remove(uid);
+            return;
+        }
+        if created.is_none_or(|c| c < self.started) && !jobs.contains_key(uid) {
+            return;
+        }
+        let counted_end = match jobs.get(uid) {
+            Some(end) => *end,
+            None => {
+                self.backup_result(trigger, "started");
+                jobs.insert(uid.to_string(), false);
+                false
+            }
+        };
+        if let (Some(ok), false) = (ended, counted_end) {
+            self.backup_result(trigger, if ok { "success" } else { "failure" });
+            jobs.insert(uid.to_string(), true);
+        }
+    }
+
+    fn backup_result(&self, trigger: &str, result: &str) {
+        self.backups
+            .get_or_create(&BackupLabels {
+                trigger: trigger.into(),
+                result: result.into(),
+            })
+            .inc();
+    }
+
+    /// The instance's last successful backup (from its status: survives restarts).
+    pub fn set_last_backup(&self, namespace: &str, name: &str, seconds: Option<f64>) {
+        let mut map = lock(&self.last_backup);
+        let key = (namespace.to_string(), name.to_string());
+        match seconds {
+            Some(s) => {
+                map.insert(key, s);
+            }
+            None => {
+                map.remove(&key);
+            }
+        }
+    }
+
     /// The instance is gone: drop its series (the Go operator kept them forever). Its queue
     /// entry goes with [`Metrics::queue_forget`].
     pub fn forget_instance(&self, namespace: &str, name: &str) {
@@ -592,6 +687,7 @@ impl Metrics {
         if let Some(old) = lock(&self.info_labels).remove(&key(namespace, name)) {
             self.info.remove(&old);
         }
+        self.set_last_backup(namespace, name, None);
     }
 
     /// A tower layer for the kube client that counts `rest_client_requests_total`.
@@ -684,6 +780,33 @@ where
 /// computed at scrape time from the running reconciles, per controller.
 #[derive(Debug)]
 struct QueueCollector(Arc<Mutex<BTreeMap<String, QueueState>>>);
+
+/// `openclaw_backup_last_success_timestamp_seconds`: only instances that have a backup (no
+/// family at all before the first one).
+#[derive(Debug)]
+struct LastBackupCollector(Arc<Mutex<BTreeMap<(String, String), f64>>>);
+
+impl Collector for LastBackupCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let map = lock(&self.0).clone();
+        if map.is_empty() {
+            return Ok(());
+        }
+        let mut metric = encoder.encode_descriptor(
+            "openclaw_backup_last_success_timestamp_seconds",
+            "When the instance's last successful backup finished (seconds since the epoch)",
+            None,
+            MetricType::Gauge,
+        )?;
+        for ((namespace, instance), seconds) in map {
+            ConstGauge::new(seconds).encode(metric.encode_family(&InstanceLabels {
+                instance,
+                namespace,
+            })?)?;
+        }
+        Ok(())
+    }
+}
 
 impl Collector for QueueCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {

@@ -87,6 +87,8 @@ pub struct RunConfig {
     pub webhook: Option<webhook::WebhookConfig>,
     /// OTLP push of metrics and traces (`None`: off).
     pub otlp: Option<crate::otlp::Otlp>,
+    /// Backups and restores.
+    pub backup: crate::controller::backup::BackupOptions,
 }
 
 /// A broadcast "stop now".
@@ -246,6 +248,7 @@ pub async fn run(config: kube::Config, rc: RunConfig) -> Result<(), ProcessError
             readiness,
             shutdown: stop.clone().wait().boxed().shared(),
             cleanup_steps: Vec::new(),
+            backup: rc.backup,
         },
     )
     .await;

@@ -132,6 +132,9 @@ pub fn manager_rules() -> Vec<PolicyRule> {
         // Roles hand on `get`, `watch` of `<name>-config`). PVCs: `get` (metadata) of
         // `existingClaim`.
         rule(CORE, &["configmaps", "persistentvolumeclaims"], &["get"]),
+        // Pods: `list` (metadata) of an instance's pods, while a backup on delete or a restore
+        // waits for them to stop.
+        rule(CORE, &["pods"], &["list"]),
         // The controller's watch of instances; `get` is handed on by per-instance Roles
         // (self-configure reads its own instance); `patch` adds and removes the finalizer and
         // takes over the status entry the Go operator wrote (`metadata.managedFields`, adopt.rs).

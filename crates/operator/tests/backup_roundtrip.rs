@@ -3,7 +3,7 @@
 //! data volume up; a restore Job brings it back into an empty volume; `testkit::tree::compare`
 //! says what was lost.
 //!
-//! - `copy_flags_make_a_faithful_round_trip`: with `openclaw_render::backup::COPY_FLAGS` (and
+//! - `copy_flags_make_a_faithful_round_trip`: with `openclaw_render::features::backup::COPY_FLAGS` (and
 //!   `RESTORE_FLAGS` on the restore, `TUNING_FLAGS` on both) nothing is lost that rclone can carry
 //!   through S3: symlinks (dangling ones too) with their owners and mtimes, file modes, owners,
 //!   extended attributes, mtimes to the nanosecond, empty directories, non-ASCII names, a
@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::PodSpec;
-use openclaw_render::backup::{COPY_FLAGS, RCLONE_VERSION, RESTORE_FLAGS, TUNING_FLAGS};
+use openclaw_render::features::backup::{COPY_FLAGS, RCLONE_VERSION, RESTORE_FLAGS, TUNING_FLAGS};
 use serde_json::json;
 use testkit::jobrun::{self, Secrets};
 use testkit::s3::S3Server;

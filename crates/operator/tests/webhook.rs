@@ -728,16 +728,17 @@ async fn run_webhook_scenario(client: Client, ns: String, config_name: String) {
         );
     }
 
-    // Fields whose feature is not built yet are accepted, with a warning each; the renderer's
-    // warnings (here: an Ingress without hosts) come along; every warning names its field.
+    // Fields whose feature is not built yet are accepted, with a warning each, as are a schedule
+    // that does not parse and a restore path with a leading slash; the renderer's warnings
+    // (here: an Ingress without hosts) come along; every warning names its field.
     let not_built = json!({
         "apiVersion": "openclaw.rocks/v1alpha1",
         "kind": "OpenClawInstance",
         "metadata": {"name": "not-built"},
         "spec": merged(json!({
-            "backup": {"schedule": "0 3 * * *"},
+            "backup": {"schedule": "every day"},
             "autoUpdate": {"enabled": true},
-            "restoreFrom": "backups/t/x/2026-01-01T000000Z",
+            "restoreFrom": "/backups/t/x/2026-01-01T000000Z",
             "selfConfigure": {"enabled": true, "allowedActions": ["skills"]},
             "skills": ["weather", "pack:owner/repo/skills/x@v1"],
             "networking": {"ingress": {"enabled": true, "tls": [{"secretName": "tls"}]}},
@@ -746,9 +747,9 @@ async fn run_webhook_scenario(client: Client, ns: String, config_name: String) {
     let (status, warnings) = create_with_warnings(&client, &ns, &not_built).await;
     assert_eq!(status, 201, "{warnings:#?}");
     for expected in [
-        "spec.backup.schedule: scheduled backups are not implemented yet",
+        "has 2 fields; a schedule has 5",
         "spec.autoUpdate.enabled: automatic updates are not implemented yet",
-        "spec.restoreFrom: restoring from a backup is not implemented yet",
+        "the path is relative to the bucket",
         "spec.selfConfigure.allowedActions: self-configuration requests are not applied yet",
         "spec.skills[1]: ",
         "spec.networking.ingress has no hosts",

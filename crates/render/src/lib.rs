@@ -42,7 +42,6 @@
 //!
 //! See `docs/rendering.md` ("Layers").
 
-pub mod backup;
 pub mod clean;
 pub mod config;
 pub mod consts;
@@ -97,6 +96,42 @@ pub struct Observed {
     /// exist yet. Only needed with `networking.ingress.security.basicAuth.enabled` and no
     /// `existingSecret`; when it is `None` there, the Secret is not rendered (with a warning).
     pub basic_auth_password: Option<String>,
+    /// The S3 backup credentials (the `s3-backup-credentials` Secret of the operator's
+    /// namespace), when that Secret exists and is complete. See [`features::backup`].
+    pub s3_credentials: Option<S3Credentials>,
+    /// A one-shot backup or restore Job of this instance may run (a lifecycle workflow is in
+    /// progress): the mirror Secret its pods read stays rendered.
+    pub backup_jobs: bool,
+}
+
+/// Where backups go and how rclone authenticates (the `s3-backup-credentials` Secret, parsed
+/// by [`features::backup::parse_credentials`]).
+#[derive(Clone, Default, PartialEq)]
+pub struct S3Credentials {
+    /// `S3_BUCKET`.
+    pub bucket: String,
+    /// `S3_ENDPOINT`.
+    pub endpoint: String,
+    /// `S3_REGION`, when set.
+    pub region: Option<String>,
+    /// `S3_PROVIDER` (rclone's `--s3-provider`; `Other` when unset).
+    pub provider: String,
+    /// `S3_ACCESS_KEY_ID` and `S3_SECRET_ACCESS_KEY`, mirrored into the instance's namespace;
+    /// `None`: workload identity (rclone's `env_auth`).
+    pub keys: Option<(String, String)>,
+}
+
+impl std::fmt::Debug for S3Credentials {
+    // Never print the keys (a debug log, a test failure).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("S3Credentials")
+            .field("bucket", &self.bucket)
+            .field("endpoint", &self.endpoint)
+            .field("region", &self.region)
+            .field("provider", &self.provider)
+            .field("keys", &self.keys.as_ref().map(|_| "<static keys>"))
+            .finish()
+    }
 }
 
 /// The table of the built-in kinds the operator manages: **the one place to add a kind**.
@@ -124,6 +159,8 @@ macro_rules! managed_kinds {
             Service(services): ::k8s_openapi::api::core::v1::Service, "", "services", always;
             Ingress(ingresses): ::k8s_openapi::api::networking::v1::Ingress, "networking.k8s.io", "ingresses", always;
             HorizontalPodAutoscaler(hpas): ::k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler, "autoscaling", "horizontalpodautoscalers", always;
+            CronJob(cron_jobs): ::k8s_openapi::api::batch::v1::CronJob, "batch", "cronjobs", always;
+            Job(jobs): ::k8s_openapi::api::batch::v1::Job, "batch", "jobs", never;
         }
     };
 }
@@ -380,6 +417,7 @@ pub fn managed_kinds() -> &'static [ManagedKind] {
         };
         (@prune always) => { true };
         (@prune component) => { false };
+        (@prune never) => { false };
     }
     const KINDS: &[ManagedKind] = managed_kinds!(built_in);
     KINDS

@@ -40,6 +40,8 @@ pub struct Model<'a> {
     pub spec: OpenClawInstanceSpec,
     /// What the controller observed.
     pub observed: &'a Observed,
+    /// The instance's labels (the backup tenant label).
+    pub labels: Option<std::collections::BTreeMap<String, String>>,
 }
 
 pub(crate) fn non_empty(s: Option<&String>) -> Option<&str> {
@@ -71,6 +73,7 @@ impl<'a> Model<'a> {
             name: name.to_string(),
             namespace: namespace.to_string(),
             uid: uid.to_string(),
+            labels: meta.labels.clone(),
             spec: apply_cluster_defaults(&instance.spec, observed.cluster_defaults.as_ref()),
             observed,
         })

@@ -39,6 +39,16 @@ pub fn gateway_token_secret(m: &Model) -> Result<Option<Secret>, RenderError> {
     }))
 }
 
+/// The PVC a backup or restore Job mounts: the data PVC (`<name>-data` or `existingClaim`),
+/// unless persistence is off or every replica has a volume of its own (then there is nothing
+/// single to back up).
+pub fn backup_claim(m: &Model) -> Option<String> {
+    if crate::features::per_replica_data(m) {
+        return None;
+    }
+    m.data_claim_name()
+}
+
 /// The data PVC `<name>-data`: only with persistence on, no `existingClaim` and no feature giving
 /// every replica its own volume (autoscaling's per-replica claim templates). It carries the controller reference only with
 /// `orphan: false`; by default it has no owner, so deleting the instance keeps the data. The controller creates it once and never updates it.

@@ -123,8 +123,25 @@ fn observed() -> impl Strategy<Value = Observed> {
         files(),
         proptest::collection::btree_map(string(), files(), 0..3),
         proptest::option::of(Just("0f1e2d3c4b5a6978".to_string())),
+        proptest::option::of(prop_oneof![
+            Just(openclaw_render::S3Credentials {
+                bucket: "b".into(),
+                endpoint: "http://127.0.0.1:9000".into(),
+                region: None,
+                provider: "Other".into(),
+                keys: Some(("id".into(), "secret".into())),
+            }),
+            Just(openclaw_render::S3Credentials {
+                bucket: "b".into(),
+                endpoint: "https://s3.example".into(),
+                region: Some("eu-1".into()),
+                provider: "AWS".into(),
+                keys: None,
+            }),
+        ]),
+        any::<bool>(),
     )
-        .prop_map(|(cluster_defaults, gateway_token, secret_hash, external_config, workspace_files, additional_workspace_files, basic_auth_password)| Observed {
+        .prop_map(|(cluster_defaults, gateway_token, secret_hash, external_config, workspace_files, additional_workspace_files, basic_auth_password, s3_credentials, backup_jobs)| Observed {
             cluster_defaults,
             gateway_token,
             secret_hash,
@@ -132,6 +149,8 @@ fn observed() -> impl Strategy<Value = Observed> {
             workspace_files,
             additional_workspace_files,
             basic_auth_password,
+            s3_credentials,
+            backup_jobs,
         })
 }
 

@@ -24,6 +24,7 @@ pub mod arbitrary;
 mod counter;
 pub mod go_fleet;
 pub mod jobrun;
+pub mod kubelet;
 mod namespace;
 pub mod openclaw;
 pub mod process;

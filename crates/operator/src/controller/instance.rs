@@ -139,13 +139,28 @@ async fn steps(
     inputs.observed.cluster_defaults = defaults;
     // lifecycle
     let old = instance.status.clone().unwrap_or_default();
-    let decision = lifecycle::decide(
+    let mut decision = lifecycle::decide(
         &[],
         &merged.spec,
         &old,
         &LifecycleObserved::default(),
         now.0,
     );
+    let backup = super::backup::lifecycle_step(instance, &merged, ctx, now).await?;
+    if let Some(restore) = &backup.restore {
+        decision.hold_replicas |= restore.holds();
+        if decision.phase.is_none() {
+            decision.phase = super::backup::restore_phase(restore, &merged.spec);
+        }
+    }
+    inputs.observed.s3_credentials = super::backup::Credentials::read(
+        ctx.backup_credentials.as_ref(),
+        ctx.backup.credentials_namespace.as_deref(),
+    )
+    .ready()
+    .cloned();
+    inputs.observed.backup_jobs = backup.restore.is_some() || backup.on_demand.is_some();
+    facts.backup = backup;
     facts.lifecycle_phase = decision.phase.clone();
     // render
     let mut rendered = match render(&merged, &inputs.observed) {
@@ -321,6 +336,15 @@ pub async fn publish(
         report.ready(),
         image,
     );
+    ctx.metrics.set_last_backup(
+        &ns,
+        &name,
+        report
+            .status
+            .last_backup_time
+            .as_ref()
+            .map(|t| t.0.as_second() as f64),
+    );
     for event in &report.events {
         if let Err(e) = ctx.recorder.publish(event, &instance.object_ref(&())).await {
             tracing::warn!(instance = %format!("{ns}/{name}"), "cannot record event: {e}");
@@ -329,7 +353,7 @@ pub async fn publish(
     Ok(())
 }
 
-fn now() -> Time {
+pub(crate) fn now() -> Time {
     // Whole seconds, as the API server stores them.
     Time(Timestamp::from_second(Timestamp::now().as_second()).unwrap_or_else(|_| Timestamp::now()))
 }

@@ -21,7 +21,11 @@ use openclaw_api::OpenClawInstance;
 use openclaw_api::clusterdefaults::CLUSTER_DEFAULTS_NAME;
 use tracing::Instrument;
 
-use super::runtime::{AbortOnDrop, Change, Failures, Runtime, metadata_watch};
+use kube::Api;
+use kube::runtime::{WatchStreamExt, reflector, watcher};
+
+use super::backup::BackupOptions;
+use super::runtime::{AbortOnDrop, Change, Failures, Runtime, merge_watches, metadata_watch};
 use super::{Context, Error, custom, finalizer, instance, observe};
 use crate::metrics::{self, Metrics, Outcome};
 
@@ -104,6 +108,7 @@ async fn reconcile(instance: Arc<OpenClawInstance>, ctx: Arc<Context>) -> Result
 pub fn start(
     rt: &Runtime,
     cleanup_steps: Vec<Arc<dyn finalizer::CleanupStep>>,
+    backup: BackupOptions,
 ) -> BoxFuture<'static, ()> {
     let metrics = rt.metrics.clone();
     metrics.register_controller(NAME, rt.concurrency);
@@ -219,6 +224,68 @@ pub fn start(
         metrics.clone(),
     );
 
+    // The backup credentials Secret (one object, in the operator's namespace): a change
+    // reconciles every instance (the periodic CronJobs, waiting workflows).
+    let (backup_credentials, credential_changes) = match &backup.credentials_namespace {
+        Some(ns) => {
+            let (reader, writer) = reflector::store::<Secret>();
+            let api: Api<Secret> = Api::namespaced(rt.client.clone(), ns);
+            let config = watcher::Config::default().fields(&format!(
+                "metadata.name={}",
+                openclaw_render::features::backup::CREDENTIALS_SECRET
+            ));
+            let stream = watcher(api, config).default_backoff().boxed();
+            let events = merge_watches(
+                vec![(Some(ns.clone()), stream)],
+                reader.clone(),
+                &rt.readiness,
+                "Secret(s3-backup-credentials)",
+            )
+            .reflect(writer)
+            .touched_objects()
+            .boxed();
+            (Some(reader), events)
+        }
+        None => (None, futures::stream::empty().boxed()),
+    };
+    // Backup Jobs: counted in the metrics; a periodic one (owned by its CronJob) also
+    // triggers its instance, whose status records the newest periodic backup.
+    let backup_jobs = {
+        let metrics = metrics.clone();
+        rt.owned.jobs.subscribe().map(move |change| {
+            let deleted = matches!(change, Change::Deleted(_));
+            let job = change.into_object();
+            super::backup::count_job(&metrics, &job, deleted);
+            Ok::<_, kube::runtime::watcher::Error>(job)
+        })
+    };
+    let by_periodic_job = {
+        let metrics = metrics.clone();
+        move |job: k8s_openapi::api::batch::v1::Job| {
+            let owner = super::backup::periodic_owner(&job)?;
+            metrics.queue_add(
+                NAME,
+                owner.namespace.as_deref().unwrap_or_default(),
+                &owner.name,
+            );
+            Some(owner)
+        }
+    };
+    let every_instance = {
+        let store = store.clone();
+        let metrics = metrics.clone();
+        move |_: Secret| {
+            store
+                .state()
+                .iter()
+                .map(|i| {
+                    metrics.queue_add(NAME, &i.namespace().unwrap_or_default(), &i.name_any());
+                    ObjectRef::from_obj(&**i)
+                })
+                .collect::<Vec<_>>()
+        }
+    };
+
     let ctx = Arc::new(Context {
         client: rt.client.clone(),
         stores: rt.stores.clone(),
@@ -226,6 +293,8 @@ pub fn start(
         recorder: rt.recorder.clone(),
         metrics: metrics.clone(),
         cleanup_steps,
+        backup,
+        backup_credentials,
         released: Default::default(),
         active: rt.active.clone(),
         failures: Failures::default(),
@@ -235,6 +304,8 @@ pub fn start(
         .watches_stream(secret_meta, by_secret)
         .watches_stream(cm_meta, by_config_map)
         .watches_stream(cluster_defaults, all_instances)
+        .watches_stream(credential_changes, every_instance)
+        .watches_stream(backup_jobs, by_periodic_job)
         .reconcile_all_on(reconcile_all)
         .graceful_shutdown_on(rt.shutdown.clone());
 

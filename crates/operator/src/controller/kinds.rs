@@ -50,19 +50,36 @@ use super::runtime::{Change, Fanout, Readiness, Scope, drive, owned};
 /// [`prune_owned`] leaves alone.
 pub type Keep = BTreeMap<&'static str, Vec<String>>;
 
-/// Whether pruning may delete `obj`, under the table's rule (`None`: always; `Some(c)`: only
-/// when labelled `app.kubernetes.io/component=c`).
-fn prunable<K: Resource>(obj: &K, component: Option<&str>) -> bool {
-    component.is_none_or(|c| obj.labels().get(COMPONENT_LABEL).map(String::as_str) == Some(c))
+/// The table's prune rule of a kind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Prune {
+    /// Objects no longer rendered are deleted.
+    Always,
+    /// Only those labelled `app.kubernetes.io/component=<c>` (PVCs hold user data).
+    Component(&'static str),
+    /// Never: a lifecycle workflow creates and removes them (the backup and restore Jobs).
+    Never,
 }
 
-/// The table's prune token as the component filter of [`prunable`].
+/// Whether pruning may delete `obj`, under the table's rule.
+fn prunable<K: Resource>(obj: &K, rule: Prune) -> bool {
+    match rule {
+        Prune::Always => true,
+        Prune::Component(c) => obj.labels().get(COMPONENT_LABEL).map(String::as_str) == Some(c),
+        Prune::Never => false,
+    }
+}
+
+/// The table's prune token as a [`Prune`].
 macro_rules! prune_rule {
     (always) => {
-        None
+        Prune::Always
+    };
+    (never) => {
+        Prune::Never
     };
     (component($component:literal)) => {
-        Some($component)
+        Prune::Component($component)
     };
 }
 
@@ -246,11 +263,12 @@ mod tests {
     #[test]
     fn prune_rules() {
         let mut pvc = PersistentVolumeClaim::default();
-        assert!(prunable(&pvc, None));
-        assert!(!prunable(&pvc, Some("chromium")));
+        assert!(prunable(&pvc, Prune::Always));
+        assert!(!prunable(&pvc, Prune::Component("chromium")));
         pvc.labels_mut()
             .insert(COMPONENT_LABEL.into(), "chromium".into());
-        assert!(prunable(&pvc, Some("chromium")));
-        assert!(!prunable(&pvc, Some("other")));
+        assert!(prunable(&pvc, Prune::Component("chromium")));
+        assert!(!prunable(&pvc, Prune::Component("other")));
+        assert!(!prunable(&pvc, Prune::Never));
     }
 }

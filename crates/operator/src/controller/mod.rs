@@ -14,6 +14,7 @@
 
 pub mod adopt;
 pub mod apply;
+pub mod backup;
 pub mod custom;
 pub mod finalizer;
 pub mod instance;
@@ -73,6 +74,11 @@ pub struct Context {
     /// cached copy (events of its own last writes) does nothing. Only an optimisation: after a
     /// restart the objects are gone.
     pub released: finalizer::Released,
+    /// Where backups read their credentials, and how restores end.
+    pub backup: backup::BackupOptions,
+    /// The cache of the `s3-backup-credentials` Secret (`None`: backups are off).
+    pub backup_credentials:
+        Option<kube::runtime::reflector::Store<k8s_openapi::api::core::v1::Secret>>,
     /// Whether this replica may write (leader, caches synced).
     active: runtime::Active,
     /// Consecutive failures per instance, for backoff.
@@ -80,6 +86,30 @@ pub struct Context {
 }
 
 impl Context {
+    /// Record an event on the instance (a failure to record is only logged).
+    pub async fn event(
+        &self,
+        instance: &openclaw_api::OpenClawInstance,
+        warning: bool,
+        reason: &str,
+        note: &str,
+    ) {
+        use kube::Resource;
+        let type_ = if warning {
+            kube::runtime::events::EventType::Warning
+        } else {
+            kube::runtime::events::EventType::Normal
+        };
+        let event = report::event(type_, reason, note);
+        if let Err(e) = self
+            .recorder
+            .publish(&event, &instance.object_ref(&()))
+            .await
+        {
+            tracing::warn!(reason, "cannot record event: {e}");
+        }
+    }
+
     /// The cluster defaults singleton, if present.
     pub fn cluster_defaults(&self) -> Option<Arc<OpenClawClusterDefaults>> {
         self.stores
@@ -106,6 +136,8 @@ pub struct Options {
     /// Steps that run when an instance is deleted, before its finalizer is released (the
     /// backup workflow plugs in here; tests inject steps that never finish).
     pub cleanup_steps: Vec<Arc<dyn finalizer::CleanupStep>>,
+    /// Backups and restores: where the credentials are.
+    pub backup: backup::BackupOptions,
 }
 
 impl Options {
@@ -134,6 +166,7 @@ impl Options {
             readiness: Readiness::default(),
             shutdown: shutdown_signal().boxed().shared(),
             cleanup_steps: Vec::new(),
+            backup: backup::BackupOptions::default(),
         }
     }
 }
@@ -141,9 +174,15 @@ impl Options {
 /// Every controller the operator runs, each built on the shared [`Runtime`] (with its own
 /// settings from `options`). A new controller is one more entry.
 pub fn controllers(options: &Options) -> Vec<Start> {
-    let cleanup_steps = options.cleanup_steps.clone();
+    let mut cleanup_steps = options.cleanup_steps.clone();
+    let backup = options.backup.clone();
+    if backup.credentials_namespace.is_some() {
+        cleanup_steps.push(Arc::new(backup::BackupOnDelete {
+            options: backup.clone(),
+        }));
+    }
     vec![Box::new(move |rt: &Runtime| {
-        instance_controller::start(rt, cleanup_steps)
+        instance_controller::start(rt, cleanup_steps, backup)
     })]
 }
 

@@ -22,6 +22,12 @@ use super::status::{FALSE, TRUE, condition, phase, remove_condition, set_conditi
 
 /// Drift check interval when nothing else happens.
 pub const RESYNC: Duration = Duration::from_secs(600);
+/// Condition: the periodic backup CronJob is in place.
+pub const SCHEDULED_BACKUP_READY: &str = "ScheduledBackupReady";
+/// Condition: the last one-shot backup (on delete, on demand) succeeded.
+pub const BACKUP_COMPLETE: &str = "BackupComplete";
+/// Condition: the `spec.restoreFrom` restore succeeded.
+pub const RESTORE_COMPLETE: &str = "RestoreComplete";
 /// Condition listing the render warnings that come from the operator's defaults.
 pub const CONFIG_WARNINGS: &str = "ConfigWarnings";
 /// Condition listing the spec fields whose feature is not built yet.
@@ -158,6 +164,8 @@ pub struct Facts {
     pub lifecycle_phase: Option<(&'static str, String)>,
     /// A deletion in progress.
     pub deletion: Option<Deletion>,
+    /// The data-protection workflows.
+    pub backup: super::backup::BackupFacts,
 }
 
 /// What to do after a pass.
@@ -358,6 +366,7 @@ pub fn report(old: &OpenClawInstanceStatus, facts: &Facts, now: &Time) -> Report
     };
     feature_conditions(&mut b, applied);
     object_conditions(&mut b, facts, &inputs, applied);
+    backup_conditions(&mut b, &facts.backup);
     if inputs.token_generated {
         b.events.push(event(
             EventType::Normal,
@@ -399,6 +408,8 @@ pub fn report(old: &OpenClawInstanceStatus, facts: &Facts, now: &Time) -> Report
     b.status.canvas_endpoint = Some(format!("{}.{}.svc:18793", facts.name, facts.namespace));
     let next = if applied.soon {
         Next::Requeue(Duration::from_secs(3))
+    } else if let Some(soon) = facts.backup.requeue {
+        Next::Requeue(soon)
     } else if inputs.missing_claim.is_some() {
         // A user's PVC is not watched: look again soon while it is missing.
         Next::Requeue(Duration::from_secs(15))
@@ -406,6 +417,153 @@ pub fn report(old: &OpenClawInstanceStatus, facts: &Facts, now: &Time) -> Report
         Next::Requeue(RESYNC)
     };
     b.finish(new_phase, next)
+}
+
+/// The conditions, status fields and events of the data-protection workflows.
+fn backup_conditions(b: &mut Builder<'_>, facts: &super::backup::BackupFacts) {
+    use super::backup::{OnDemandState, RestoreState, Scheduled};
+    match &facts.scheduled {
+        Scheduled::Off => remove_condition(&mut b.conditions, SCHEDULED_BACKUP_READY),
+        Scheduled::NoVolume => b.set(
+            SCHEDULED_BACKUP_READY,
+            FALSE,
+            "PersistenceDisabled",
+            "Periodic backups need a single data volume (persistence is off, or every replica \
+             has its own volume)",
+        ),
+        Scheduled::Invalid(problem) => {
+            let message = format!("spec.backup.schedule: {problem}");
+            b.warn_once(
+                SCHEDULED_BACKUP_READY,
+                "InvalidSchedule",
+                "InvalidSchedule",
+                &message,
+            );
+            b.set(SCHEDULED_BACKUP_READY, FALSE, "InvalidSchedule", message);
+        }
+        Scheduled::Credentials(problem) => b.set(
+            SCHEDULED_BACKUP_READY,
+            FALSE,
+            "S3CredentialsMissing",
+            format!(
+                "{problem} - create or fix the s3-backup-credentials Secret to enable periodic \
+                 backups"
+            ),
+        ),
+        Scheduled::Ready { cron_job, schedule } => b.set(
+            SCHEDULED_BACKUP_READY,
+            TRUE,
+            "CronJobReady",
+            format!("Periodic backup CronJob {cron_job:?} created with schedule {schedule:?}"),
+        ),
+    }
+    if let Some((at, path)) = &facts.periodic
+        && b.status
+            .last_backup_time
+            .as_ref()
+            .is_none_or(|t| t.0 < at.0)
+    {
+        b.status.last_backup_time = Some(at.clone());
+        b.status.last_backup_path = Some(path.clone());
+    }
+    match &facts.restore {
+        None => {}
+        Some(RestoreState::Waiting(_)) | Some(RestoreState::Running { .. }) => {}
+        Some(RestoreState::Credentials(m)) => {
+            b.warn_once(
+                RESTORE_COMPLETE,
+                "S3CredentialsMissing",
+                "RestoreCredentialsFailed",
+                m,
+            );
+            b.set(RESTORE_COMPLETE, FALSE, "S3CredentialsMissing", m.clone());
+        }
+        Some(RestoreState::Started { job, path }) => {
+            b.events.push(event(
+                EventType::Normal,
+                "RestoreStarted",
+                format!("Restore Job {job} created, source: {path}"),
+            ));
+            b.set(
+                RESTORE_COMPLETE,
+                FALSE,
+                "RestoreInProgress",
+                format!("Restore Job {job} running, source: {path}"),
+            );
+            b.status.restore_job_name = Some(job.clone());
+        }
+        Some(RestoreState::Succeeded { path }) => {
+            let message = format!("Restore completed from {path}");
+            if b.old.restored_from.as_deref() != Some(path) {
+                b.events
+                    .push(event(EventType::Normal, "RestoreComplete", message.clone()));
+            }
+            b.set(RESTORE_COMPLETE, TRUE, "RestoreSucceeded", message);
+            b.status.restored_from = Some(path.clone());
+        }
+        Some(RestoreState::Failed {
+            path,
+            job,
+            message,
+            attempts,
+        }) => {
+            let message = format!(
+                "Restore from {path} failed {attempts} times (last Job {job}: {message}). Fix \
+                 the path or the credentials and set a new spec.restoreFrom, or remove it to \
+                 start without restoring"
+            );
+            b.warn_once(RESTORE_COMPLETE, "RestoreFailed", "RestoreFailed", &message);
+            b.set(RESTORE_COMPLETE, FALSE, "RestoreFailed", message);
+        }
+        Some(RestoreState::Impossible(m)) => {
+            b.warn_once(
+                RESTORE_COMPLETE,
+                "RestoreNotPossible",
+                "RestoreNotPossible",
+                m,
+            );
+            b.set(RESTORE_COMPLETE, FALSE, "RestoreNotPossible", m.clone());
+        }
+    }
+    match &facts.on_demand {
+        None | Some(OnDemandState::Waiting(_)) | Some(OnDemandState::Running { .. }) => {}
+        Some(OnDemandState::Credentials(m)) => {
+            b.warn_once(
+                BACKUP_COMPLETE,
+                "S3CredentialsMissing",
+                "BackupCredentialsFailed",
+                m,
+            );
+            b.set(BACKUP_COMPLETE, FALSE, "S3CredentialsMissing", m.clone());
+        }
+        Some(OnDemandState::Started { job, path }) => {
+            b.events.push(event(
+                EventType::Normal,
+                "BackupStarted",
+                format!("Backup Job {job} created, target: {path}"),
+            ));
+            b.status.backup_job_name = Some(job.clone());
+        }
+        Some(OnDemandState::Succeeded { request, path, at }) => {
+            let message = format!("Backup completed to {path}");
+            if b.old.last_backup_request.as_deref() != Some(request) {
+                b.events
+                    .push(event(EventType::Normal, "BackupComplete", message.clone()));
+            }
+            b.set(BACKUP_COMPLETE, TRUE, "BackupSucceeded", message);
+            b.status.last_backup_request = Some(request.clone());
+            b.status.last_backup_path = Some(path.clone());
+            b.status.last_backup_time = Some(at.clone().unwrap_or_else(|| b.now.clone()));
+        }
+        Some(OnDemandState::Failed { request, message }) => {
+            if b.old.last_backup_request.as_deref() != Some(request) {
+                b.events
+                    .push(event(EventType::Warning, "BackupFailed", message.clone()));
+            }
+            b.set(BACKUP_COMPLETE, FALSE, "BackupFailed", message.clone());
+            b.status.last_backup_request = Some(request.clone());
+        }
+    }
 }
 
 fn deleting(mut b: Builder<'_>, deletion: &Deletion) -> Report {

@@ -2341,3 +2341,165 @@ fn warnings_of_the_defaults_are_a_condition_not_events() {
     let cleared = again(&r, &running());
     absent(&cleared, CONFIG_WARNINGS);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Data protection: periodic, restore, on demand
+// ---------------------------------------------------------------------------------------------
+
+fn with_backup(backup: crate::controller::backup::BackupFacts) -> Facts {
+    Facts {
+        backup,
+        ..running()
+    }
+}
+
+#[test]
+fn scheduled_backups_have_one_condition_with_a_reason_per_state() {
+    use crate::controller::backup::{BackupFacts, Scheduled};
+    let r = first(&running());
+    absent(&r, SCHEDULED_BACKUP_READY);
+    let ready = first(&with_backup(BackupFacts {
+        scheduled: Scheduled::Ready {
+            cron_job: "claw-backup-periodic".into(),
+            schedule: "0 3 * * *".into(),
+        },
+        ..BackupFacts::default()
+    }));
+    has(&ready, SCHEDULED_BACKUP_READY, TRUE, "CronJobReady");
+    for (state, reason) in [
+        (Scheduled::NoVolume, "PersistenceDisabled"),
+        (
+            Scheduled::Credentials("the Secret has no S3_BUCKET".into()),
+            "S3CredentialsMissing",
+        ),
+    ] {
+        let r = again(
+            &ready,
+            &with_backup(BackupFacts {
+                scheduled: state,
+                ..BackupFacts::default()
+            }),
+        );
+        has(&r, SCHEDULED_BACKUP_READY, FALSE, reason);
+        assert_eq!(phase_of(&r), phase::RUNNING);
+    }
+    // The schedule removed: the condition goes.
+    absent(&again(&ready, &running()), SCHEDULED_BACKUP_READY);
+}
+
+#[test]
+fn a_newer_periodic_backup_is_recorded_once() {
+    use crate::controller::backup::BackupFacts;
+    let facts = with_backup(BackupFacts {
+        periodic: Some((
+            at(1_600_000_000),
+            "backups/team/claw/periodic/snapshots/2020-09-13".into(),
+        )),
+        ..BackupFacts::default()
+    });
+    let r = first(&facts);
+    assert_eq!(r.status.last_backup_time, Some(at(1_600_000_000)));
+    let r2 = again(&r, &facts);
+    assert_eq!(r2.status, r.status);
+    // An older one never replaces a newer record (an on-demand backup since).
+    let mut newer = r.status.clone();
+    newer.last_backup_time = Some(at(1_650_000_000));
+    let r3 = report(&newer, &facts, &later());
+    assert_eq!(r3.status.last_backup_time, Some(at(1_650_000_000)));
+}
+
+#[test]
+fn a_restore_reports_start_success_and_failure_once() {
+    use crate::controller::backup::{BackupFacts, RestoreState};
+    let restore = |s: RestoreState| {
+        with_backup(BackupFacts {
+            restore: Some(s),
+            ..BackupFacts::default()
+        })
+    };
+    let base = first(&running());
+    let started = again(
+        &base,
+        &restore(RestoreState::Started {
+            job: "claw-restore".into(),
+            path: "backups/t/old/x".into(),
+        }),
+    );
+    assert_eq!(normals(&started), vec!["RestoreStarted"]);
+    assert_eq!(
+        started.status.restore_job_name.as_deref(),
+        Some("claw-restore")
+    );
+    let done = again(
+        &started,
+        &restore(RestoreState::Succeeded {
+            path: "backups/t/old/x".into(),
+        }),
+    );
+    has(&done, RESTORE_COMPLETE, TRUE, "RestoreSucceeded");
+    assert_eq!(
+        done.status.restored_from.as_deref(),
+        Some("backups/t/old/x")
+    );
+    assert_eq!(normals(&done), vec!["RestoreComplete"]);
+    let failed = restore(RestoreState::Failed {
+        path: "p".into(),
+        job: "claw-restore-3".into(),
+        message: "BackoffLimitExceeded".into(),
+        attempts: 3,
+    });
+    let f1 = again(&started, &failed);
+    has(&f1, RESTORE_COMPLETE, FALSE, "RestoreFailed");
+    assert_eq!(warnings(&f1), vec!["RestoreFailed"]);
+    assert!(warnings(&again(&f1, &failed)).is_empty());
+    let creds = restore(RestoreState::Credentials(
+        "S3 credentials Secret not found".into(),
+    ));
+    let c1 = first(&creds);
+    has(&c1, RESTORE_COMPLETE, FALSE, "S3CredentialsMissing");
+    assert_eq!(warnings(&c1), vec!["RestoreCredentialsFailed"]);
+    assert!(warnings(&again(&c1, &creds)).is_empty());
+}
+
+#[test]
+fn an_on_demand_backup_records_its_request_path_and_time() {
+    use crate::controller::backup::{BackupFacts, OnDemandState};
+    let on_demand = |s: OnDemandState| {
+        with_backup(BackupFacts {
+            on_demand: Some(s),
+            ..BackupFacts::default()
+        })
+    };
+    let base = first(&running());
+    let started = again(
+        &base,
+        &on_demand(OnDemandState::Started {
+            job: "claw-backup-now".into(),
+            path: "backups/team/claw/on-demand-x".into(),
+        }),
+    );
+    assert_eq!(normals(&started), vec!["BackupStarted"]);
+    let ok = on_demand(OnDemandState::Succeeded {
+        request: "r1".into(),
+        path: "backups/team/claw/on-demand-x".into(),
+        at: Some(at(1_700_000_300)),
+    });
+    let done = again(&started, &ok);
+    has(&done, BACKUP_COMPLETE, TRUE, "BackupSucceeded");
+    assert_eq!(done.status.last_backup_request.as_deref(), Some("r1"));
+    assert_eq!(done.status.last_backup_time, Some(at(1_700_000_300)));
+    assert_eq!(normals(&done), vec!["BackupComplete"]);
+    assert!(normals(&again(&done, &ok)).is_empty());
+    let failed = again(
+        &done,
+        &on_demand(OnDemandState::Failed {
+            request: "r2".into(),
+            message: "backup Job claw-backup-now-3 failed (3 attempts): boom".into(),
+        }),
+    );
+    has(&failed, BACKUP_COMPLETE, FALSE, "BackupFailed");
+    assert_eq!(warnings(&failed), vec!["BackupFailed"]);
+    assert_eq!(failed.status.last_backup_request.as_deref(), Some("r2"));
+    // The last successful backup stays recorded.
+    assert_eq!(failed.status.last_backup_time, Some(at(1_700_000_300)));
+}

@@ -21,6 +21,8 @@ pub mod phase {
     pub const FAILED: &str = "Failed";
     /// Scaled to zero on request.
     pub const SUSPENDED: &str = "Suspended";
+    /// Held at zero replicas while `spec.restoreFrom` is restored into the data volume.
+    pub const RESTORING: &str = "Restoring";
     /// Deleting: cleanup steps (the backup) run before the finalizer is released.
     pub const BACKING_UP: &str = "BackingUp";
     /// Deleting: the finalizer is released.

@@ -88,6 +88,19 @@ impl Harness {
         self.controller = tokio::spawn(controller::run_with(counting, options));
     }
 
+    /// Like [`start_controller`](Self::start_controller), with backups and restores on: the
+    /// test namespace stands for the operator's (it holds `s3-backup-credentials`).
+    pub fn start_controller_with_backup(&mut self, clear_restore_from: bool) {
+        self.controller.abort();
+        let counting = self.counting.clone();
+        let mut options = controller::Options::standalone(Scope::namespace(self.ns.name()), 2);
+        options.backup = controller::backup::BackupOptions {
+            credentials_namespace: Some(self.ns.name().to_string()),
+            clear_restore_from,
+        };
+        self.controller = tokio::spawn(controller::run_with(counting, options));
+    }
+
     pub fn api<K>(&self) -> Api<K>
     where
         K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,

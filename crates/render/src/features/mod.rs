@@ -11,6 +11,7 @@
 //! `docs/rendering.md` ("Layers").
 
 pub mod autoscaling;
+pub mod backup;
 pub mod ca_bundle;
 pub mod chromium;
 pub mod hooks;
@@ -53,6 +54,7 @@ pub static FEATURES: &[&dyn Feature] = &[
     &httproute::T,
     &autoscaling::T,
     &monitoring::T,
+    &backup::T,
     &ca_bundle::T,
 ];
 

@@ -1,5 +1,5 @@
 //! `monitoring.coreos.com/v1` PrometheusRule `<name>-alerts`: seven alerts scoped to one
-//! instance.
+//! instance, and an eighth with periodic backups (`OpenClawScheduledBackupStale`).
 //!
 //! Four alerts use the operator's own metrics (`openclaw_*`), three use kube-state-metrics and
 //! the kubelet ([`super::CLUSTER_METRICS`]), which a Prometheus Operator setup normally
@@ -157,6 +157,27 @@ fn alerts(m: &Model) -> Vec<Alert> {
             description: "The instance is not suspended but its Ready condition has been False for 15 minutes: the pod does not start, does not pass its probes, or its volume does not bind.",
         },
     ]
+    .into_iter()
+    .chain(backup_alert(m, &inst))
+    .collect()
+}
+
+/// With periodic backups: the last successful backup is older than twice the longest gap of
+/// the schedule.
+fn backup_alert(m: &Model, inst: &str) -> Option<Alert> {
+    let schedule = m.spec.backup.as_ref()?.schedule.as_deref()?;
+    let gap = openclaw_api::schedule::longest_gap(schedule).ok()?;
+    Some(Alert {
+        name: "OpenClawScheduledBackupStale",
+        expr: format!(
+            "(time() - max by (namespace, instance) (openclaw_backup_last_success_timestamp_seconds{{{inst}}})) > {}",
+            2 * gap.as_secs()
+        ),
+        for_: Some("5m"),
+        severity: "warning",
+        summary: "The last backup of OpenClaw instance {{ $labels.namespace }}/{{ $labels.instance }} is older than twice its schedule.",
+        description: "Periodic backups of the instance have not succeeded for two scheduled runs: the <name>-backup-periodic CronJob's Jobs fail or do not start. Their pods' logs and the instance's ScheduledBackupReady condition say why.",
+    })
 }
 
 /// The PrometheusRule (`status.managedResources.prometheusRule`).
