@@ -16,14 +16,23 @@
 //!   the Job names (`/data`) are the ones the process sees. Mounts are made parents first.
 //! - **Exact environment**: the process gets exactly the container's variables plus `PATH`
 //!   (`path_prefix` first, then the usual system directories, so `rclone` resolves to the tool
-//!   under test and `sh` to the system's), unless the container sets `PATH` itself.
+//!   under test and `sh` to the system's), unless the container sets `PATH` itself. For a
+//!   non-root identity `path_prefix` is bind-mounted read-only at [`NON_ROOT_PATH_DIR`] and
+//!   `PATH` names that instead.
 //!
-//! What it does not do: images (the host's files are the container's root file system), user
-//! and group IDs (the process runs as the test's user, root), resource limits, probes,
-//! `workingDir` defaults of an image (the default is `/`), ConfigMaps, the downward API and the
-//! service-link variables. Mount points missing on the host (`/data`) are created there as empty
-//! directories and left in place (removing them could unmount them under a concurrent test).
-//! Needs root (or CAP_SYS_ADMIN) for the mount namespace.
+//! - **Identity**: `runAsUser` and `runAsGroup` (the container's, else the pod's) become the
+//!   process's user and group, and the pod's `fsGroup` and `supplementalGroups` its
+//!   supplementary groups (`setpriv`, after the mounts); a non-root process has no
+//!   capabilities, as in a container. A `runAsUser` without `runAsGroup` gets group 0, as with an
+//!   image that does not name the user. Without either the process runs as root.
+//!
+//! What it does not do: images (the host's files are the container's root file system), the
+//! kubelet's volume ownership change for `fsGroup` (the local directories are used as they
+//! are: make them writable for the Job's user), users named in an image, resource limits,
+//! probes, `workingDir` defaults of an image (the default is `/`), ConfigMaps, the downward API
+//! and the service-link variables. Mount points missing on the host (`/data`) are created there
+//! as empty directories and left in place (removing them could unmount them under a concurrent
+//! test). Needs root (or CAP_SYS_ADMIN) for the mount namespace.
 
 use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
@@ -36,13 +45,17 @@ use k8s_openapi::api::core::v1::{Container, EnvVar, PodSpec, VolumeMount};
 /// Secrets by name, then by key: what `secretKeyRef` and `envFrom.secretRef` read.
 pub type Secrets = BTreeMap<String, BTreeMap<String, Vec<u8>>>;
 
+/// Where `path_prefix` is bind-mounted (and named in `PATH`) for a process that does not run as
+/// root, which may not reach the original (the tool cache lives under `/root`).
+pub const NON_ROOT_PATH_DIR: &str = "/tmp/openclaw-jobrun-path";
+
 /// The system directories after `path_prefix` in the `PATH` given to the process.
 pub const SYSTEM_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
-/// Sets up the mounts, changes directory and executes `env -i VARS... COMMAND ARGS...`, so the
-/// command gets exactly the resolved environment (a shell would add `PWD` of its own).
-/// Arguments: the number of mounts, then per mount `source target ro|rw`, the working
-/// directory, then the `env` arguments.
+/// Sets up the mounts, changes directory and executes the rest of its arguments: `[setpriv
+/// IDENTITY --] env -i VARS... COMMAND ARGS...`, so the command gets exactly the resolved
+/// environment (a shell would add `PWD` of its own) and identity. Arguments: the number of
+/// mounts, then per mount `source target ro|rw`, the working directory, then the command.
 const MOUNT_SCRIPT: &str = r#"set -eu
 n=$1
 shift
@@ -63,7 +76,7 @@ while [ "$n" -gt 0 ]; do
 done
 cd "$1"
 shift
-exec env -i "$@"
+exec "$@"
 "#;
 
 /// Errors of the runner.
@@ -159,14 +172,31 @@ pub fn container_command(
         // `env` would take it for a variable.
         return Err(container_error("a command containing `=` cannot be run"));
     }
+    let identity = identity(pod, spec);
+    let mut mounts = mounts(pod, spec, volumes)?;
+    // Another user may not reach `path_prefix` (the tool cache under /root): it gets a bind
+    // mount of it at a place anyone can reach.
+    let non_root = identity.as_ref().is_some_and(|id| id.uid != 0);
+    let path_dir = if non_root {
+        let source = path_prefix
+            .canonicalize()
+            .map_err(|e| container_error(&format!("path prefix {}: {e}", path_prefix.display())))?;
+        mounts.push(Mount {
+            source,
+            target: NON_ROOT_PATH_DIR.to_owned(),
+            read_only: true,
+        });
+        mounts.sort_by_key(|m| Path::new(&m.target).components().count());
+        Path::new(NON_ROOT_PATH_DIR)
+    } else {
+        path_prefix
+    };
     if !env.iter().any(|(name, _)| name == "PATH") {
-        let mut path = path_prefix.as_os_str().as_bytes().to_vec();
+        let mut path = path_dir.as_os_str().as_bytes().to_vec();
         path.push(b':');
         path.extend_from_slice(SYSTEM_PATH.as_bytes());
         env.push(("PATH".to_owned(), path));
     }
-
-    let mounts = mounts(pod, spec, volumes)?;
     let mut cmd = Command::new("unshare");
     cmd.env_clear()
         .env("PATH", SYSTEM_PATH)
@@ -184,6 +214,19 @@ pub fn container_command(
             .filter(|w| !w.is_empty())
             .unwrap_or("/"),
     );
+    if let Some(id) = &identity {
+        cmd.arg("setpriv")
+            .arg(format!("--reuid={}", id.uid))
+            .arg(format!("--regid={}", id.gid));
+        if id.groups.is_empty() {
+            cmd.arg("--clear-groups");
+        } else {
+            let groups: Vec<String> = id.groups.iter().map(u32::to_string).collect();
+            cmd.arg(format!("--groups={}", groups.join(",")));
+        }
+        cmd.arg("--");
+    }
+    cmd.args(["env", "-i"]);
     for (name, value) in &env {
         let mut assignment = name.clone().into_bytes();
         assignment.push(b'=');
@@ -361,6 +404,52 @@ pub fn expand_str(input: &str, vars: &BTreeMap<String, String>) -> String {
             .map(|v| v.clone().into_bytes())
     };
     String::from_utf8_lossy(&expand(input.as_bytes(), &lookup)).into_owned()
+}
+
+/// The user, group and supplementary groups a container runs as.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Identity {
+    /// `runAsUser`.
+    pub uid: u32,
+    /// `runAsGroup` (0 when only the user is given).
+    pub gid: u32,
+    /// `fsGroup` and `supplementalGroups`, sorted, without duplicates.
+    pub groups: Vec<u32>,
+}
+
+/// The identity of `container` in `pod`, as the kubelet sets it; `None` for root with no
+/// supplementary groups (nothing set).
+pub fn identity(pod: &PodSpec, container: &Container) -> Option<Identity> {
+    let pod_sc = pod.security_context.as_ref();
+    let sc = container.security_context.as_ref();
+    let uid = sc
+        .and_then(|s| s.run_as_user)
+        .or_else(|| pod_sc.and_then(|s| s.run_as_user));
+    let gid = sc
+        .and_then(|s| s.run_as_group)
+        .or_else(|| pod_sc.and_then(|s| s.run_as_group));
+    let mut groups: Vec<u32> = pod_sc
+        .and_then(|s| s.fs_group)
+        .into_iter()
+        .chain(
+            pod_sc
+                .and_then(|s| s.supplemental_groups.clone())
+                .into_iter()
+                .flatten(),
+        )
+        .filter_map(|g| u32::try_from(g).ok())
+        .collect();
+    groups.sort_unstable();
+    groups.dedup();
+    if uid.is_none() && gid.is_none() && groups.is_empty() {
+        return None;
+    }
+    let id = |v: Option<i64>| v.and_then(|v| u32::try_from(v).ok()).unwrap_or(0);
+    Some(Identity {
+        uid: id(uid),
+        gid: id(gid),
+        groups,
+    })
 }
 
 #[derive(Debug)]
@@ -543,6 +632,40 @@ mod tests {
         assert_eq!(
             argv,
             ["rclone", "--x=a/b", "$(A)-secret", "$(OPT)", "again a"]
+        );
+    }
+
+    #[test]
+    fn identity_follows_the_security_contexts() {
+        let pod = |v: serde_json::Value| -> PodSpec { serde_json::from_value(v).unwrap() };
+        let c = container(serde_json::json!([]), &["true"], &[]);
+        assert_eq!(
+            identity(&pod(serde_json::json!({"containers": []})), &c),
+            None
+        );
+        let p = pod(serde_json::json!({"containers": [], "securityContext": {
+            "runAsUser": 1000, "runAsGroup": 1000, "fsGroup": 1000, "supplementalGroups": [5, 1000]}}));
+        assert_eq!(
+            identity(&p, &c),
+            Some(Identity {
+                uid: 1000,
+                gid: 1000,
+                groups: vec![5, 1000]
+            })
+        );
+        let mut own = c.clone();
+        own.security_context = serde_json::from_value(serde_json::json!({"runAsUser": 7})).unwrap();
+        let id = identity(&p, &own).unwrap();
+        assert_eq!((id.uid, id.gid), (7, 1000));
+        let user_only =
+            pod(serde_json::json!({"containers": [], "securityContext": {"runAsUser": 1000}}));
+        assert_eq!(
+            identity(&user_only, &c),
+            Some(Identity {
+                uid: 1000,
+                gid: 0,
+                groups: vec![]
+            })
         );
     }
 

@@ -185,3 +185,35 @@ fn runner_gives_the_exact_env_command_and_mounts() {
     assert!(data.path().join("written").is_file());
     assert!(!Path::new(mount_data).join("in-volume.txt").exists());
 }
+
+#[test]
+fn runner_runs_as_the_security_contexts_identity() {
+    let Some(tools) = testkit::s3::tools() else {
+        return;
+    };
+    if !is_root() {
+        eprintln!("SKIPPED runner identity test: needs root");
+        return;
+    }
+    let data = tempfile::tempdir().unwrap();
+    let pod: PodSpec = serde_json::from_value(json!({
+        "securityContext": {"runAsUser": 1000, "runAsGroup": 1001, "fsGroup": 2000, "supplementalGroups": [3000]},
+        "containers": [{
+            "name": "main",
+            "command": ["sh", "-c", "id -u; id -g; id -G; grep CapEff /proc/self/status; touch /tmp/openclaw-jobrun-id/data/x"],
+            "volumeMounts": [{"name": "data", "mountPath": "/tmp/openclaw-jobrun-id/data"}],
+        }],
+        "volumes": [{"name": "data", "emptyDir": {}}],
+    }))
+    .unwrap();
+    let volumes = BTreeMap::from([("data".to_owned(), data.path().to_path_buf())]);
+    let output =
+        jobrun::run_container(&pod, "main", &Secrets::new(), &volumes, tools.bin_dir()).unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines[..3], ["1000", "1001", "1001 2000 3000"], "{stdout}");
+    assert_eq!(lines[3].split_whitespace().nth(1), Some("0000000000000000"));
+    // The volume is used as it is (no fsGroup ownership change): root's directory refuses.
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("Permission denied"));
+}
