@@ -220,27 +220,76 @@ fn round_trip(
     label: &str,
     checks: Checks,
 ) -> RoundTrip {
+    round_trip_as(
+        server,
+        src,
+        backup_flags,
+        restore_flags,
+        label,
+        checks,
+        false,
+    )
+}
+
+/// The user, group and fsGroup of the rendered Jobs: the agent's.
+const AGENT_ID: u32 = 1000;
+
+fn as_agent(mut job: Job) -> Job {
+    let pod = job
+        .spec
+        .as_mut()
+        .and_then(|s| s.template.spec.as_mut())
+        .unwrap();
+    pod.security_context = Some(
+        serde_json::from_value(
+            json!({"runAsUser": AGENT_ID, "runAsGroup": AGENT_ID, "fsGroup": AGENT_ID}),
+        )
+        .unwrap(),
+    );
+    // As the rendered Jobs: rclone's cache and config under a writable HOME.
+    pod.containers[0]
+        .env
+        .get_or_insert_default()
+        .push(serde_json::from_value(json!({"name": "HOME", "value": "/tmp"})).unwrap());
+    job
+}
+
+/// [`round_trip`], with the Jobs running as the agent's user when `agent` is set (the restore
+/// target is then the agent's, as the kubelet's `fsGroup` handling would make it).
+fn round_trip_as(
+    server: &S3Server,
+    src: &Path,
+    backup_flags: &[&str],
+    restore_flags: &[&str],
+    label: &str,
+    checks: Checks,
+    agent: bool,
+) -> RoundTrip {
+    let identity = |job: Job| if agent { as_agent(job) } else { job };
     let remote = server.remote(&format!("{INSTANCE}/{label}"));
-    let backup = rclone_job(
+    let backup = identity(rclone_job(
         server,
         &format!("backup-{label}"),
         "/data/",
         &remote,
         backup_flags,
-    );
+    ));
     let (backup_output, _) = run(server, &backup, src);
 
     let restored = tempfile::Builder::new()
         .prefix("backup-restored-")
         .tempdir()
         .unwrap();
-    let restore = rclone_job(
+    if agent {
+        std::os::unix::fs::chown(restored.path(), Some(AGENT_ID), Some(AGENT_ID)).unwrap();
+    }
+    let restore = identity(rclone_job(
         server,
         &format!("restore-{label}"),
         &remote,
         "/data/",
         restore_flags,
-    );
+    ));
     let (restore_output, _) = run(server, &restore, restored.path());
     let mut errors = error_lines(&backup_output);
     errors.extend(error_lines(&restore_output));
@@ -383,6 +432,77 @@ fn each_copy_flag_is_needed() {
             );
         }
     }
+}
+
+/// Every entry under `root`, `root` included, given to the agent's user.
+fn give_to_agent(root: &Path) {
+    std::os::unix::fs::lchown(root, Some(AGENT_ID), Some(AGENT_ID)).unwrap();
+    for path in tree::scan(root).unwrap().keys() {
+        std::os::unix::fs::lchown(root.join(path), Some(AGENT_ID), Some(AGENT_ID)).unwrap();
+    }
+}
+
+/// As the rendered Jobs run (uid, gid and fsGroup 1000, no capabilities) on data the agent owns,
+/// the round trip is as faithful as with root; a file the agent cannot read fails the backup.
+#[test]
+fn agent_data_round_trips_as_the_jobs_user() {
+    let Some(tools) = testkit::s3::tools() else {
+        return;
+    };
+    let server = S3Server::start_with(&tools).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("data");
+    tree::build(&src, &Spec::small()).unwrap();
+    give_to_agent(&src);
+    let quiet: &[&str] = &["--transfers=8", "--checkers=16"];
+    let trip = round_trip_as(
+        &server,
+        &src,
+        &flags(&[COPY_FLAGS, quiet]),
+        &flags(&[COPY_FLAGS, RESTORE_FLAGS, quiet]),
+        "as-agent",
+        Checks::FAITHFUL,
+        true,
+    );
+    assert!(
+        trip.differences.is_empty(),
+        "{}",
+        tree::report(&trip.differences, 50)
+    );
+    assert!(trip.errors.is_empty(), "{:#?}", trip.errors);
+
+    // A file the agent's user cannot read (root's, 0600): rclone reports it and exits non-zero.
+    let unreadable = src.join("root-only.txt");
+    std::fs::write(&unreadable, "root").unwrap();
+    std::fs::set_permissions(
+        &unreadable,
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
+    let job = as_agent(rclone_job(
+        &server,
+        "backup-unreadable",
+        "/data/",
+        &server.remote(&format!("{INSTANCE}/as-agent")),
+        &flags(&[COPY_FLAGS, quiet, &["--retries=1"]]),
+    ));
+    let volumes = BTreeMap::from([("data".to_owned(), src.clone())]);
+    let output = jobrun::run_container(
+        pod(&job),
+        "rclone",
+        &secrets(&server),
+        &volumes,
+        server.tools().bin_dir(),
+    )
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    eprintln!(
+        "backup with a file the agent cannot read: {} ({})",
+        output.status,
+        error_lines(&output).join(" | ")
+    );
+    assert!(!output.status.success(), "{stderr}");
+    assert!(stderr.contains("permission denied"), "{stderr}");
 }
 
 #[test]
