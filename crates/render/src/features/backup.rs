@@ -78,7 +78,10 @@ pub const RCLONE_VERSION: &str = "1.76.0";
 ///   back as the same symlink (relative, absolute or dangling). Without it rclone skips links.
 /// - `--metadata`: file modes, owners (uid/gid), `user.` extended attributes and the mtime (to
 ///   the nanosecond) travel as object metadata and are applied on restore, the owner and mtime
-///   of symlinks too. Without it files come back as `0644`, owned by the restoring user.
+///   of symlinks too. Without it files come back as `0644`, owned by the restoring user. Owners
+///   are applied as far as the restoring user may: root restores any owner; the Jobs' uid 1000
+///   keeps its own uid and sets only groups it belongs to (the agent's own files round-trip
+///   exactly). A file the Job's user cannot read fails the backup (rclone exits with 1).
 /// - `--s3-directory-markers`: every directory is stored as a `dir/` marker object, so an empty
 ///   directory exists in the bucket at all. Without it, empty directories are lost.
 /// - `--create-empty-src-dirs`: `sync` creates the empty directories it finds (markers on
