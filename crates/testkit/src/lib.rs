@@ -23,11 +23,14 @@
 pub mod arbitrary;
 mod counter;
 pub mod go_fleet;
+pub mod jobrun;
 pub mod kubelet;
 mod namespace;
 pub mod openclaw;
 pub mod process;
+pub mod s3;
 pub mod third_party;
+pub mod tree;
 mod wait;
 
 use std::io::Write as _;

@@ -67,18 +67,52 @@ pub const PERIODIC_JOB_TYPE: &str = "periodic-backup";
 pub const DATA_MOUNT: &str = "/data";
 
 /// The rclone version the Jobs run (the image tag), and the one the tests build from its Go
-/// module (`hack/s3/versions.sh`; a test checks they agree).
+/// module (`hack/s3/versions.sh`; `crates/operator/tests/backup_roundtrip.rs` checks they agree).
 pub const RCLONE_VERSION: &str = "1.76.0";
 
-/// The flags that make a copy faithful, in both directions: symlinks (dangling ones included)
-/// are kept as links, file modes and mtimes travel as object metadata, empty directories as
-/// directory markers. The round-trip test (`crates/operator/tests/backup_roundtrip.rs`) proves
-/// they are enough, and that the Go operator's `--skip-links` is not.
+/// The flags that make a copy faithful, on both directions (backup and restore). Each is needed;
+/// `crates/operator/tests/backup_roundtrip.rs` proves the set is enough (and each flag
+/// necessary), and that the Go operator's `--skip-links` loses data:
+///
+/// - `--links`: a symlink travels as a `<name>.rclonelink` object holding its target, and comes
+///   back as the same symlink (relative, absolute or dangling). Without it rclone skips links.
+/// - `--metadata`: file modes, owners (uid/gid), `user.` extended attributes and the mtime (to
+///   the nanosecond) travel as object metadata and are applied on restore, the owner and mtime
+///   of symlinks too. Without it files come back as `0644`, owned by the restoring user. Owners
+///   are applied as far as the restoring user may: root restores any owner; the Jobs' uid 1000
+///   keeps its own uid and sets only groups it belongs to (the agent's own files round-trip
+///   exactly). A file the Job's user cannot read fails the backup (rclone exits with 1).
+/// - `--s3-directory-markers`: every directory is stored as a `dir/` marker object, so an empty
+///   directory exists in the bucket at all. Without it, empty directories are lost.
+/// - `--create-empty-src-dirs`: `sync` creates the empty directories it finds (markers on
+///   restore, directories on backup). Without it, empty directories are lost.
+///
+/// What no flag can keep: directory metadata. rclone's S3 backend has no directory metadata, so
+/// restored directories get the restoring user as owner, the default mode (0755 with a 022
+/// umask) and rclone's `--default-time` (2000-01-01) as mtime. Also not kept: hard links (each
+/// name becomes its own file), setuid/setgid/sticky bits on files (rclone strips them unless
+/// `--local-metadata-restore-special-bits`), and extended attribute values that are not UTF-8
+/// (S3 metadata is text; the bytes come back altered).
 pub const COPY_FLAGS: &[&str] = &[
     "--links",
     "--metadata",
     "--s3-directory-markers",
     "--create-empty-src-dirs",
+];
+
+/// Flags of the restore direction only (with [`COPY_FLAGS`]).
+///
+/// `--metadata-mapper`: rclone 1.76 hands the object's system metadata `content-type` and
+/// `tier` to the local backend, which writes unknown keys as `user.` extended attributes. On a
+/// symlink that fails (Linux allows `user.` attributes only on files and directories: EPERM),
+/// the link's owner is then never set, and the sync attempt fails (the retry passes, but with
+/// `--retries 1` the restore fails); on files they add two attributes the source never had. The
+/// mapper, run by rclone for each restored file with its metadata as indented JSON on stdin,
+/// renames those two keys to `rdev`, a key the local backend owns and ignores. It runs `sed`
+/// (busybox's in the rclone image), without a shell; its arguments hold no spaces or quotes, as
+/// rclone splits the flag's value on spaces.
+pub const RESTORE_FLAGS: &[&str] = &[
+    r"--metadata-mapper=sed -e s/^\([[:space:]]*.\)tier\(.:\)/\1rdev\2/ -e s/^\([[:space:]]*.\)content-type\(.:\)/\1rdev\2/",
 ];
 
 /// Throughput and logging flags (the Go operator's).
@@ -457,17 +491,19 @@ fn failure_policy() -> PodFailurePolicy {
     }
 }
 
-/// The argv of a one-shot copy: `rclone sync <from> <to>` with the copy and tuning flags.
+/// The argv of a one-shot copy: `rclone sync <from> <to>` with the copy flags (and, for a
+/// restore, the restore flags) and the tuning flags.
 pub fn sync_command(kind: JobKind, creds: &S3Credentials, path: &str) -> Vec<String> {
     let (local, remote) = (format!("{DATA_MOUNT}/"), remote(creds, path));
-    let (from, to) = if kind.is_backup() {
-        (local, remote)
+    let (from, to, direction) = if kind.is_backup() {
+        (local, remote, &[][..])
     } else {
-        (remote, local)
+        (remote, local, RESTORE_FLAGS)
     };
     ["rclone", "sync", &from, &to]
         .into_iter()
         .chain(COPY_FLAGS.iter().copied())
+        .chain(direction.iter().copied())
         .chain(TUNING_FLAGS.iter().copied())
         .map(str::to_string)
         .collect()
@@ -805,6 +841,15 @@ mod tests {
             .clone()
             .unwrap();
         assert_eq!(argv[2..4], [":s3:b/p", "/data/"]);
+        // The metadata mapper on restores only.
+        assert!(argv.iter().any(|a| a == RESTORE_FLAGS[0]), "{argv:?}");
+        let backup_argv = c.command.as_ref().unwrap();
+        assert!(
+            !backup_argv
+                .iter()
+                .any(|a| a.starts_with("--metadata-mapper")),
+            "{backup_argv:?}"
+        );
         let now = super::job(&m, JobKind::OnDemand, "p", &creds(), "agent-data");
         assert!(now.spec.unwrap().template.spec.unwrap().affinity.is_some());
     }
