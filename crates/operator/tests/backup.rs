@@ -440,13 +440,14 @@ async fn a_restore_holds_the_workload_then_runs_once_per_path() {
 }
 
 #[tokio::test]
-async fn a_restore_that_fails_three_times_stops_with_the_reason_and_keeps_the_workload_down() {
+async fn a_restore_from_a_missing_path_stops_at_once_with_the_reason_and_keeps_the_workload_down() {
     let Some(mut h) = Harness::namespace_only("bk-restore-fail").await else {
         return;
     };
     credentials(&h, GOOD).await;
     h.start_controller_with_backup(false);
-    // rclone's "directory not found": a path that does not exist.
+    // rclone's "directory not found": the pod failure policy fails the Job at once, and a
+    // permanent error is not retried.
     let _kubelet = Kubelet::start(h.client.clone(), h.ns.name(), Kubelet::exiting(3));
     h.apply_instance(
         "agent",
@@ -460,15 +461,44 @@ async fn a_restore_that_fails_three_times_stops_with_the_reason_and_keeps_the_wo
     assert_eq!(s.phase.as_deref(), Some("Failed"));
     let message = condition(&s, "RestoreComplete").unwrap().2;
     assert!(
-        message.contains("backups/nobody/none/x") && message.contains("3 times"),
+        message.contains("backups/nobody/none/x") && message.contains("does not exist"),
         "{message}"
     );
     assert_eq!(replicas(&h, "agent").await, Some(0));
-    assert_eq!(jobs(&h).await.len(), 3);
+    assert_eq!(jobs(&h).await.len(), 1);
     wait_event(&h, "agent", "RestoreFailed").await;
     // Removing restoreFrom starts the instance without restoring.
     h.apply_instance("agent", spec()).await;
     h.wait_phase("agent", "Running").await;
+}
+
+#[tokio::test]
+async fn a_restore_whose_job_fails_three_times_stops_with_the_reason() {
+    let Some(mut h) = Harness::namespace_only("bk-restore-3").await else {
+        return;
+    };
+    credentials(&h, GOOD).await;
+    h.start_controller_with_backup(false);
+    // rclone's "temporary error": retried, as new Jobs, 15 s then 30 s after each failure.
+    let kubelet = Kubelet::start(h.client.clone(), h.ns.name(), Kubelet::exiting(5));
+    h.apply_instance(
+        "agent",
+        with(json!({"restoreFrom": "backups/acme/flaky/x"})),
+    )
+    .await;
+    let s = wait_status(&h, "agent", "give up", |s| {
+        condition(s, "RestoreComplete").is_some_and(|c| c.1 == "RestoreFailed")
+    })
+    .await;
+    let message = condition(&s, "RestoreComplete").unwrap().2;
+    assert!(message.contains("after 3 attempt(s)"), "{message}");
+    assert_eq!(jobs(&h).await.len(), 3);
+    assert_eq!(
+        kubelet.runs().len(),
+        3,
+        "one pod per Job: the operator retries"
+    );
+    assert_eq!(replicas(&h, "agent").await, Some(0));
 }
 
 #[tokio::test]
@@ -549,14 +579,18 @@ async fn an_on_demand_backup_runs_once_per_annotation_value() {
     h.wait_phase("agent", "Running").await;
     h.settle(Duration::from_secs(3)).await;
     assert_eq!(kubelet.runs().len(), 1);
-    // A new value, and the backup fails three times: recorded as failed, never retried.
+    // A new value, and the backup fails on a permanent error (a fatal rclone error, such as a
+    // missing bucket): recorded as failed at once, never retried.
     code.store(7, Ordering::SeqCst);
     annotate("second").await;
     let s = wait_status(&h, "agent", "record the failure", |s| {
         s.last_backup_request.as_deref() == Some("second")
     })
     .await;
-    assert_eq!(condition(&s, "BackupComplete").unwrap().1, "BackupFailed");
+    let (_, reason, message) = condition(&s, "BackupComplete").unwrap();
+    assert_eq!(reason, "BackupFailed");
+    assert!(message.contains("fatal error"), "{message}");
+    assert_eq!(kubelet.runs().len(), 2, "a permanent error is not retried");
     assert_eq!(s.last_backup_path.as_deref(), Some(path.as_str()));
     wait_event(&h, "agent", "BackupFailed").await;
     assert_eq!(s.phase.as_deref(), Some("Running"));

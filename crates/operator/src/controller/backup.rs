@@ -113,6 +113,9 @@ pub enum Outcome {
     Succeeded(Option<Time>),
     /// `Failed`, with the condition's message.
     Failed(String),
+    /// `Failed` on a permanent error (the pod failure policy's `FailJob` on one of rclone's
+    /// permanent exit codes), with what it means.
+    FailedPermanently(String),
 }
 
 /// What the workflows need of one Job.
@@ -160,13 +163,18 @@ impl JobView {
                     .or_else(|| c.last_transition_time.clone()),
             )
         } else if let Some(c) = is("Failed") {
-            Outcome::Failed(
-                c.message
-                    .clone()
-                    .filter(|m| !m.is_empty())
-                    .or_else(|| c.reason.clone())
-                    .unwrap_or_else(|| "the Job failed".into()),
-            )
+            let message = c
+                .message
+                .clone()
+                .filter(|m| !m.is_empty())
+                .or_else(|| c.reason.clone())
+                .unwrap_or_else(|| "the Job failed".into());
+            match (c.reason.as_deref(), exit_code(&message)) {
+                (Some("PodFailurePolicy"), Some(code)) => {
+                    Outcome::FailedPermanently(explain_exit_code(code))
+                }
+                _ => Outcome::Failed(message),
+            }
         } else {
             Outcome::Running
         };
@@ -189,6 +197,28 @@ impl JobView {
             finished,
         })
     }
+}
+
+/// The exit code in a Job's `Failed` message ("... failed with exit code 3 matching FailJob
+/// rule ...").
+fn exit_code(message: &str) -> Option<i32> {
+    let rest = &message[message.find("exit code ")? + "exit code ".len()..];
+    rest.split(|c: char| !c.is_ascii_digit())
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// What one of rclone's permanent exit codes means, for a person.
+pub fn explain_exit_code(code: i32) -> String {
+    let what = match code {
+        1 => "a usage or access error (wrong credentials, or a file the Job cannot read)",
+        3 => "directory not found: the path does not exist in the bucket",
+        4 => "file not found",
+        7 => "a fatal error (for example a missing bucket, or credentials the storage refuses)",
+        _ => "a permanent error",
+    };
+    format!("rclone exited with code {code}: {what}; see the Job's pod log")
 }
 
 /// Where one request stands, from its Jobs.
@@ -282,7 +312,8 @@ pub fn next_action(
         Progress::Running(j) => Action::Wait(j.clone()),
         Progress::Succeeded(j) => Action::Done(j.clone()),
         Progress::Failed { last, attempts } => {
-            if max_attempts.is_some_and(|max| *attempts >= max) {
+            let permanent = matches!(last.outcome, Outcome::FailedPermanently(_));
+            if max_attempts.is_some_and(|max| *attempts >= max || permanent) {
                 return Action::GaveUp {
                     last: last.clone(),
                     attempts: *attempts,
@@ -793,7 +824,7 @@ pub fn restore_phase(
         } => (
             phase::FAILED,
             format!(
-                "Restore from {path} failed {attempts} times (last Job {job}: {message}); the \
+                "Restore from {path} failed after {attempts} attempt(s) (last Job {job}: {message}); the \
                  instance stays at zero replicas. Fix the path or the credentials and set a new \
                  spec.restoreFrom, or remove it to start without restoring"
             ),
@@ -1100,7 +1131,7 @@ async fn clear_restore_from(instance: &OpenClawInstance, ctx: &Context) -> Resul
 /// The failure message of a Job view.
 pub fn failure_message(j: &JobView) -> String {
     match &j.outcome {
-        Outcome::Failed(m) => m.clone(),
+        Outcome::Failed(m) | Outcome::FailedPermanently(m) => m.clone(),
         _ => String::new(),
     }
 }
@@ -1205,6 +1236,32 @@ mod tests {
             attempt_name("a", JobKind::Restore, "p1", 2),
             format!("{r1}-2")
         );
+    }
+
+    #[test]
+    fn a_permanent_error_gives_up_at_once_unless_retried_until_a_time_limit() {
+        let job: Job = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "a-restore-x",
+                "labels": {"openclaw.rocks/job-type": "restore"},
+                "annotations": {REQUEST_ANNOTATION: "p", PATH_ANNOTATION: "p"}},
+            "status": {"conditions": [{"type": "Failed", "status": "True", "reason": "PodFailurePolicy",
+                "message": "Container rclone for pod ns/a-restore-x-abcde failed with exit code 3 matching FailJob rule at index 0"}]}
+        }))
+        .unwrap();
+        let v = JobView::of(&job).unwrap();
+        let Outcome::FailedPermanently(m) = &v.outcome else {
+            panic!("{v:?}")
+        };
+        assert!(m.contains("code 3") && m.contains("does not exist"), "{m}");
+        let p = progress(&[v], JobKind::Restore, "p");
+        assert!(matches!(
+            next_action(&p, "p", Some(3), &t(1000)),
+            Action::GaveUp { attempts: 1, .. }
+        ));
+        assert!(matches!(
+            next_action(&p, "p", None, &t(1000)),
+            Action::Start { attempt: 2, .. }
+        ));
     }
 
     #[test]

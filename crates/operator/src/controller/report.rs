@@ -508,7 +508,7 @@ fn backup_conditions(b: &mut Builder<'_>, facts: &super::backup::BackupFacts) {
             attempts,
         }) => {
             let message = format!(
-                "Restore from {path} failed {attempts} times (last Job {job}: {message}). Fix \
+                "Restore from {path} failed after {attempts} attempt(s) (last Job {job}: {message}). Fix \
                  the path or the credentials and set a new spec.restoreFrom, or remove it to \
                  start without restoring"
             );

@@ -126,6 +126,10 @@ pub const DEFAULT_FAILED_HISTORY_LIMIT: i32 = 1;
 pub const DEFAULT_RETENTION_DAYS: i32 = 7;
 /// Retries of a Job's pod before the Job fails.
 pub const JOB_BACKOFF_LIMIT: i32 = 3;
+/// Retries of a one-shot Job's pod: none. The operator retries a failed one-shot Job itself, as
+/// a new Job (a new attempt, with its own backoff, events and logs), and gives up at once on a
+/// permanent error.
+pub const ONE_SHOT_BACKOFF_LIMIT: i32 = 0;
 /// rclone's exit codes that no retry can fix (usage error, directory or file not found, fatal
 /// error such as a missing bucket or refused credentials): the Job fails at once instead of
 /// retrying its pod.
@@ -521,7 +525,7 @@ pub fn job(m: &Model, kind: JobKind, path: &str, creds: &S3Credentials, claim: &
     Job {
         metadata,
         spec: Some(JobSpec {
-            backoff_limit: Some(JOB_BACKOFF_LIMIT),
+            backoff_limit: Some(ONE_SHOT_BACKOFF_LIMIT),
             pod_failure_policy: Some(failure_policy()),
             ttl_seconds_after_finished: Some(JOB_TTL_SECONDS),
             template: pod(m, kind.job_type(), claim, container, kind.beside_the_pod()),
