@@ -212,7 +212,10 @@ fn exit_code(message: &str) -> Option<i32> {
 /// What one of rclone's permanent exit codes means, for a person.
 pub fn explain_exit_code(code: i32) -> String {
     let what = match code {
-        1 => "a usage or access error (wrong credentials, or a file the Job cannot read)",
+        1 => {
+            "an error rclone cannot retry: wrong credentials, a bucket that does not exist, a file \
+             the Job cannot read"
+        }
         3 => "directory not found: the path does not exist in the bucket",
         4 => "file not found",
         7 => "a fatal error (for example a missing bucket, or credentials the storage refuses)",
@@ -1131,7 +1134,8 @@ async fn clear_restore_from(instance: &OpenClawInstance, ctx: &Context) -> Resul
 /// The failure message of a Job view.
 pub fn failure_message(j: &JobView) -> String {
     match &j.outcome {
-        Outcome::Failed(m) | Outcome::FailedPermanently(m) => m.clone(),
+        Outcome::Failed(m) => format!("{m}; its pod's log says why (kubectl logs job/{})", j.name),
+        Outcome::FailedPermanently(m) => m.clone(),
         _ => String::new(),
     }
 }

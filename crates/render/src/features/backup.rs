@@ -380,6 +380,9 @@ fn rclone_env(m: &Model, creds: &S3Credentials) -> Vec<EnvVar> {
     if let Some(region) = &creds.region {
         env.push(plain("RCLONE_S3_REGION", region));
     }
+    // A missing bucket is an error to report, not one to create with the backup credentials
+    // (its policies, encryption and lifecycle are the user's choice).
+    env.push(plain("RCLONE_S3_NO_CHECK_BUCKET", "true"));
     if creds.keys.is_some() {
         env.push(secret("RCLONE_S3_ACCESS_KEY_ID", ACCESS_KEY_ID_KEY));
         env.push(secret("RCLONE_S3_SECRET_ACCESS_KEY", SECRET_ACCESS_KEY_KEY));
@@ -405,6 +408,7 @@ fn pod(
     claim: &str,
     container: Container,
     beside_the_pod: bool,
+    static_keys: bool,
 ) -> PodTemplateSpec {
     let availability = m.spec.availability.as_ref();
     let affinity = beside_the_pod.then(|| Affinity {
@@ -444,6 +448,9 @@ fn pod(
                 .map(clean_all)
                 .and_then(non_empty_vec),
             affinity,
+            // rclone never talks to the Kubernetes API: no token in the pod, unless workload
+            // identity may need the ServiceAccount's (static keys: never).
+            automount_service_account_token: static_keys.then_some(false),
             security_context: Some(PodSecurityContext {
                 run_as_user: Some(1000),
                 run_as_group: Some(1000),
@@ -528,7 +535,14 @@ pub fn job(m: &Model, kind: JobKind, path: &str, creds: &S3Credentials, claim: &
             backoff_limit: Some(ONE_SHOT_BACKOFF_LIMIT),
             pod_failure_policy: Some(failure_policy()),
             ttl_seconds_after_finished: Some(JOB_TTL_SECONDS),
-            template: pod(m, kind.job_type(), claim, container, kind.beside_the_pod()),
+            template: pod(
+                m,
+                kind.job_type(),
+                claim,
+                container,
+                kind.beside_the_pod(),
+                creds.keys.is_some(),
+            ),
             ..Default::default()
         }),
         ..Default::default()
@@ -632,7 +646,14 @@ pub fn cron_job(m: &Model, creds: &S3Credentials, claim: &str) -> Option<CronJob
         .clamp(1, 365);
     let script = periodic_script(creds, &tenant_of(m), &m.name, retention);
     let container = rclone_container(m, creds, vec!["sh".to_string(), "-c".to_string(), script]);
-    let template = pod(m, PERIODIC_JOB_TYPE, claim, container, true);
+    let template = pod(
+        m,
+        PERIODIC_JOB_TYPE,
+        claim,
+        container,
+        true,
+        creds.keys.is_some(),
+    );
     Some(CronJob {
         metadata: meta(m, cron_job_name(&m.name), PERIODIC_JOB_TYPE),
         spec: Some(CronJobSpec {
