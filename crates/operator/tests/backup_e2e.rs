@@ -513,3 +513,29 @@ async fn a_missing_bucket_and_a_server_down_are_explained_and_never_touch_the_da
         "the data is untouched"
     );
 }
+
+#[tokio::test]
+async fn a_restore_from_a_path_that_does_not_exist_stops_with_the_reason() {
+    let Some(env) = Env::start("e2e-nopath", 1).await else {
+        return;
+    };
+    env.credentials(None, None).await;
+    let data = env.volume(0, "agent-data");
+    std::fs::write(data.join("keep.txt"), "the agent's own").unwrap();
+    let _k = env.kubelet(0, env.real_runner());
+    env.apply(0, "agent", with(json!({"restoreFrom": "backups/nobody/never/2026-01-01T000000Z"})))
+        .await;
+    let s = env
+        .wait_status(0, "agent", "give up", |s| {
+            condition(s, "RestoreComplete").is_some_and(|c| c.1 == "RestoreFailed")
+        })
+        .await;
+    let message = condition(&s, "RestoreComplete").unwrap().2;
+    assert!(message.contains("does not exist"), "{message}");
+    assert_eq!(s.phase.as_deref(), Some("Failed"));
+    // Nothing was removed from the volume.
+    assert_eq!(
+        std::fs::read_to_string(data.join("keep.txt")).unwrap(),
+        "the agent's own"
+    );
+}
