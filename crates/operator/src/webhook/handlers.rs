@@ -479,7 +479,7 @@ mod tests {
     async fn render_warnings_are_admission_warnings() {
         let spec = with_keys(json!({
             "networking": {"ingress": {"enabled": true, "tls": [{"secretName": "tls"}]}},
-            "backup": {"schedule": "@daily"},
+            "backup": {"schedule": "every day"},
         }));
         let body = review_body("CREATE", "OpenClawInstance", instance(spec), None);
         let (_, v) = call(VALIDATE_INSTANCE_PATH, body).await;
