@@ -523,8 +523,12 @@ async fn a_restore_from_a_path_that_does_not_exist_stops_with_the_reason() {
     let data = env.volume(0, "agent-data");
     std::fs::write(data.join("keep.txt"), "the agent's own").unwrap();
     let _k = env.kubelet(0, env.real_runner());
-    env.apply(0, "agent", with(json!({"restoreFrom": "backups/nobody/never/2026-01-01T000000Z"})))
-        .await;
+    env.apply(
+        0,
+        "agent",
+        with(json!({"restoreFrom": "backups/nobody/never/2026-01-01T000000Z"})),
+    )
+    .await;
     let s = env
         .wait_status(0, "agent", "give up", |s| {
             condition(s, "RestoreComplete").is_some_and(|c| c.1 == "RestoreFailed")
