@@ -8,7 +8,7 @@
 //! (any other code, kept as the container's exit code), and the Job controller goes on as
 //! usual. A runner may run the pod's real command ([`crate::jobrun`]) or just return a code.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -22,8 +22,8 @@ pub const JOB_TYPE_LABEL: &str = "openclaw.rocks/job-type";
 /// The annotation the kwok stages read.
 pub const EXIT_CODE_ANNOTATION: &str = "kwok.openclaw.rocks/exit-code";
 
-/// Secret name -> key -> value.
-pub type Secrets = BTreeMap<String, BTreeMap<String, Vec<u8>>>;
+/// Secret name -> key -> value (the job runner's).
+pub use crate::jobrun::Secrets;
 
 /// Runs one pod; returns its exit code. Called on a blocking thread.
 pub type Runner = Arc<dyn Fn(&Pod, &Secrets) -> i32 + Send + Sync>;
