@@ -36,6 +36,18 @@ pub const DEBOUNCE: std::time::Duration = std::time::Duration::from_millis(500);
 /// operator's, which its dashboards select on.
 pub const NAME: &str = metrics::CONTROLLER;
 
+/// Every instance in the cache, each counted as a queue add.
+fn every(store: &Store<OpenClawInstance>, metrics: &Metrics) -> Vec<ObjectRef<OpenClawInstance>> {
+    store
+        .state()
+        .iter()
+        .map(|i| {
+            metrics.queue_add(NAME, &i.namespace().unwrap_or_default(), &i.name_any());
+            ObjectRef::from_obj(&**i)
+        })
+        .collect()
+}
+
 /// The instances in `meta`'s namespace whose `references` include `meta`'s name.
 fn naming<K: Resource>(
     store: &Store<OpenClawInstance>,
@@ -185,14 +197,7 @@ pub fn start(
             if cd.name_any() != CLUSTER_DEFAULTS_NAME {
                 return Vec::new();
             }
-            store
-                .state()
-                .iter()
-                .map(|i| {
-                    metrics.queue_add(NAME, &i.namespace().unwrap_or_default(), &i.name_any());
-                    ObjectRef::from_obj(&**i)
-                })
-                .collect::<Vec<_>>()
+            every(&store, &metrics)
         }
     };
     let cluster_defaults = rt
@@ -274,16 +279,7 @@ pub fn start(
     let every_instance = {
         let store = store.clone();
         let metrics = metrics.clone();
-        move |_: Secret| {
-            store
-                .state()
-                .iter()
-                .map(|i| {
-                    metrics.queue_add(NAME, &i.namespace().unwrap_or_default(), &i.name_any());
-                    ObjectRef::from_obj(&**i)
-                })
-                .collect::<Vec<_>>()
-        }
+        move |_: Secret| every(&store, &metrics)
     };
 
     let ctx = Arc::new(Context {
