@@ -710,3 +710,42 @@ async fn the_operator_killed_during_a_backup_on_delete_resumes_it() {
         .expect("deleted after the backup");
     assert_eq!(kubelet.runs().len(), 1);
 }
+
+#[tokio::test]
+async fn the_operator_killed_during_an_on_demand_backup_resumes_it() {
+    let Some(mut h) = Harness::namespace_only("bk-now-restart").await else {
+        return;
+    };
+    credentials(&h, GOOD).await;
+    h.start_controller_with_backup(false);
+    h.apply_instance("agent", spec()).await;
+    h.wait_phase("agent", "Running").await;
+    h.api::<OpenClawInstance>()
+        .patch(
+            "agent",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"annotations": {"openclaw.rocks/backup-now": "r"}}})),
+        )
+        .await
+        .unwrap();
+    // Killed once the Job exists; the Job finishes while no operator runs.
+    wait_jobs(&h, 1).await;
+    h.controller.abort();
+    let kubelet = Kubelet::start(h.client.clone(), h.ns.name(), Kubelet::exiting(0));
+    let start = std::time::Instant::now();
+    while kubelet.runs().is_empty() {
+        assert!(start.elapsed() < TIMEOUT);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    h.start_controller_with_backup(false);
+    let s = wait_status(&h, "agent", "record the backup", |s| {
+        s.last_backup_request.as_deref() == Some("r")
+    })
+    .await;
+    assert_eq!(
+        condition(&s, "BackupComplete").unwrap().1,
+        "BackupSucceeded"
+    );
+    assert_eq!(jobs(&h).await.len(), 1, "no second Job after the restart");
+    assert_eq!(kubelet.runs().len(), 1);
+}
