@@ -57,6 +57,16 @@ start_component() {
 		[[ -s $pidfile ]] && break
 		sleep 0.1
 	done
+	# /proc/PID/cmdline reads empty while the inner shell is in execve, so a
+	# single look can miss a live daemon: look again for up to 2 s, and fail
+	# only when the process is really gone.
+	local pid
+	pid=$(cat "$pidfile" 2>/dev/null || true)
+	for ((i = 0; i < 20; i++)); do
+		[[ -n $(pid_of "$name") ]] && break
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
 	[[ -n $(pid_of "$name") ]] || fail_up "$name exited right after start"
 	log "started $name (pid $(<"$pidfile"), log $LOGS/$name.log)"
 }
