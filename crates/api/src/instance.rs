@@ -1185,7 +1185,7 @@ pub struct AutoUpdateSpec {
 }
 
 /// Self-configuration.
-#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct SelfConfigureSpec {
     /// Accept OpenClawSelfConfig requests.
@@ -1196,6 +1196,24 @@ pub struct SelfConfigureSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 4), schema_with = "allowed_actions_schema")]
     pub allowed_actions: Option<Vec<String>>,
+    /// Shortest time between two changes self-configuration makes to this instance (Go
+    /// duration, 0s to 1h; default 30s). Requests that arrive in between wait and are applied
+    /// together, so an agent in a loop rolls its pod at most once per interval. Not in the Go
+    /// operator.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new("self == '' || (self.matches('^([0-9]+(\\\\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$') && duration(self) <= duration('1h'))")
+        .message("spec.selfConfigure.minApplyInterval must be a Go duration of at most 1h"))]
+    pub min_apply_interval: Option<String>,
+    /// Most requests waiting for this instance at a time (1 to 100; default 10); more are
+    /// denied. Not in the Go operator.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 100))]
+    pub max_pending_requests: Option<i32>,
+    /// Largest request accepted, in bytes of its JSON spec (1 KiB to 1 MiB; default 64 KiB).
+    /// Not in the Go operator.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1024, max = 1048576))]
+    pub max_request_bytes: Option<i64>,
 }
 
 fn allowed_actions_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {

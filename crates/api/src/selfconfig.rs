@@ -92,3 +92,11 @@ pub struct OpenClawSelfConfigStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub completion_time: Option<Time>,
 }
+
+/// Who created a request: the username the API server authenticated, written by the
+/// operator's mutating webhook on create and kept unchanged on every update (never set by the
+/// requester: whatever a client writes there is replaced).
+pub const REQUESTED_BY_ANNOTATION: &str = "openclaw.rocks/requested-by";
+/// The requester's groups (a JSON list), written with [`REQUESTED_BY_ANNOTATION`]: the
+/// controller asks the API server whether that identity may change the target instance.
+pub const REQUESTED_BY_GROUPS_ANNOTATION: &str = "openclaw.rocks/requested-by-groups";

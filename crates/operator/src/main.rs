@@ -135,6 +135,10 @@ struct RunArgs {
     #[arg(long, env = "CLEAR_RESTORE_FROM", default_value_t = false, action = ArgAction::Set,
           num_args = 0..=1, default_missing_value = "true")]
     clear_restore_from: bool,
+    /// How long a finished OpenClawSelfConfig request is kept before it is deleted (Go
+    /// duration; the Go operator's 1h by default).
+    #[arg(long, env = "SELFCONFIG_TTL", default_value = "1h")]
+    selfconfig_ttl: String,
     /// Log format.
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Plain)]
     log_format: LogFormat,
@@ -229,6 +233,18 @@ impl RunArgs {
                     _ => Some(operator_ns),
                 },
                 clear_restore_from: self.clear_restore_from,
+            },
+            selfconfig: openclaw_operator::controller::selfconfig::SelfConfigOptions {
+                ttl: openclaw_api::units::parse_go_duration(&self.selfconfig_ttl)
+                    .ok()
+                    .filter(|s| s.is_finite() && *s >= 0.0)
+                    .map(std::time::Duration::from_secs_f64)
+                    .ok_or_else(|| {
+                        anyhow::anyhow!(
+                            "--selfconfig-ttl {:?} is not a Go duration (e.g. 1h, 30m)",
+                            self.selfconfig_ttl
+                        )
+                    })?,
             },
         })
     }

@@ -89,6 +89,8 @@ pub struct RunConfig {
     pub otlp: Option<crate::otlp::Otlp>,
     /// Backups and restores.
     pub backup: crate::controller::backup::BackupOptions,
+    /// Self-configuration requests.
+    pub selfconfig: crate::controller::selfconfig::SelfConfigOptions,
 }
 
 /// A broadcast "stop now".
@@ -249,6 +251,7 @@ pub async fn run(config: kube::Config, rc: RunConfig) -> Result<(), ProcessError
             shutdown: stop.clone().wait().boxed().shared(),
             cleanup_steps: Vec::new(),
             backup: rc.backup,
+            selfconfig: rc.selfconfig,
         },
     )
     .await;

@@ -24,6 +24,8 @@ pub mod lifecycle;
 pub mod observe;
 pub mod report;
 pub mod runtime;
+pub mod selfconfig;
+pub mod selfconfig_plan;
 pub mod status;
 
 use std::sync::Arc;
@@ -138,6 +140,8 @@ pub struct Options {
     pub cleanup_steps: Vec<Arc<dyn finalizer::CleanupStep>>,
     /// Backups and restores: where the credentials are.
     pub backup: backup::BackupOptions,
+    /// Self-configuration requests: how long finished ones are kept.
+    pub selfconfig: selfconfig::SelfConfigOptions,
 }
 
 impl Options {
@@ -167,6 +171,7 @@ impl Options {
             shutdown: shutdown_signal().boxed().shared(),
             cleanup_steps: Vec::new(),
             backup: backup::BackupOptions::default(),
+            selfconfig: selfconfig::SelfConfigOptions::default(),
         }
     }
 }
@@ -181,9 +186,11 @@ pub fn controllers(options: &Options) -> Vec<Start> {
             options: backup.clone(),
         }));
     }
-    vec![Box::new(move |rt: &Runtime| {
-        instance_controller::start(rt, cleanup_steps, backup)
-    })]
+    let selfconfig = options.selfconfig.clone();
+    vec![
+        Box::new(move |rt: &Runtime| instance_controller::start(rt, cleanup_steps, backup)),
+        Box::new(move |rt: &Runtime| selfconfig::start(rt, selfconfig)),
+    ]
 }
 
 /// Run the controllers with default options until SIGTERM/SIGINT.

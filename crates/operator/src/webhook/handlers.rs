@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use json_patch::jsonptr::PointerBuf;
-use json_patch::{AddOperation, Patch, PatchOperation};
+use json_patch::{AddOperation, Patch, PatchOperation, RemoveOperation};
 use kube::core::DynamicObject;
 use kube::core::Status;
 use kube::core::admission::{AdmissionRequest, AdmissionResponse, AdmissionReview, Operation};
@@ -18,6 +18,7 @@ use openclaw_api::admission::{
     self, Defaulted, Operation as AdmissionOperation, Verdict, admit_instance_with,
     admit_self_config,
 };
+use openclaw_api::selfconfig::{REQUESTED_BY_ANNOTATION, REQUESTED_BY_GROUPS_ANNOTATION};
 use serde_json::Value;
 
 /// Validating webhook for `OpenClawInstance` (controller-runtime's path).
@@ -26,6 +27,8 @@ pub const VALIDATE_INSTANCE_PATH: &str = "/validate-openclaw-rocks-v1alpha1-open
 pub const MUTATE_INSTANCE_PATH: &str = "/mutate-openclaw-rocks-v1alpha1-openclawinstance";
 /// Validating webhook for `OpenClawSelfConfig`.
 pub const VALIDATE_SELF_CONFIG_PATH: &str = "/validate-openclaw-rocks-v1alpha1-openclawselfconfig";
+/// Mutating webhook for `OpenClawSelfConfig`: records who created the request.
+pub const MUTATE_SELF_CONFIG_PATH: &str = "/mutate-openclaw-rocks-v1alpha1-openclawselfconfig";
 /// Liveness/readiness of the webhook server itself.
 pub const HEALTH_PATH: &str = "/healthz";
 
@@ -38,6 +41,7 @@ pub fn router() -> Router {
         .route(VALIDATE_INSTANCE_PATH, post(validate_instance))
         .route(MUTATE_INSTANCE_PATH, post(mutate_instance))
         .route(VALIDATE_SELF_CONFIG_PATH, post(validate_self_config))
+        .route(MUTATE_SELF_CONFIG_PATH, post(mutate_self_config))
         .route(HEALTH_PATH, get(|| async { "ok" }))
         .layer(DefaultBodyLimit::max(MAX_BODY))
 }
@@ -171,6 +175,106 @@ async fn validate_self_config(body: Bytes) -> Response {
     review(respond(&req, "OpenClawSelfConfig", &v))
 }
 
+async fn mutate_self_config(body: Bytes) -> Response {
+    let req = match parse(&body) {
+        Ok(req) => req,
+        Err(bad) => return bad.into_response(),
+    };
+    let (object, old) = match (raw(req.object.as_ref()), raw(req.old_object.as_ref())) {
+        (Ok(Some(object)), Ok(old)) if req.sub_resource.is_none() => (object, old),
+        // DELETE, CONNECT, subresources: nothing to record.
+        (Ok(_), Ok(_)) => return review(AdmissionResponse::from(&req)),
+        (Err(e), _) | (_, Err(e)) => {
+            return review(respond(&req, "OpenClawSelfConfig", &Verdict::deny(e)));
+        }
+    };
+    let recorded = match req.operation {
+        Operation::Create => Some(requester_annotations(
+            req.user_info.username.as_deref().unwrap_or_default(),
+            req.user_info.groups.as_deref().unwrap_or_default(),
+        )),
+        Operation::Update => Some(recorded_annotations(old.as_ref())),
+        _ => None,
+    };
+    let Some(recorded) = recorded else {
+        return review(AdmissionResponse::from(&req));
+    };
+    let patch = requester_patch(&object, &recorded);
+    match AdmissionResponse::from(&req).with_patch(patch) {
+        Ok(response) => review(response),
+        Err(e) => review(respond(
+            &req,
+            "OpenClawSelfConfig",
+            &Verdict::deny(format!("cannot build the admission patch: {e}")),
+        )),
+    }
+}
+
+/// The requester annotations of a new request: the authenticated username and groups.
+pub fn requester_annotations(
+    username: &str,
+    groups: &[String],
+) -> Vec<(&'static str, Option<String>)> {
+    vec![
+        (REQUESTED_BY_ANNOTATION, Some(username.to_string())),
+        (
+            REQUESTED_BY_GROUPS_ANNOTATION,
+            Some(serde_json::to_string(groups).unwrap_or_else(|_| "[]".into())),
+        ),
+    ]
+}
+
+/// The requester annotations an update must keep: the stored object's (absent stays absent).
+fn recorded_annotations(old: Option<&Value>) -> Vec<(&'static str, Option<String>)> {
+    [REQUESTED_BY_ANNOTATION, REQUESTED_BY_GROUPS_ANNOTATION]
+        .into_iter()
+        .map(|key| {
+            let value = old
+                .and_then(|o| o.pointer("/metadata/annotations"))
+                .and_then(|a| a.get(key))
+                .and_then(Value::as_str)
+                .map(str::to_string);
+            (key, value)
+        })
+        .collect()
+}
+
+/// A JSON patch that makes `object`'s requester annotations exactly `wanted` (`None`: absent),
+/// whatever the client wrote.
+pub fn requester_patch(object: &Value, wanted: &[(&str, Option<String>)]) -> Patch {
+    let annotations = object
+        .pointer("/metadata/annotations")
+        .and_then(Value::as_object);
+    let mut ops = Vec::new();
+    let mut have_map = annotations.is_some();
+    for (key, value) in wanted {
+        let current = annotations.and_then(|a| a.get(*key));
+        let mut path = PointerBuf::parse("/metadata/annotations").unwrap_or_default();
+        path.push_back(*key);
+        match value {
+            Some(v) if current.and_then(Value::as_str) == Some(v.as_str()) => {}
+            Some(v) => {
+                if !have_map {
+                    ops.push(PatchOperation::Add(AddOperation {
+                        path: PointerBuf::parse("/metadata/annotations").unwrap_or_default(),
+                        value: Value::Object(Default::default()),
+                    }));
+                    have_map = true;
+                }
+                ops.push(PatchOperation::Add(AddOperation {
+                    path,
+                    value: Value::String(v.clone()),
+                }));
+            }
+            None if current.is_some() => {
+                ops.push(PatchOperation::Remove(RemoveOperation { path }));
+            }
+            None => {}
+        }
+    }
+    Patch(ops)
+}
+
 async fn mutate_instance(body: Bytes) -> Response {
     let req = match parse(&body) {
         Ok(req) => req,
@@ -272,6 +376,40 @@ mod tests {
     use http::Request as HttpRequest;
     use serde_json::json;
     use tower::ServiceExt;
+
+    #[test]
+    fn requester_patch_overwrites_what_the_client_wrote_and_keeps_it_on_update() {
+        let wanted = requester_annotations("system:serviceaccount:ns:a", &["g1".to_string()]);
+        // No annotations at all: the map is created first.
+        let patch = requester_patch(&json!({"metadata": {}}), &wanted);
+        let mut doc = json!({"metadata": {}});
+        json_patch::patch(&mut doc, &patch).unwrap();
+        assert_eq!(
+            doc["metadata"]["annotations"],
+            json!({REQUESTED_BY_ANNOTATION: "system:serviceaccount:ns:a", REQUESTED_BY_GROUPS_ANNOTATION: "[\"g1\"]"})
+        );
+        // A forged value is replaced.
+        let forged = json!({"metadata": {"annotations": {REQUESTED_BY_ANNOTATION: "someone-else", "x": "y"}}});
+        let mut doc = forged.clone();
+        json_patch::patch(&mut doc, &requester_patch(&forged, &wanted)).unwrap();
+        assert_eq!(
+            doc["metadata"]["annotations"][REQUESTED_BY_ANNOTATION],
+            "system:serviceaccount:ns:a"
+        );
+        assert_eq!(doc["metadata"]["annotations"]["x"], "y");
+        // Update: the stored values win; absent stays absent.
+        let old = json!({"metadata": {"annotations": {REQUESTED_BY_ANNOTATION: "alice"}}});
+        let kept = recorded_annotations(Some(&old));
+        let new = json!({"metadata": {"annotations": {REQUESTED_BY_ANNOTATION: "mallory", REQUESTED_BY_GROUPS_ANNOTATION: "[]"}}});
+        let mut doc = new.clone();
+        json_patch::patch(&mut doc, &requester_patch(&new, &kept)).unwrap();
+        assert_eq!(
+            doc["metadata"]["annotations"],
+            json!({REQUESTED_BY_ANNOTATION: "alice"})
+        );
+        // Nothing to change: an empty patch.
+        assert!(requester_patch(&old, &kept).0.is_empty());
+    }
 
     fn review_body(operation: &str, kind: &str, object: Value, old: Option<Value>) -> Vec<u8> {
         let resource = if kind == "OpenClawInstance" {

@@ -5,6 +5,7 @@
 //! | path | kind | what |
 //! |---|---|---|
 //! | [`VALIDATE_INSTANCE_PATH`] | `OpenClawInstance` | every check of `openclaw_api::validation::validate`; all errors at once, warnings always, plus the renderer's warnings |
+//! | [`MUTATE_SELF_CONFIG_PATH`] | `OpenClawSelfConfig` | records the requester (`openclaw.rocks/requested-by`, `-groups`) on create and keeps it on update |
 //! | [`MUTATE_INSTANCE_PATH`] | `OpenClawInstance` | the defaulter: an empty JSON patch, on purpose (see `docs/webhook.md`) |
 //! | [`VALIDATE_SELF_CONFIG_PATH`] | `OpenClawSelfConfig` | `validate_self_config` |
 //!
@@ -27,8 +28,8 @@ use tokio::net::TcpListener;
 
 pub use certs::{RECHECK_INTERVAL, RETRY_INTERVAL};
 pub use handlers::{
-    HEALTH_PATH, MUTATE_INSTANCE_PATH, VALIDATE_INSTANCE_PATH, VALIDATE_SELF_CONFIG_PATH,
-    defaults_patch, router,
+    HEALTH_PATH, MUTATE_INSTANCE_PATH, MUTATE_SELF_CONFIG_PATH, VALIDATE_INSTANCE_PATH,
+    VALIDATE_SELF_CONFIG_PATH, defaults_patch, router,
 };
 
 use crate::tls::{self, DirCertResolver, SwappableCert, TlsError};
