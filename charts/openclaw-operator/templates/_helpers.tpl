@@ -122,7 +122,7 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- define "openclaw-operator.webhookCommon" }}
     admissionReviewVersions: ["v1"]
     sideEffects: None
-    failurePolicy: {{ .root.Values.webhook.failurePolicy }}
+    failurePolicy: {{ .failurePolicy | default .root.Values.webhook.failurePolicy }}
     timeoutSeconds: {{ int .root.Values.webhook.timeoutSeconds }}
     matchPolicy: Equivalent
     {{- if .watch }}

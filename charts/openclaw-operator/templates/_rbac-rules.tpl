@@ -160,7 +160,16 @@ Each template is a YAML sequence of PolicyRules, to be placed under `rules:`.
   verbs:
   - get
   - list
+  - watch
   - create
+  - patch
+  - delete
+- apiGroups:
+  - openclaw.rocks
+  resources:
+  - openclawselfconfigs/status
+  verbs:
+  - patch
 - apiGroups:
   - events.k8s.io
   resources:
@@ -178,6 +187,12 @@ Each template is a YAML sequence of PolicyRules, to be placed under `rules:`.
   verbs:
   - list
   - watch
+- apiGroups:
+  - authorization.k8s.io
+  resources:
+  - subjectaccessreviews
+  verbs:
+  - create
 {{- end }}
 
 {{- define "openclaw-operator.rules.escalation" }}

@@ -150,13 +150,16 @@ pub fn manager_rules() -> Vec<PolicyRule> {
         rule(OPENCLAW, &["openclawinstances/finalizers"], &["update"]),
         // Status: server-side apply on the status subresource.
         rule(OPENCLAW, &["openclawinstances/status"], &["patch"]),
-        // Not called by the operator yet: handed on by per-instance Roles (self-configure
-        // creates and reads OpenClawSelfConfig requests).
+        // Self-configuration requests: the controller's watch (list, watch), a fresh `get`
+        // before each batch, a merge `patch` of the owner reference, `delete` once the TTL
+        // is over; `create` is handed on by per-instance Roles (the agent creates requests).
         rule(
             OPENCLAW,
             &["openclawselfconfigs"],
-            &["get", "list", "create"],
+            &["get", "list", "watch", "create", "patch", "delete"],
         ),
+        // Their status: merge patches of phase, message and completion time.
+        rule(OPENCLAW, &["openclawselfconfigs/status"], &["patch"]),
         // kube's event Recorder: events.k8s.io/v1, created in the instance's namespace and
         // merge-patched when it repeats (series).
         rule(EVENTS, &["events"], &["create", "patch"]),
@@ -169,6 +172,13 @@ pub fn cluster_rules() -> Vec<PolicyRule> {
     vec![
         // The cluster-scoped OpenClawClusterDefaults singleton: watched (list, watch) cluster-wide.
         rule(OPENCLAW, &["openclawclusterdefaults"], &["list", "watch"]),
+        // Self-configuration: whether the requester of a request (a person or a GitOps tool,
+        // not the agent itself) may patch the target instance.
+        rule(
+            "authorization.k8s.io",
+            &["subjectaccessreviews"],
+            &["create"],
+        ),
     ]
 }
 

@@ -101,6 +101,15 @@ impl Harness {
         self.controller = tokio::spawn(controller::run_with(counting, options));
     }
 
+    /// Like [`start_controller`](Self::start_controller), with options set by `f`.
+    pub fn start_controller_with(&mut self, f: impl FnOnce(&mut controller::Options)) {
+        self.controller.abort();
+        let counting = self.counting.clone();
+        let mut options = controller::Options::standalone(Scope::namespace(self.ns.name()), 2);
+        f(&mut options);
+        self.controller = tokio::spawn(controller::run_with(counting, options));
+    }
+
     pub fn api<K>(&self) -> Api<K>
     where
         K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
