@@ -14,7 +14,10 @@
 //! - user files: only when the path does not exist yet (seed once; the agent owns them after);
 //! - `ENVIRONMENT.md`: on every start when its content differs (operator-owned, describes the pod);
 //! - `BOOTSTRAP.md`: only into a workspace directory created by this very start, so onboarding
-//!   never comes back after the agent deleted the file (the Go operator re-seeded it).
+//!   never comes back after the agent deleted the file (the Go operator re-seeded it);
+//! - `SELFCONFIG.md` and `selfconfig.sh` (self-configuration on, default workspace only): on
+//!   every start when their content differs (operator-owned, like `ENVIRONMENT.md`, so a new
+//!   operator version updates them); the script is made executable.
 
 pub mod files;
 
@@ -34,6 +37,8 @@ use crate::model::{MergeMode, Model, valid_workspace_name};
 
 const ENVIRONMENT_MD: &str = "ENVIRONMENT.md";
 const BOOTSTRAP_MD: &str = "BOOTSTRAP.md";
+const SELFCONFIG_MD: &str = "SELFCONFIG.md";
+const SELFCONFIG_SH: &str = "selfconfig.sh";
 /// Largest ConfigMap the API server stores.
 const CONFIG_MAP_LIMIT: usize = 1024 * 1024;
 
@@ -58,6 +63,9 @@ pub struct FilePlan {
     pub key: String,
     /// When to write it.
     pub when: When,
+    /// Make it executable (mode 0755) after writing it.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub executable: bool,
 }
 
 /// One workspace directory on the data volume.
@@ -115,6 +123,7 @@ struct Workspace {
 struct Source {
     content: String,
     when: When,
+    executable: bool,
 }
 
 fn is_config_map_key(k: &str) -> bool {
@@ -179,6 +188,7 @@ fn user_files(
                     Source {
                         content: content.clone(),
                         when: When::Once,
+                        executable: false,
                     },
                 );
             }
@@ -193,6 +203,7 @@ fn user_files(
                     Source {
                         content: content.clone(),
                         when: When::Once,
+                        executable: false,
                     },
                 );
             }
@@ -207,6 +218,7 @@ fn operator_file(
     path: &str,
     content: &str,
     when: When,
+    executable: bool,
     what: &str,
     warnings: &mut Vec<String>,
 ) {
@@ -220,6 +232,7 @@ fn operator_file(
         Source {
             content: content.to_string(),
             when,
+            executable,
         },
     );
 }
@@ -247,6 +260,7 @@ pub fn render(m: &Model, mode: MergeMode, warnings: &mut Vec<String>) -> Rendere
         ENVIRONMENT_MD,
         &environment,
         When::Always,
+        false,
         what,
         warnings,
     );
@@ -256,6 +270,27 @@ pub fn render(m: &Model, mode: MergeMode, warnings: &mut Vec<String>) -> Rendere
             BOOTSTRAP_MD,
             files::BOOTSTRAP_MD,
             When::NewWorkspace,
+            false,
+            what,
+            warnings,
+        );
+    }
+    if m.self_configure() {
+        operator_file(
+            &mut files,
+            SELFCONFIG_MD,
+            &files::selfconfig_md(m),
+            When::Always,
+            false,
+            what,
+            warnings,
+        );
+        operator_file(
+            &mut files,
+            SELFCONFIG_SH,
+            files::SELFCONFIG_SH,
+            When::Always,
+            true,
             what,
             warnings,
         );
@@ -301,6 +336,7 @@ pub fn render(m: &Model, mode: MergeMode, warnings: &mut Vec<String>) -> Rendere
             ENVIRONMENT_MD,
             &environment,
             When::Always,
+            false,
             &what,
             warnings,
         );
@@ -355,6 +391,7 @@ pub fn render(m: &Model, mode: MergeMode, warnings: &mut Vec<String>) -> Rendere
                 path,
                 key,
                 when: source.when,
+                executable: source.executable,
             });
         }
         plans.push(WorkspacePlan {
