@@ -180,7 +180,7 @@ echo "# Plan" | ./selfconfig.sh add-file PLAN.md  # content from stdin (or use -
 - `add-file` and `remove-file` change the instance's initial workspace files. A file is only
   written into the workspace when nothing exists at its path yet (at the next start), so to change
   a file you already have, edit it directly instead.
-- Skills and names may be given several at a time: `./selfconfig.sh add-skill a b c`.
+- The commands that take names take several at once: `./selfconfig.sh add-skill a b c`.
 
 A change prints the request's name, then waits (up to 5 minutes; `--timeout SECONDS` changes
 that) and prints `<request>: <phase>: <message>`. With `--no-wait` (before the command) it
