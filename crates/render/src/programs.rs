@@ -17,7 +17,7 @@
 /// - The file is written only when its content changes, through a temporary file in the same
 ///   directory and a rename, so the gateway never reads a half-written file.
 /// - Seeding follows the plan (see `crate::workspace`); paths are checked to stay inside the
-///   data directory; a file marked `executable` gets mode 0755 (also when it was not rewritten). A file that cannot be seeded is reported on stderr and skipped, so one bad
+///   data directory. A file that cannot be seeded is reported on stderr and skipped, so one bad
 ///   file does not keep the gateway from starting; a config that cannot be applied fails.
 pub const APPLY: &str = r#"'use strict';
 const fs = require('fs');
@@ -95,7 +95,6 @@ function seed() {
         if (f.when !== 'always' && exists(dst)) continue;
         fs.mkdirSync(path.dirname(dst), { recursive: true });
         write(dst, fs.readFileSync(path.join(seedDir, f.key)));
-        if (f.executable && fs.lstatSync(dst).isFile()) fs.chmodSync(dst, 0o755);
       } catch (e) {
         console.error('openclaw-operator: cannot seed ' + ws.dir + '/' + f.path + ': ' + e.message);
       }
@@ -281,7 +280,7 @@ main().catch((e) => { console.error('openclaw-operator: ' + (e && e.stack || e))
 mod tests {
     use super::{APPLY, CLAWHUB_PACKAGE, INSTALL_SKILLS};
     use crate::consts::SEED_PLAN_KEY;
-    use crate::workspace::{FilePlan, When};
+    use crate::workspace::When;
 
     #[test]
     fn apply_knows_the_plan_format() {
@@ -294,19 +293,6 @@ mod tests {
             );
         }
         assert_eq!(serde_json::to_value(When::Once).unwrap(), "once");
-        assert!(APPLY.contains("f.executable"));
-        let plan = |executable| {
-            serde_json::to_value(FilePlan {
-                path: "a.sh".into(),
-                key: "a.sh".into(),
-                when: When::Always,
-                executable,
-            })
-            .unwrap()
-        };
-        assert_eq!(plan(true)["executable"], true);
-        // Plans without executable files are unchanged.
-        assert!(plan(false).get("executable").is_none());
     }
 
     #[test]

@@ -8,7 +8,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::TcpListener;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -842,10 +842,6 @@ fn self_configure_instance() -> Rendered {
     )
 }
 
-fn mode(path: &Path) -> u32 {
-    std::fs::metadata(path).unwrap().mode() & 0o7777
-}
-
 #[test]
 fn self_configure_files_are_seeded_and_kept_current() {
     if !node() {
@@ -859,36 +855,34 @@ fn self_configure_files_are_seeded_and_kept_current() {
         pod.read("workspace/selfconfig.sh"),
         openclaw_render::workspace::files::SELFCONFIG_SH
     );
-    assert_eq!(mode(&script), 0o755);
     assert!(
         pod.read("workspace/SELFCONFIG.md")
-            .contains("selfconfig.sh")
+            .contains("bash selfconfig.sh")
     );
     assert!(!pod.data.join("workspace-research/selfconfig.sh").exists());
     assert!(!pod.data.join("workspace-research/SELFCONFIG.md").exists());
-    // The agent breaks both; the next start restores them, mode included.
+    // The agent breaks both; the next start restores them.
     std::fs::write(&script, "echo broken\n").unwrap();
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o644)).unwrap();
     std::fs::write(pod.data.join("workspace/SELFCONFIG.md"), "scribble").unwrap();
     pod.init(&r);
     assert_eq!(
         pod.read("workspace/selfconfig.sh"),
         openclaw_render::workspace::files::SELFCONFIG_SH
     );
-    assert_eq!(mode(&script), 0o755);
     assert!(
         pod.read("workspace/SELFCONFIG.md")
             .contains("selfconfig.sh")
     );
-    // Only the mode lost: restored without a rewrite.
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o600)).unwrap();
-    pod.init(&r);
-    assert_eq!(mode(&script), 0o755);
-    // The seeded script runs: usage, and a clear error without its environment.
-    let out = Command::new(&script).arg("help").output().unwrap();
+    // The seeded script runs with bash: usage, and a clear error without its environment.
+    let out = Command::new("bash")
+        .arg(&script)
+        .arg("help")
+        .output()
+        .unwrap();
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("add-skill NAME..."));
-    let out = Command::new(&script)
+    let out = Command::new("bash")
+        .arg(&script)
         .args(["add-skill", "x"])
         .env_remove("OPENCLAW_INSTANCE_NAME")
         .output()

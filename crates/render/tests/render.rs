@@ -938,7 +938,7 @@ fn self_configure_seeds_its_files_into_the_default_workspace_only() {
     );
     assert_eq!(
         find("selfconfig.sh").unwrap(),
-        json!({"path": "selfconfig.sh", "key": "selfconfig.sh", "when": "always", "executable": true})
+        json!({"path": "selfconfig.sh", "key": "selfconfig.sh", "when": "always"})
     );
     assert_eq!(plan["workspaces"][1]["dir"], "workspace-research");
     let additional: Vec<&str> = plan["workspaces"][1]["files"]
@@ -968,7 +968,7 @@ fn self_configure_seeds_its_files_into_the_default_workspace_only() {
         "get-instance",
     ] {
         assert!(
-            md.contains(&format!("./selfconfig.sh {command}")),
+            md.contains(&format!("bash selfconfig.sh {command}")),
             "{command}"
         );
     }

@@ -159,20 +159,20 @@ when your request arrives; `selfconfig.sh get-instance` shows the current one.
 
 ## Commands
 
-Run them from your workspace directory (`./selfconfig.sh`, or `bash selfconfig.sh`):
+Run them from your workspace directory with bash:
 
 ```bash
-./selfconfig.sh add-skill weather                 # install a skill (spec.skills)
-./selfconfig.sh remove-skill weather
-./selfconfig.sh patch-config '{{"agents": {{"defaults": {{"model": {{"primary": "openai/gpt-5"}}}}}}}}'
-./selfconfig.sh add-file NOTES.md notes-draft.md   # content from a file
-echo "# Plan" | ./selfconfig.sh add-file PLAN.md  # content from stdin (or use -)
-./selfconfig.sh remove-file PLAN.md
-./selfconfig.sh set-env LOG_LEVEL=debug TZ=Europe/Berlin
-./selfconfig.sh unset-env LOG_LEVEL
-./selfconfig.sh status <request>                  # the state of one request
-./selfconfig.sh get-instance                      # your instance as JSON (spec and status)
-./selfconfig.sh help
+bash selfconfig.sh add-skill weather                 # install a skill (spec.skills)
+bash selfconfig.sh remove-skill weather
+bash selfconfig.sh patch-config '{{"agents": {{"defaults": {{"model": {{"primary": "openai/gpt-5"}}}}}}}}'
+bash selfconfig.sh add-file NOTES.md notes-draft.md   # content from a file
+echo "# Plan" | bash selfconfig.sh add-file PLAN.md  # content from stdin (or use -)
+bash selfconfig.sh remove-file PLAN.md
+bash selfconfig.sh set-env LOG_LEVEL=debug TZ=Europe/Berlin
+bash selfconfig.sh unset-env LOG_LEVEL
+bash selfconfig.sh status <request>                  # the state of one request
+bash selfconfig.sh get-instance                      # your instance as JSON (spec and status)
+bash selfconfig.sh help
 ```
 
 - `patch-config` takes a JSON object and deep-merges it into your config: objects merge key by

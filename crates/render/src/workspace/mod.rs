@@ -17,7 +17,8 @@
 //!   never comes back after the agent deleted the file (the Go operator re-seeded it);
 //! - `SELFCONFIG.md` and `selfconfig.sh` (self-configuration on, default workspace only): on
 //!   every start when their content differs (operator-owned, like `ENVIRONMENT.md`, so a new
-//!   operator version updates them); the script is made executable.
+//!   operator version updates them). ConfigMap files are not executable: the agent runs
+//!   `bash selfconfig.sh ...` (as with the Go operator's script).
 
 pub mod files;
 
@@ -63,9 +64,6 @@ pub struct FilePlan {
     pub key: String,
     /// When to write it.
     pub when: When,
-    /// Make it executable (mode 0755) after writing it.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub executable: bool,
 }
 
 /// One workspace directory on the data volume.
@@ -123,7 +121,6 @@ struct Workspace {
 struct Source {
     content: String,
     when: When,
-    executable: bool,
 }
 
 fn is_config_map_key(k: &str) -> bool {
@@ -188,7 +185,6 @@ fn user_files(
                     Source {
                         content: content.clone(),
                         when: When::Once,
-                        executable: false,
                     },
                 );
             }
@@ -203,7 +199,6 @@ fn user_files(
                     Source {
                         content: content.clone(),
                         when: When::Once,
-                        executable: false,
                     },
                 );
             }
@@ -218,7 +213,6 @@ fn operator_file(
     path: &str,
     content: &str,
     when: When,
-    executable: bool,
     what: &str,
     warnings: &mut Vec<String>,
 ) {
@@ -232,7 +226,6 @@ fn operator_file(
         Source {
             content: content.to_string(),
             when,
-            executable,
         },
     );
 }
@@ -260,7 +253,6 @@ pub fn render(m: &Model, mode: MergeMode, warnings: &mut Vec<String>) -> Rendere
         ENVIRONMENT_MD,
         &environment,
         When::Always,
-        false,
         what,
         warnings,
     );
@@ -270,7 +262,6 @@ pub fn render(m: &Model, mode: MergeMode, warnings: &mut Vec<String>) -> Rendere
             BOOTSTRAP_MD,
             files::BOOTSTRAP_MD,
             When::NewWorkspace,
-            false,
             what,
             warnings,
         );
@@ -281,7 +272,6 @@ pub fn render(m: &Model, mode: MergeMode, warnings: &mut Vec<String>) -> Rendere
             SELFCONFIG_MD,
             &files::selfconfig_md(m),
             When::Always,
-            false,
             what,
             warnings,
         );
@@ -290,7 +280,6 @@ pub fn render(m: &Model, mode: MergeMode, warnings: &mut Vec<String>) -> Rendere
             SELFCONFIG_SH,
             files::SELFCONFIG_SH,
             When::Always,
-            true,
             what,
             warnings,
         );
@@ -336,7 +325,6 @@ pub fn render(m: &Model, mode: MergeMode, warnings: &mut Vec<String>) -> Rendere
             ENVIRONMENT_MD,
             &environment,
             When::Always,
-            false,
             &what,
             warnings,
         );
@@ -391,7 +379,6 @@ pub fn render(m: &Model, mode: MergeMode, warnings: &mut Vec<String>) -> Rendere
                 path,
                 key,
                 when: source.when,
-                executable: source.executable,
             });
         }
         plans.push(WorkspacePlan {
