@@ -525,7 +525,7 @@ mod tests {
             (
                 "openclaw.rocks",
                 "openclawselfconfigs",
-                &["create", "get", "list"][..],
+                &["create", "get"][..],
             ),
         ] {
             let held = verbs_for(&m, group, resource);

@@ -77,7 +77,8 @@ fn rules(m: &Model) -> Vec<PolicyRule> {
             &["openclaw.rocks"],
             &["openclawselfconfigs"],
             Vec::new(),
-            &["create", "get", "list"],
+            // selfconfig.sh creates a request and reads it back; nothing else.
+            &["create", "get"],
         ));
         let mut secrets = BTreeSet::from([m.gateway_secret_name()]);
         secrets.extend(

@@ -831,3 +831,139 @@ printf '#!/bin/sh\necho Python 3.12.11\n' > "$d/python3"; chmod +x "$d/python3""
     }
     assert!(local_bin.join("uv").exists());
 }
+
+fn self_configure_instance() -> Rendered {
+    render_ok(
+        &minimal_with(
+            json!({"selfConfigure": {"enabled": true, "allowedActions": ["skills"]},
+            "workspace": {"additionalWorkspaces": [{"name": "research"}]}}),
+        ),
+        &observed(),
+    )
+}
+
+#[test]
+fn self_configure_files_are_seeded_and_kept_current() {
+    if !node() {
+        return;
+    }
+    let pod = Pod::new();
+    let r = self_configure_instance();
+    pod.init(&r);
+    let script = pod.data.join("workspace/selfconfig.sh");
+    assert_eq!(
+        pod.read("workspace/selfconfig.sh"),
+        openclaw_render::workspace::files::SELFCONFIG_SH
+    );
+    assert!(
+        pod.read("workspace/SELFCONFIG.md")
+            .contains("bash selfconfig.sh")
+    );
+    assert!(!pod.data.join("workspace-research/selfconfig.sh").exists());
+    assert!(!pod.data.join("workspace-research/SELFCONFIG.md").exists());
+    // The agent breaks both; the next start restores them.
+    std::fs::write(&script, "echo broken\n").unwrap();
+    std::fs::write(pod.data.join("workspace/SELFCONFIG.md"), "scribble").unwrap();
+    pod.init(&r);
+    assert_eq!(
+        pod.read("workspace/selfconfig.sh"),
+        openclaw_render::workspace::files::SELFCONFIG_SH
+    );
+    assert!(
+        pod.read("workspace/SELFCONFIG.md")
+            .contains("selfconfig.sh")
+    );
+    // The seeded script runs with bash: usage, and a clear error without its environment.
+    let out = Command::new("bash")
+        .arg(&script)
+        .arg("help")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("add-skill NAME..."));
+    let out = Command::new("bash")
+        .arg(&script)
+        .args(["add-skill", "x"])
+        .env_remove("OPENCLAW_INSTANCE_NAME")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("OPENCLAW_INSTANCE_NAME is not set"));
+}
+
+#[test]
+fn selfconfig_script_passes_bash_n_and_shellcheck() {
+    let r = self_configure_instance();
+    let script = config_map(&r, "-workspace").data.as_ref().unwrap()["selfconfig.sh"].clone();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("selfconfig.sh");
+    std::fs::write(&file, &script).unwrap();
+    let out = Command::new("bash").arg("-n").arg(&file).output().unwrap();
+    assert!(
+        out.status.success(),
+        "bash -n: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    match Command::new("shellcheck").arg(&file).output() {
+        Ok(out) => assert!(
+            out.status.success(),
+            "shellcheck:\n{}",
+            String::from_utf8_lossy(&out.stdout)
+        ),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            eprintln!("no shellcheck on PATH; only bash -n was run");
+        }
+        Err(e) => panic!("shellcheck: {e}"),
+    }
+}
+
+#[test]
+fn selfconfig_script_checks_its_arguments_before_calling_the_api() {
+    if !node() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("selfconfig.sh");
+    std::fs::write(&file, openclaw_render::workspace::files::SELFCONFIG_SH).unwrap();
+    // An API that cannot answer: every case must fail before calling it.
+    let run = |args: &[&str]| {
+        let out = Command::new("bash")
+            .arg(&file)
+            .args(args)
+            .env("OPENCLAW_INSTANCE_NAME", "demo")
+            .env("OPENCLAW_NAMESPACE", "ns")
+            .env("OPENCLAW_SELFCONFIG_API", "https://127.0.0.1:1")
+            .env("OPENCLAW_SELFCONFIG_TOKEN_FILE", dir.path().join("none"))
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    for (args, message) in [
+        (&["patch-config", "[1]"][..], "must be a JSON object"),
+        (&["patch-config", "{nope"], "not valid JSON"),
+        (&["patch-config"], "wrong number of arguments"),
+        (&["add-skill"], "wrong number of arguments"),
+        (&["set-env", "NOVALUE"], "expected NAME=VALUE"),
+        (
+            &["add-file", "a.md", "/nonexistent/file"],
+            "cannot read /nonexistent/file",
+        ),
+        (
+            &["--timeout", "soon", "add-skill", "x"],
+            "not a whole number",
+        ),
+        (&["--bogus", "add-skill", "x"], "unknown option"),
+        (&["frobnicate"], "unknown command"),
+        (&["add-skill", "x"], "cannot read the ServiceAccount token"),
+    ] {
+        let (code, stderr) = run(args);
+        assert_eq!(code, Some(1), "{args:?}: {stderr}");
+        assert!(stderr.contains(message), "{args:?}: {stderr}");
+    }
+    let out = Command::new("bash").arg(&file).output().unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("Usage: selfconfig.sh"));
+}

@@ -916,3 +916,125 @@ fn custom_objects_serialize_with_their_kind() {
         );
     }
 }
+
+fn workspace_plan(r: &openclaw_render::Rendered) -> Value {
+    let data = config_map(r, "-workspace").data.clone().unwrap();
+    serde_json::from_str::<Value>(&data[".operator-seed-plan.json"]).unwrap()
+}
+
+#[test]
+fn self_configure_seeds_its_files_into_the_default_workspace_only() {
+    let spec = |enabled: bool| {
+        json!({"selfConfigure": {"enabled": enabled, "allowedActions": ["skills", "envVars"]},
+               "workspace": {"additionalWorkspaces": [{"name": "research"}]}})
+    };
+    let r = render_ok(&minimal_with(spec(true)), &observed());
+    let plan = workspace_plan(&r);
+    let default_files = plan["workspaces"][0]["files"].as_array().unwrap();
+    let find = |path: &str| default_files.iter().find(|f| f["path"] == path).cloned();
+    assert_eq!(
+        find("SELFCONFIG.md").unwrap(),
+        json!({"path": "SELFCONFIG.md", "key": "SELFCONFIG.md", "when": "always"})
+    );
+    assert_eq!(
+        find("selfconfig.sh").unwrap(),
+        json!({"path": "selfconfig.sh", "key": "selfconfig.sh", "when": "always"})
+    );
+    assert_eq!(plan["workspaces"][1]["dir"], "workspace-research");
+    let additional: Vec<&str> = plan["workspaces"][1]["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(additional, ["ENVIRONMENT.md"]);
+    let data = config_map(&r, "-workspace").data.clone().unwrap();
+    assert_eq!(
+        data["selfconfig.sh"],
+        openclaw_render::workspace::files::SELFCONFIG_SH
+    );
+    let md = &data["SELFCONFIG.md"];
+    assert!(md.contains("the list was: `skills`, `envVars`."), "{md}");
+    assert!(md.contains("`OPENCLAW_GATEWAY_TOKEN`"), "{md}");
+    for command in [
+        "add-skill",
+        "remove-skill",
+        "patch-config",
+        "add-file",
+        "remove-file",
+        "set-env",
+        "unset-env",
+        "status",
+        "get-instance",
+    ] {
+        assert!(
+            md.contains(&format!("bash selfconfig.sh {command}")),
+            "{command}"
+        );
+    }
+
+    let r = render_ok(&minimal_with(spec(false)), &observed());
+    let data = config_map(&r, "-workspace").data.clone().unwrap();
+    assert!(!data.contains_key("SELFCONFIG.md") && !data.contains_key("selfconfig.sh"));
+    assert!(!workspace_plan(&r).to_string().contains("executable"));
+}
+
+#[test]
+fn self_configure_with_no_allowed_actions_says_so() {
+    let r = render_ok(
+        &minimal_with(json!({"selfConfigure": {"enabled": true}})),
+        &observed(),
+    );
+    let data = config_map(&r, "-workspace").data.clone().unwrap();
+    assert!(
+        data["SELFCONFIG.md"].contains("the list was: none: every request is denied"),
+        "{}",
+        data["SELFCONFIG.md"]
+    );
+}
+
+#[test]
+fn self_configure_files_win_over_the_spec() {
+    let r = render_ok(
+        &minimal_with(json!({"selfConfigure": {"enabled": true},
+            "workspace": {"initialFiles": {"selfconfig.sh": "echo mine\n"}}})),
+        &observed(),
+    );
+    let data = config_map(&r, "-workspace").data.clone().unwrap();
+    assert_eq!(
+        data["selfconfig.sh"],
+        openclaw_render::workspace::files::SELFCONFIG_SH
+    );
+    assert!(
+        r.warnings
+            .iter()
+            .any(|w| w.contains("selfconfig.sh is managed by the operator")),
+        "{:?}",
+        r.warnings
+    );
+}
+
+#[test]
+fn self_configure_role_creates_and_reads_requests_only() {
+    let r = render_ok(
+        &minimal_with(json!({"selfConfigure": {"enabled": true}})),
+        &observed(),
+    );
+    let role = r
+        .iter()
+        .find(|o| o.kind() == "Role")
+        .unwrap()
+        .to_value()
+        .unwrap();
+    let rule = role["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["resources"] == json!(["openclawselfconfigs"]))
+        .unwrap()
+        .clone();
+    assert_eq!(
+        rule,
+        json!({"apiGroups": ["openclaw.rocks"], "resources": ["openclawselfconfigs"], "verbs": ["create", "get"]})
+    );
+}

@@ -29,6 +29,7 @@ mod namespace;
 pub mod openclaw;
 pub mod process;
 pub mod s3;
+pub mod selfconfig_script;
 pub mod third_party;
 pub mod tree;
 mod wait;

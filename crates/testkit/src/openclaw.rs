@@ -306,7 +306,7 @@ pub fn nginx_or_skip() -> bool {
 // Panicking is the contract: with OPENCLAW_REQUIRE_RUNTIME set, a missing runtime must fail the
 // calling test, and a panic is how a test fails.
 #[allow(clippy::panic)]
-fn skip_or_fail<T>(why: &str) -> Option<T> {
+pub(crate) fn skip_or_fail<T>(why: &str) -> Option<T> {
     let test = thread::current()
         .name()
         .unwrap_or("<unnamed test>")

@@ -1,5 +1,9 @@
-//! The files the operator places in every workspace: `ENVIRONMENT.md` (how the pod works, kept
-//! current on every start) and `BOOTSTRAP.md` (first-run onboarding, only in a new workspace).
+//! The files the operator places in the workspaces: `ENVIRONMENT.md` (how the pod works, kept
+//! current on every start), `BOOTSTRAP.md` (first-run onboarding, only in a new workspace) and,
+//! with self-configuration, `SELFCONFIG.md` and `selfconfig.sh` (how the agent asks for changes
+//! to its own instance; default workspace only, kept current on every start).
+
+use openclaw_api::validation::PROTECTED_ENV_VARS;
 
 use crate::model::{MergeMode, Model};
 
@@ -101,3 +105,111 @@ person you work with and to settle who you are.
 4. **Delete this file** (`BOOTSTRAP.md`) when you are done. The operator only places it in a new
    workspace, so it will not come back.
 "#;
+
+/// `selfconfig.sh`: the agent's client for OpenClawSelfConfig requests (interface in its usage
+/// text and in `docs/features/selfconfig.md`).
+pub const SELFCONFIG_SH: &str = include_str!("selfconfig.sh");
+
+/// `SELFCONFIG.md`: how the agent changes its own instance with `selfconfig.sh`.
+pub fn selfconfig_md(m: &Model) -> String {
+    let allowed: Vec<String> = m
+        .spec
+        .self_configure
+        .as_ref()
+        .and_then(|s| s.allowed_actions.clone())
+        .unwrap_or_default()
+        .into_iter()
+        .map(|a| format!("`{a}`"))
+        .collect();
+    let allowed = if allowed.is_empty() {
+        "none: every request is denied until the administrator allows some".to_string()
+    } else {
+        allowed.join(", ")
+    };
+    let protected = PROTECTED_ENV_VARS
+        .iter()
+        .map(|v| format!("`{v}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        r##"# Changing your own setup
+
+You can ask openclaw-operator to change the instance you run in: install or remove skills,
+change your `openclaw.json`, add workspace files and set environment variables. You do not edit
+Kubernetes objects yourself. Each change is a request (an `OpenClawSelfConfig` object) that the
+operator checks and then applies to your instance. The helper `selfconfig.sh`, next to this
+file in your workspace, creates the requests and waits for the answer. The operator rewrites
+both files when they change, so edits to them do not last.
+
+## What you may change
+
+The administrator decides, in the instance's `spec.selfConfigure.allowedActions`, which kinds of
+change are allowed:
+
+| category | commands |
+|---|---|
+| `skills` | `add-skill`, `remove-skill` |
+| `config` | `patch-config` |
+| `workspaceFiles` | `add-file`, `remove-file` |
+| `envVars` | `set-env`, `unset-env` |
+
+A request that needs a category not in the list is denied as a whole. An empty list denies
+everything. When this pod started, the list was: {allowed}. The operator checks the list as it is
+when your request arrives; `selfconfig.sh get-instance` shows the current one.
+
+## Commands
+
+Run them from your workspace directory with bash:
+
+```bash
+bash selfconfig.sh add-skill weather                 # install a skill (spec.skills)
+bash selfconfig.sh remove-skill weather
+bash selfconfig.sh patch-config '{{"agents": {{"defaults": {{"model": {{"primary": "openai/gpt-5"}}}}}}}}'
+bash selfconfig.sh add-file NOTES.md notes-draft.md   # content from a file
+echo "# Plan" | bash selfconfig.sh add-file PLAN.md  # content from stdin (or use -)
+bash selfconfig.sh remove-file PLAN.md
+bash selfconfig.sh set-env LOG_LEVEL=debug TZ=Europe/Berlin
+bash selfconfig.sh unset-env LOG_LEVEL
+bash selfconfig.sh status <request>                  # the state of one request
+bash selfconfig.sh get-instance                      # your instance as JSON (spec and status)
+bash selfconfig.sh help
+```
+
+- `patch-config` takes a JSON object and deep-merges it into your config: objects merge key by
+  key, anything else (strings, numbers, lists) replaces the old value.
+- `add-file` and `remove-file` change the instance's initial workspace files. A file is only
+  written into the workspace when nothing exists at its path yet (at the next start), so to change
+  a file you already have, edit it directly instead.
+- The commands that take names take several at once: `./selfconfig.sh add-skill a b c`.
+
+A change prints the request's name, then waits (up to 5 minutes; `--timeout SECONDS` changes
+that) and prints `<request>: <phase>: <message>`. With `--no-wait` (before the command) it
+prints only the name; look at the result later with `status`.
+
+## Outcomes
+
+| phase | exit code | meaning |
+|---|---|---|
+| `Applied` | 0 | Your instance was changed. Skill, config and environment changes restart your pod to take effect, so expect this session to end soon after; new workspace files are written at the next start. |
+| `Denied` | 2 | Not allowed: self-configuration is off, a category is not allowed, or the request breaks one of the limits below. The message says why; the same request will be denied again. |
+| `Failed` | 3 | Allowed, but the operator could not apply it (for example the changed instance was rejected). The message says why. |
+| (none yet) | 4 | Still waiting for the operator after the timeout; check later with `status`. |
+
+Exit code 1 means the request was not made: a usage error, or the Kubernetes API refused or
+could not be reached (the API's message is printed). Finished requests are deleted about an hour
+after they finish, so `status` then reports that the request does not exist.
+
+## Limits
+
+A request that breaks one of these rules is not applied; the message says which.
+
+- The `gateway` key of the config belongs to the operator and cannot be patched.
+- These environment variables are set by the operator and cannot be changed: {protected}.
+- Requests are rate-limited per instance: several requests in a short time are applied together
+  in one change, so ask for everything you need in as few requests as possible.
+- Very large requests (many items, big files) are denied.
+- Only requests created with this pod's own ServiceAccount token can change this instance; the
+  helper uses it automatically.
+"##
+    )
+}

@@ -14,7 +14,11 @@
 //! - user files: only when the path does not exist yet (seed once; the agent owns them after);
 //! - `ENVIRONMENT.md`: on every start when its content differs (operator-owned, describes the pod);
 //! - `BOOTSTRAP.md`: only into a workspace directory created by this very start, so onboarding
-//!   never comes back after the agent deleted the file (the Go operator re-seeded it).
+//!   never comes back after the agent deleted the file (the Go operator re-seeded it);
+//! - `SELFCONFIG.md` and `selfconfig.sh` (self-configuration on, default workspace only): on
+//!   every start when their content differs (operator-owned, like `ENVIRONMENT.md`, so a new
+//!   operator version updates them). ConfigMap files are not executable: the agent runs
+//!   `bash selfconfig.sh ...` (as with the Go operator's script).
 
 pub mod files;
 
@@ -34,6 +38,8 @@ use crate::model::{MergeMode, Model, valid_workspace_name};
 
 const ENVIRONMENT_MD: &str = "ENVIRONMENT.md";
 const BOOTSTRAP_MD: &str = "BOOTSTRAP.md";
+const SELFCONFIG_MD: &str = "SELFCONFIG.md";
+const SELFCONFIG_SH: &str = "selfconfig.sh";
 /// Largest ConfigMap the API server stores.
 const CONFIG_MAP_LIMIT: usize = 1024 * 1024;
 
@@ -256,6 +262,24 @@ pub fn render(m: &Model, mode: MergeMode, warnings: &mut Vec<String>) -> Rendere
             BOOTSTRAP_MD,
             files::BOOTSTRAP_MD,
             When::NewWorkspace,
+            what,
+            warnings,
+        );
+    }
+    if m.self_configure() {
+        operator_file(
+            &mut files,
+            SELFCONFIG_MD,
+            &files::selfconfig_md(m),
+            When::Always,
+            what,
+            warnings,
+        );
+        operator_file(
+            &mut files,
+            SELFCONFIG_SH,
+            files::SELFCONFIG_SH,
+            When::Always,
             what,
             warnings,
         );
