@@ -761,3 +761,135 @@ async fn killed_between_the_apply_and_the_status_resumes_without_a_second_change
     assert_eq!(instance(&h, "agent").await.metadata.generation, generation);
     assert_eq!(skills(&instance(&h, "agent").await), ["resumed"]);
 }
+
+/// The rendered `selfconfig.sh`, run with the agent's own token (TokenRequest API) and the
+/// cached Node.js, against the operator: every documented command end to end.
+#[tokio::test]
+async fn selfconfig_sh_performs_every_action_with_the_agents_token() {
+    use k8s_openapi::api::core::v1::ConfigMap;
+    use testkit::selfconfig_script::{SelfConfigScript, node_bin, sa_token};
+    let Some((h, _hooks)) = start("sc-script", LONG).await else {
+        return;
+    };
+    let Some(node) = node_bin() else {
+        return;
+    };
+    let ns = h.ns.name().to_string();
+    h.apply_instance(
+        "agent",
+        self_configuring(
+            &["skills", "config", "workspaceFiles", "envVars"],
+            json!({}),
+        ),
+    )
+    .await;
+    // The script as the operator seeds it into the workspace.
+    let workspace = testkit::wait_for(
+        &h.api::<ConfigMap>(),
+        "agent-workspace",
+        |c: &ConfigMap| {
+            c.data
+                .as_ref()
+                .is_some_and(|d| d.contains_key("selfconfig.sh"))
+        },
+        TIMEOUT,
+    )
+    .await
+    .unwrap();
+    let script = workspace.data.unwrap()["selfconfig.sh"].clone();
+    agent_client(&h, "agent").await; // waits for the ServiceAccount
+    let token = sa_token(&h.client, &ns, "agent").await.unwrap();
+    let (config, _) = testkit::load_config().await.unwrap();
+    let sh = SelfConfigScript::new(&config, &script, &ns, "agent", &token, &node).unwrap();
+    let ok = |args: &'static [&'static str], stdin: Option<&'static str>| {
+        let sh = &sh;
+        async move {
+            let out = sh.run(args, stdin).await.unwrap();
+            assert_eq!(
+                out.code,
+                Some(0),
+                "{args:?}: {}\n{}",
+                out.stdout,
+                out.stderr
+            );
+            assert!(
+                out.stdout.contains(": Applied: "),
+                "{args:?}: {}",
+                out.stdout
+            );
+            out
+        }
+    };
+    ok(
+        &["--timeout", "60", "add-skill", "weather", "@org/tool"],
+        None,
+    )
+    .await;
+    ok(
+        &[
+            "patch-config",
+            r#"{"agents":{"defaults":{"timeoutSeconds":600}}}"#,
+        ],
+        None,
+    )
+    .await;
+    ok(&["add-file", "NOTES.md", "-"], Some("# Notes\n")).await;
+    ok(&["set-env", "LOG_LEVEL=debug", "TZ=Europe/Berlin"], None).await;
+    let i = instance(&h, "agent").await;
+    assert_eq!(skills(&i), ["weather", "@org/tool"]);
+    assert_eq!(
+        i.spec.config.as_ref().unwrap().raw.as_ref().unwrap().0["agents"]["defaults"]["timeoutSeconds"],
+        600
+    );
+    assert_eq!(
+        i.spec
+            .workspace
+            .as_ref()
+            .unwrap()
+            .initial_files
+            .as_ref()
+            .unwrap()["NOTES.md"],
+        "# Notes\n"
+    );
+    assert_eq!(i.spec.env.as_ref().unwrap().len(), 2);
+    ok(&["unset-env", "LOG_LEVEL"], None).await;
+    ok(&["remove-file", "NOTES.md"], None).await;
+    let out = ok(&["remove-skill", "weather"], None).await;
+    let i = instance(&h, "agent").await;
+    assert_eq!(skills(&i), ["@org/tool"]);
+    assert_eq!(i.spec.env.as_ref().unwrap().len(), 1);
+    assert!(
+        i.spec
+            .workspace
+            .and_then(|w| w.initial_files)
+            .unwrap_or_default()
+            .is_empty()
+    );
+    // status and get-instance.
+    let name = out
+        .stdout
+        .lines()
+        .next()
+        .unwrap()
+        .split(':')
+        .next()
+        .unwrap()
+        .trim()
+        .to_string();
+    let status = sh.run(&["status", &name], None).await.unwrap();
+    assert!(status.stdout.contains("Applied"), "{}", status.stdout);
+    let got = sh.run(&["get-instance"], None).await.unwrap();
+    assert_eq!(got.code, Some(0));
+    assert!(got.stdout.contains("\"name\": \"agent\""), "{}", got.stdout);
+    // Denied by the operator: exit 2 with the reason.
+    let denied = sh
+        .run(&["patch-config", r#"{"bogusKey":1}"#], None)
+        .await
+        .unwrap();
+    assert_eq!(denied.code, Some(2), "{}\n{}", denied.stdout, denied.stderr);
+    assert!(denied.stdout.contains("bogusKey"), "{}", denied.stdout);
+    // Refused at admission: exit 1 with the API's message.
+    let refused = sh.run(&["set-env", "HOME=/"], None).await.unwrap();
+    assert_eq!(refused.code, Some(1));
+    assert!(refused.stderr.contains("HOME"), "{}", refused.stderr);
+}
