@@ -1633,17 +1633,6 @@ pub fn not_yet_acted_on(spec: &OpenClawInstanceSpec) -> Vec<NotActedOn> {
             "automatic updates are not implemented yet: the image is not updated".into(),
         );
     }
-    if let Some(sc) = spec.self_configure.as_ref().filter(|s| enabled(s.enabled))
-        && let Some(actions) = sc.allowed_actions.as_ref().filter(|a| !a.is_empty())
-    {
-        add(
-            "spec.selfConfigure.allowedActions".into(),
-            format!(
-                "self-configuration requests are not applied yet: {} are accepted but not carried out",
-                actions.join(", ")
-            ),
-        );
-    }
     let pack = "skill packs are not installed yet: the entry is kept but nothing is installed";
     for (i, s) in spec.skills.iter().flatten().enumerate() {
         if s.starts_with("pack:") {

@@ -284,10 +284,9 @@ fn not_yet_acted_on_reports_only_what_was_set() {
     }));
     assert_eq!(
         fields(&loud),
-        // Backups and restores are built: their fields are acted on.
+        // Backups, restores and self-configuration are built: their fields are acted on.
         [
             "spec.autoUpdate.enabled",
-            "spec.selfConfigure.allowedActions",
             "spec.skills[1]",
             "spec.workspace.additionalWorkspaces[0].skills[0]",
         ]

@@ -124,8 +124,8 @@ pub fn manager_rules() -> Vec<PolicyRule> {
         MANAGED_VERBS,
     ));
     rules.extend([
-        // Secrets: `get` of each referenced Secret in observe. Per-instance Roles hand on `get`
-        // of named Secrets (self-configure), and `get`, `update`, `patch` of the Tailscale
+        // Secrets: `get` of each referenced Secret in observe. Per-instance Roles hand on
+        // `get`, `update`, `patch` of the Tailscale
         // state Secret `<name>-ts-state` (RBAC's escalation check requires the operator to hold
         // `update` itself to grant it).
         rule(CORE, &["secrets"], &["get", "update"]),

@@ -591,6 +591,15 @@ async fn patches_openclaw_rejects_and_oversized_requests_are_denied() {
         .raw
         .unwrap();
     assert_eq!(raw.0["agents"]["defaults"]["timeoutSeconds"], 600);
+    // The real OpenClaw agrees with both decisions.
+    for oc in testkit::openclaw::runtimes().into_iter().flatten() {
+        let refused = oc.validate_config(r#"{"bogusKey": {"a": 1}}"#).unwrap();
+        assert!(!refused.valid, "{} accepts bogusKey", oc.version());
+        let accepted = oc
+            .validate_config(&serde_json::to_string(&raw.0).unwrap())
+            .unwrap();
+        assert!(accepted.valid, "{}: {}", oc.version(), accepted.summary());
+    }
 }
 
 #[tokio::test]

@@ -750,7 +750,6 @@ async fn run_webhook_scenario(client: Client, ns: String, config_name: String) {
         "has 2 fields; a schedule has 5",
         "spec.autoUpdate.enabled: automatic updates are not implemented yet",
         "the path is relative to the bucket",
-        "spec.selfConfigure.allowedActions: self-configuration requests are not applied yet",
         "spec.skills[1]: ",
         "spec.networking.ingress has no hosts",
     ] {

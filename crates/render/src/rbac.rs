@@ -1,7 +1,5 @@
 //! ServiceAccount, Role and RoleBinding (when `security.rbac.createServiceAccount`, default true).
 
-use std::collections::BTreeSet;
-
 use k8s_openapi::api::core::v1::ServiceAccount;
 use k8s_openapi::api::rbac::v1::{PolicyRule, Role, RoleBinding, RoleRef, Subject};
 
@@ -79,23 +77,6 @@ fn rules(m: &Model) -> Vec<PolicyRule> {
             Vec::new(),
             // selfconfig.sh creates a request and reads it back; nothing else.
             &["create", "get"],
-        ));
-        let mut secrets = BTreeSet::from([m.gateway_secret_name()]);
-        secrets.extend(
-            m.spec
-                .env_from
-                .iter()
-                .flatten()
-                .filter_map(|e| e.secret_ref.as_ref())
-                .map(|s| s.name.clone())
-                .filter(|n| !n.is_empty()),
-        );
-        secrets.extend(crate::features::role_secrets(m));
-        rules.push(rule(
-            &[""],
-            &["secrets"],
-            secrets.into_iter().collect(),
-            &["get"],
         ));
     }
     // Feature rules (e.g. the Tailscale state Secret).

@@ -221,9 +221,9 @@ mod tests {
     use super::*;
     use openclaw_api::selfconfig::OpenClawSelfConfig;
 
-    /// A second controller joins with one entry: a constructor that receives the runtime.
+    /// A further controller joins with one entry: a constructor that receives the runtime.
     fn another(rt: &Runtime) -> futures::future::BoxFuture<'static, ()> {
-        rt.metrics.register_controller("openclawselfconfig", 1);
+        rt.metrics.register_controller("another", 1);
         let (_store, _events) = rt.watch_crd::<OpenClawSelfConfig>();
         let _instances = rt.stores.instances.clone();
         let _changes = rt.instance_changes.subscribe();
@@ -241,7 +241,8 @@ mod tests {
         let (rt, _drivers) = Runtime::new(client, options.runtime());
         list.push(Box::new(another));
         let built: Vec<_> = list.into_iter().map(|start| start(&rt)).collect();
-        assert_eq!(built.len(), 2);
+        // The instance controller, the self-config controller and this one.
+        assert_eq!(built.len(), 3);
         // Its cache gates readiness like the others; its metrics carry its name.
         let pending = rt.readiness.pending();
         for cache in [
@@ -252,8 +253,10 @@ mod tests {
             assert!(pending.iter().any(|p| p == cache), "{cache} in {pending:?}");
         }
         let text = metrics.encode().unwrap();
-        assert!(text.contains(
-            "controller_runtime_max_concurrent_reconciles{controller=\"openclawselfconfig\"} 1"
-        ));
+        for name in ["openclawselfconfig", "another"] {
+            assert!(text.contains(&format!(
+                "controller_runtime_max_concurrent_reconciles{{controller=\"{name}\"}} 1"
+            )));
+        }
     }
 }

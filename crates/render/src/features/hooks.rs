@@ -87,11 +87,6 @@ pub trait Feature: Sync {
     fn origin_hosts(&self, _m: &Model) -> Vec<(String, bool)> {
         Vec::new()
     }
-    /// Secrets the self-configure rule of the Role may `get` (besides the gateway token and
-    /// the `envFrom` Secrets).
-    fn role_secrets(&self, _m: &Model) -> Vec<String> {
-        Vec::new()
-    }
     /// Service ports kept even in a custom `networking.service.ports` list (unless a port of
     /// that name or number is already there); the NetworkPolicy admits their targets in any
     /// case.

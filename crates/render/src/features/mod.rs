@@ -130,11 +130,6 @@ pub fn origin_hosts(m: &Model) -> Vec<(String, bool)> {
     enabled(m).flat_map(|f| f.origin_hosts(m)).collect()
 }
 
-/// Secrets the self-configure rule of the Role may read, from every enabled feature.
-pub fn role_secrets(m: &Model) -> Vec<String> {
-    enabled(m).flat_map(|f| f.role_secrets(m)).collect()
-}
-
 /// The Service ports every enabled feature requires, even in a custom list.
 pub fn required_service_ports(m: &Model) -> Vec<ServicePort> {
     enabled(m)

@@ -269,10 +269,6 @@ impl Feature for Tailscale {
         NAME
     }
 
-    fn role_secrets(&self, m: &Model) -> Vec<String> {
-        auth_key_secret(m).into_iter().collect()
-    }
-
     fn enabled(&self, m: &Model) -> bool {
         spec(m).is_some()
     }
