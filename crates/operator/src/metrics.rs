@@ -61,6 +61,15 @@ struct InfoLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestPhaseLabels {
+    phase: String,
+}
+
+/// The final phases of a self-configuration request (`phase` label of
+/// `openclaw_selfconfig_requests_total`).
+pub const SELFCONFIG_PHASES: [&str; 3] = ["Applied", "Denied", "Failed"];
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct BackupLabels {
     trigger: String,
     result: String,
@@ -160,6 +169,8 @@ pub struct Metrics {
     rest_requests: Family<RequestLabels, Counter>,
     leader: Family<LeaseLabels, Gauge>,
     backups: Family<BackupLabels, Counter>,
+    selfconfig_requests: Family<RequestPhaseLabels, Counter>,
+    selfconfig_applies: Counter,
     /// Last successful backup per instance (`namespace/name` -> seconds since the epoch).
     last_backup: Arc<Mutex<BTreeMap<(String, String), f64>>>,
     /// Backup Jobs counted: uid -> whether their end was counted too.
@@ -318,6 +329,25 @@ impl Metrics {
             "1 while this replica is the leader (always 1 with leader election off)",
             leader.clone(),
         );
+        let selfconfig_requests = Family::<RequestPhaseLabels, Counter>::default();
+        registry.register(
+            "openclaw_selfconfig_requests",
+            "OpenClawSelfConfig requests that reached a final phase (Applied, Denied, Failed)",
+            selfconfig_requests.clone(),
+        );
+        for phase in SELFCONFIG_PHASES {
+            selfconfig_requests
+                .get_or_create(&RequestPhaseLabels {
+                    phase: phase.into(),
+                })
+                .inc_by(0);
+        }
+        let selfconfig_applies = Counter::default();
+        registry.register(
+            "openclaw_selfconfig_applies",
+            "Changes self-configuration applied to instances (one per batch of requests)",
+            selfconfig_applies.clone(),
+        );
         let backups = Family::<BackupLabels, Counter>::default();
         registry.register(
             "openclaw_backups",
@@ -368,6 +398,8 @@ impl Metrics {
             rest_requests,
             leader,
             backups,
+            selfconfig_requests,
+            selfconfig_applies,
             last_backup,
             backup_jobs: Mutex::new(HashMap::new()),
             started: std::time::SystemTime::now(),
@@ -636,6 +668,20 @@ impl Metrics {
             self.backup_result(trigger, if ok { "success" } else { "failure" });
             jobs.insert(uid.to_string(), true);
         }
+    }
+
+    /// A self-configuration request reached its final `phase`.
+    pub fn selfconfig_request(&self, phase: &str) {
+        self.selfconfig_requests
+            .get_or_create(&RequestPhaseLabels {
+                phase: phase.into(),
+            })
+            .inc();
+    }
+
+    /// Self-configuration applied a batch to an instance.
+    pub fn selfconfig_applied(&self) {
+        self.selfconfig_applies.inc();
     }
 
     fn backup_result(&self, trigger: &str, result: &str) {

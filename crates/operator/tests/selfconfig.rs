@@ -22,6 +22,7 @@ use openclaw_api::OpenClawInstance;
 use openclaw_api::selfconfig::{OpenClawSelfConfig, REQUESTED_BY_ANNOTATION};
 use openclaw_operator::controller::selfconfig::SelfConfigOptions;
 use openclaw_operator::controller::selfconfig_plan::FIELD_MANAGER;
+use openclaw_operator::metrics::Metrics;
 use openclaw_operator::webhook::{
     self, CertSource, MUTATE_INSTANCE_PATH, MUTATE_SELF_CONFIG_PATH, SelfSigned,
     VALIDATE_INSTANCE_PATH, VALIDATE_SELF_CONFIG_PATH, WebhookConfig,
@@ -221,18 +222,36 @@ fn self_configuring(actions: &[&str], extra: Value) -> Value {
     spec
 }
 
-async fn start(prefix: &str, ttl: Duration) -> Option<(Harness, Webhooks)> {
+async fn start(
+    prefix: &str,
+    ttl: Duration,
+) -> Option<(Harness, Webhooks, std::sync::Arc<Metrics>)> {
     let mut h = Harness::namespace_only(prefix).await?;
     let hooks = webhooks(&h.client, h.ns.name()).await;
-    h.start_controller_with(|o| o.selfconfig = SelfConfigOptions { ttl });
-    Some((h, hooks))
+    let metrics = std::sync::Arc::new(Metrics::new("none", 2));
+    let m = metrics.clone();
+    h.start_controller_with(move |o| {
+        o.selfconfig = SelfConfigOptions { ttl };
+        o.metrics = m;
+    });
+    Some((h, hooks, metrics))
+}
+
+/// One sample of the metrics text, 0 when absent.
+fn sample(metrics: &Metrics, line_prefix: &str) -> f64 {
+    metrics
+        .encode()
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix(line_prefix)?.trim().parse().ok())
+        .unwrap_or(0.0)
 }
 
 const LONG: Duration = Duration::from_secs(3600);
 
 #[tokio::test]
 async fn go_e2e_scenarios() {
-    let Some((h, _hooks)) = start("sc-go", LONG).await else {
+    let Some((h, _hooks, _metrics)) = start("sc-go", LONG).await else {
         return;
     };
     let ns = h.ns.name().to_string();
@@ -332,7 +351,7 @@ async fn go_e2e_scenarios() {
 
 #[tokio::test]
 async fn removals_read_real_managed_fields_and_gitops_keeps_its_items() {
-    let Some((h, _hooks)) = start("sc-flux", LONG).await else {
+    let Some((h, _hooks, _metrics)) = start("sc-flux", LONG).await else {
         return;
     };
     let ns = h.ns.name().to_string();
@@ -445,7 +464,7 @@ async fn agent_client(h: &Harness, service_account: &str) -> Client {
 
 #[tokio::test]
 async fn an_agent_changes_only_its_own_instance() {
-    let Some((h, _hooks)) = start("sc-identity", LONG).await else {
+    let Some((h, _hooks, _metrics)) = start("sc-identity", LONG).await else {
         return;
     };
     let ns = h.ns.name().to_string();
@@ -506,7 +525,7 @@ async fn an_agent_changes_only_its_own_instance() {
 
 #[tokio::test]
 async fn patches_openclaw_rejects_and_oversized_requests_are_denied() {
-    let Some((h, _hooks)) = start("sc-bad", LONG).await else {
+    let Some((h, _hooks, _metrics)) = start("sc-bad", LONG).await else {
         return;
     };
     let ns = h.ns.name().to_string();
@@ -604,7 +623,7 @@ async fn patches_openclaw_rejects_and_oversized_requests_are_denied() {
 
 #[tokio::test]
 async fn a_burst_is_rate_limited_to_one_change_per_interval() {
-    let Some((h, _hooks)) = start("sc-burst", LONG).await else {
+    let Some((h, _hooks, metrics)) = start("sc-burst", LONG).await else {
         return;
     };
     let ns = h.ns.name().to_string();
@@ -668,11 +687,35 @@ async fn a_burst_is_rate_limited_to_one_change_per_interval() {
         applied,
         "every applied request's variable is set"
     );
+    // The metrics say the same: each request once, one apply per change.
+    assert_eq!(
+        sample(
+            &metrics,
+            "openclaw_selfconfig_requests_total{phase=\"Applied\"}"
+        ),
+        applied as f64
+    );
+    assert_eq!(
+        sample(
+            &metrics,
+            "openclaw_selfconfig_requests_total{phase=\"Denied\"}"
+        ),
+        denied as f64
+    );
+    assert_eq!(
+        sample(&metrics, "openclaw_selfconfig_applies_total"),
+        changes as f64
+    );
+    eprintln!(
+        "burst of 100: {applied} applied in {changes} changes, {denied} denied, {:?}, {} writes",
+        elapsed,
+        h.counter.writes()
+    );
 }
 
 #[tokio::test]
 async fn finished_requests_go_after_their_ttl() {
-    let Some((h, _hooks)) = start("sc-ttl", Duration::from_secs(3)).await else {
+    let Some((h, _hooks, _metrics)) = start("sc-ttl", Duration::from_secs(3)).await else {
         return;
     };
     let ns = h.ns.name().to_string();
@@ -777,7 +820,7 @@ async fn killed_between_the_apply_and_the_status_resumes_without_a_second_change
 async fn selfconfig_sh_performs_every_action_with_the_agents_token() {
     use k8s_openapi::api::core::v1::ConfigMap;
     use testkit::selfconfig_script::{SelfConfigScript, node_bin, sa_token};
-    let Some((h, _hooks)) = start("sc-script", LONG).await else {
+    let Some((h, _hooks, _metrics)) = start("sc-script", LONG).await else {
         return;
     };
     let Some(node) = node_bin() else {

@@ -513,7 +513,10 @@ fn tailscale_token_only_in_its_own_container() {
 }
 
 #[test]
-fn tailscale_auth_key_joins_the_self_configure_secret_list() {
+/// With self-configuration the agent's Role still reads no Secret (the Go operator's let it read
+/// the gateway token, the `envFrom` Secrets and the Tailscale auth key); only the Tailscale state
+/// Secret rule is there, for the sidecar.
+fn self_configure_reads_no_secret_even_with_tailscale() {
     let mut patch = everything();
     patch["selfConfigure"] = json!({"enabled": true});
     let (rendered, _) = render_with(patch);
@@ -538,20 +541,10 @@ fn tailscale_auth_key_joins_the_self_configure_secret_list() {
         .collect();
     assert_eq!(
         secrets,
-        [
-            (
-                vec![
-                    "demo-gateway-token".to_string(),
-                    "openclaw-api-keys".to_string(),
-                    "ts".to_string()
-                ],
-                vec!["get".to_string()]
-            ),
-            (
-                vec!["demo-ts-state".to_string()],
-                ["get", "update", "patch"].map(String::from).to_vec()
-            ),
-        ]
+        [(
+            vec!["demo-ts-state".to_string()],
+            ["get", "update", "patch"].map(String::from).to_vec()
+        )]
     );
 }
 

@@ -403,6 +403,7 @@ async fn reconcile_inner(
             )
             .await
             .map_err(kube_err("applying the change to the instance"))?;
+        ctx.metrics.selfconfig_applied();
         tracing::info!(instance = %target, requests = included.len(), "self-config change applied");
     }
     for (i, outcome) in included.iter().zip(the_plan.outcomes) {
@@ -671,6 +672,7 @@ async fn finish(
         Outcome::Failed(_) => (true, "Failed"),
     };
     ctx.event(request, warning, reason, outcome.message()).await;
+    ctx.metrics.selfconfig_request(outcome.phase());
     tracing::info!(request = %name, phase = outcome.phase(), message = outcome.message(), "self-config request finished");
     Ok(())
 }
