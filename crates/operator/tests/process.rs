@@ -242,7 +242,8 @@ async fn metrics_move_and_every_registered_family_is_updated() {
     let text = loop {
         let text = op.scrape();
         let running = format!("openclaw_instance_phase{{{good},phase=\"Running\"}}");
-        if sample(&text, "workqueue_retries_total{").unwrap_or(0.0) >= 1.0
+        // The instance controller's queue (the self-config controller has its own series).
+        if sample(&text, "workqueue_retries_total{name=\"openclawinstance\"}").unwrap_or(0.0) >= 1.0
             && sample(&text, &running) == Some(1.0)
         {
             break text;
@@ -280,7 +281,7 @@ async fn metrics_move_and_every_registered_family_is_updated() {
     )
     .is_some());
     assert_eq!(sample(&text, "openclaw_managed_instances "), Some(2.0));
-    assert!(sample(&text, "workqueue_adds_total{").unwrap() >= 2.0);
+    assert!(sample(&text, "workqueue_adds_total{name=\"openclawinstance\"}").unwrap() >= 2.0);
     assert!(text.contains("rest_client_requests_total{code=\"201\",method=\"POST\""));
 
     // Every family the operator registers has at least one sample.
