@@ -71,24 +71,6 @@ impl Drop for Webhooks {
     }
 }
 
-fn entry(name: &str, url: &str, resource: &str, ns: &str, policy: &str) -> Value {
-    json!({
-        "name": name,
-        "clientConfig": {"url": url},
-        "rules": [{
-            "apiGroups": ["openclaw.rocks"],
-            "apiVersions": ["v1alpha1"],
-            "operations": ["CREATE", "UPDATE"],
-            "resources": [resource],
-        }],
-        "failurePolicy": policy,
-        "sideEffects": "None",
-        "admissionReviewVersions": ["v1"],
-        "timeoutSeconds": 5,
-        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns}},
-    })
-}
-
 async fn webhooks(client: &Client, ns: &str) -> Webhooks {
     let name = format!("sc-{ns}");
     let addr = free_addr();
@@ -100,8 +82,8 @@ async fn webhooks(client: &Client, ns: &str) -> Webhooks {
             "kind": "ValidatingWebhookConfiguration",
             "metadata": {"name": name},
             "webhooks": [
-                entry("vopenclawinstance.openclaw.rocks", &url(VALIDATE_INSTANCE_PATH), "openclawinstances", ns, "Ignore"),
-                entry("vopenclawselfconfig.openclaw.rocks", &url(VALIDATE_SELF_CONFIG_PATH), "openclawselfconfigs", ns, "Ignore"),
+                testkit::webhook_entry("vopenclawinstance.openclaw.rocks", &url(VALIDATE_INSTANCE_PATH), "openclawinstances", ns, "Ignore"),
+                testkit::webhook_entry("vopenclawselfconfig.openclaw.rocks", &url(VALIDATE_SELF_CONFIG_PATH), "openclawselfconfigs", ns, "Ignore"),
             ],
         })))
         .await
@@ -112,8 +94,8 @@ async fn webhooks(client: &Client, ns: &str) -> Webhooks {
             "kind": "MutatingWebhookConfiguration",
             "metadata": {"name": name},
             "webhooks": [
-                entry("mopenclawinstance.openclaw.rocks", &url(MUTATE_INSTANCE_PATH), "openclawinstances", ns, "Ignore"),
-                entry("mopenclawselfconfig.openclaw.rocks", &url(MUTATE_SELF_CONFIG_PATH), "openclawselfconfigs", ns, "Fail"),
+                testkit::webhook_entry("mopenclawinstance.openclaw.rocks", &url(MUTATE_INSTANCE_PATH), "openclawinstances", ns, "Ignore"),
+                testkit::webhook_entry("mopenclawselfconfig.openclaw.rocks", &url(MUTATE_SELF_CONFIG_PATH), "openclawselfconfigs", ns, "Fail"),
             ],
         })))
         .await

@@ -267,24 +267,6 @@ async fn a_taken_port_is_an_error() {
 // ---------------------------------------------------------------------------------------------
 // Against the API server.
 
-fn webhook_entry(name: &str, url: &str, resource: &str, ns: &str, policy: &str) -> Value {
-    json!({
-        "name": name,
-        "clientConfig": {"url": url},
-        "rules": [{
-            "apiGroups": ["openclaw.rocks"],
-            "apiVersions": ["v1alpha1"],
-            "operations": ["CREATE", "UPDATE"],
-            "resources": [resource],
-        }],
-        "failurePolicy": policy,
-        "sideEffects": "None",
-        "admissionReviewVersions": ["v1"],
-        "timeoutSeconds": 5,
-        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns}},
-    })
-}
-
 fn configurations(name: &str, port: u16, ns: &str, policy: &str) -> (Value, Value) {
     let url = |path: &str| format!("https://127.0.0.1:{port}{path}");
     let validating = json!({
@@ -292,8 +274,8 @@ fn configurations(name: &str, port: u16, ns: &str, policy: &str) -> (Value, Valu
         "kind": "ValidatingWebhookConfiguration",
         "metadata": {"name": name},
         "webhooks": [
-            webhook_entry("vopenclawinstance.openclaw.rocks", &url(VALIDATE_INSTANCE_PATH), "openclawinstances", ns, policy),
-            webhook_entry("vopenclawselfconfig.openclaw.rocks", &url(VALIDATE_SELF_CONFIG_PATH), "openclawselfconfigs", ns, policy),
+            testkit::webhook_entry("vopenclawinstance.openclaw.rocks", &url(VALIDATE_INSTANCE_PATH), "openclawinstances", ns, policy),
+            testkit::webhook_entry("vopenclawselfconfig.openclaw.rocks", &url(VALIDATE_SELF_CONFIG_PATH), "openclawselfconfigs", ns, policy),
         ],
     });
     let mutating = json!({
@@ -301,7 +283,7 @@ fn configurations(name: &str, port: u16, ns: &str, policy: &str) -> (Value, Valu
         "kind": "MutatingWebhookConfiguration",
         "metadata": {"name": name},
         "webhooks": [
-            webhook_entry("mopenclawinstance.openclaw.rocks", &url(MUTATE_INSTANCE_PATH), "openclawinstances", ns, policy),
+            testkit::webhook_entry("mopenclawinstance.openclaw.rocks", &url(MUTATE_INSTANCE_PATH), "openclawinstances", ns, policy),
         ],
     });
     (validating, mutating)

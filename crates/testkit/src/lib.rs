@@ -348,3 +348,30 @@ pub async fn apply_instance(
         .await?;
     Ok(())
 }
+
+/// One entry of a webhook configuration for the operator's webhooks served on loopback (`url`),
+/// for `CREATE` and `UPDATE` of `resource`, limited to the namespace `ns` so that tests sharing
+/// the cluster never see each other's webhooks.
+pub fn webhook_entry(
+    name: &str,
+    url: &str,
+    resource: &str,
+    ns: &str,
+    policy: &str,
+) -> serde_json::Value {
+    serde_json::json!({
+        "name": name,
+        "clientConfig": {"url": url},
+        "rules": [{
+            "apiGroups": ["openclaw.rocks"],
+            "apiVersions": ["v1alpha1"],
+            "operations": ["CREATE", "UPDATE"],
+            "resources": [resource],
+        }],
+        "failurePolicy": policy,
+        "sideEffects": "None",
+        "admissionReviewVersions": ["v1"],
+        "timeoutSeconds": 5,
+        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns}},
+    })
+}

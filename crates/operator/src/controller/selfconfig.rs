@@ -113,6 +113,12 @@ impl Ctx {
         locks.entry(key.to_string()).or_default().clone()
     }
 
+    /// `SelfConfigDenied` on the instance, for a denial the plan did not already report.
+    async fn denied_on_instance(&self, instance: &OpenClawInstance, request: &str, why: &str) {
+        let note = format!("self-config request {request} denied: {why}");
+        self.event(instance, true, "SelfConfigDenied", &note).await;
+    }
+
     async fn event<K: Resource<DynamicType = ()>>(
         &self,
         object: &K,
@@ -299,17 +305,8 @@ async fn reconcile_inner(
             names.len(),
             limits.max_pending
         ));
-        ctx.event(
-            &instance,
-            true,
-            "SelfConfigDenied",
-            &format!(
-                "self-config request {} denied: {}",
-                request.name_any(),
-                outcome.message()
-            ),
-        )
-        .await;
+        ctx.denied_on_instance(&instance, &request.name_any(), outcome.message())
+            .await;
         finish(ctx, &request, Some(&instance), &outcome, now).await?;
         return Ok(Action::requeue(ctx.options.ttl));
     }
@@ -414,32 +411,16 @@ async fn reconcile_inner(
     for (warning, reason, note) in &the_plan.instance_events {
         ctx.event(&instance, *warning, reason, note).await;
     }
-    for (r, outcome) in batch.iter().zip(outcomes) {
-        if let Some(outcome) = outcome {
-            if matches!(outcome, Outcome::Denied(_)) && !included.contains(&index_of(&batch, r)) {
-                ctx.event(
-                    &instance,
-                    true,
-                    "SelfConfigDenied",
-                    &format!(
-                        "self-config request {} denied: {}",
-                        r.name_any(),
-                        outcome.message()
-                    ),
-                )
+    for (i, (r, outcome)) in batch.iter().zip(outcomes).enumerate() {
+        let Some(outcome) = outcome else { continue };
+        // Decided by the dry run, outside the plan that reported the others.
+        if !included.contains(&i) {
+            ctx.denied_on_instance(&instance, &r.name_any(), outcome.message())
                 .await;
-            }
-            finish(ctx, r, Some(&instance), &outcome, now).await?;
         }
+        finish(ctx, r, Some(&instance), &outcome, now).await?;
     }
     Ok(Action::requeue(ctx.options.ttl))
-}
-
-fn index_of(batch: &[OpenClawSelfConfig], r: &OpenClawSelfConfig) -> usize {
-    batch
-        .iter()
-        .position(|b| b.name_any() == r.name_any())
-        .unwrap_or(usize::MAX)
 }
 
 /// The requests waiting for `target`, oldest first (the fresh `request` among them).
