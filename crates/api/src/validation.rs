@@ -197,59 +197,6 @@ pub const KNOWN_PROVIDER_KEYS: &[&str] = &[
     "XAI_API_KEY",
 ];
 
-/// Top-level keys of `openclaw.json` as OpenClaw itself defines them.
-///
-/// Source: the JSON Schema printed by `openclaw config schema` of OpenClaw 2026.9.6 (the version
-/// the operator targets by default), whose root object is strict. The Go operator checked
-/// against a list of six keys (`mcpServers`, `skills`, `apiKeys`, ...) that OpenClaw never had,
-/// so it warned on every real config (`gateway`, `agents`, `channels`, ...).
-pub const OPENCLAW_TOP_LEVEL_KEYS: &[&str] = &[
-    "$schema",
-    "meta",
-    "env",
-    "wizard",
-    "diagnostics",
-    "logging",
-    "update",
-    "telemetry",
-    "browser",
-    "ui",
-    "secrets",
-    "auth",
-    "accessGroups",
-    "acp",
-    "models",
-    "nodeHost",
-    "agents",
-    "worktreeRoot",
-    "worktreeAcceleration",
-    "tools",
-    "security",
-    "bindings",
-    "broadcast",
-    "attachments",
-    "messages",
-    "tts",
-    "commands",
-    "approvals",
-    "session",
-    "cron",
-    "transcripts",
-    "hooks",
-    "channels",
-    "discovery",
-    "talk",
-    "gateway",
-    "cloudWorkers",
-    "desktop",
-    "memory",
-    "mcp",
-    "skills",
-    "plugins",
-    "surfaces",
-    "proxy",
-];
-
 /// Environment variables the operator sets itself; self-config requests may not touch them.
 pub const PROTECTED_ENV_VARS: &[&str] = &[
     "HOME",
@@ -576,6 +523,24 @@ fn no_digest(digest: Option<&String>) -> bool {
 /// Validate an OpenClawInstance; `old` is the stored object on update.
 pub fn validate(instance: &OpenClawInstance, old: Option<&OpenClawInstance>) -> Findings {
     let mut f = validate_spec(&instance.spec);
+    let skip = instance
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(SKIP_CONFIG_CHECK_ANNOTATION))
+        .is_some_and(|v| v == "true");
+    let schema = check_config_schema(&instance.spec);
+    f.warnings.extend(schema.warnings);
+    if skip {
+        if !schema.errors.is_empty() {
+            f.warn(format!(
+                "{SKIP_CONFIG_CHECK_ANNOTATION} is set: the config is not checked against OpenClaw's schema, which reports {}",
+                schema.errors.join("; ")
+            ));
+        }
+    } else {
+        f.errors.extend(schema.errors);
+    }
     if let Some(name) = instance.metadata.name.as_deref().filter(|n| !n.is_empty())
         && let Err(e) = k8s_names::dns1035_label(name)
     {
@@ -914,16 +879,6 @@ fn check_config(f: &mut Findings, spec: &OpenClawInstanceSpec) {
     let Some(config) = &spec.config else { return };
     let json5 = config.format.as_deref() == Some("json5");
     let merge = config.merge_mode.as_deref() == Some("merge");
-    if !json5 && let Some(raw) = &config.raw {
-        for key in raw.0.keys() {
-            if !OPENCLAW_TOP_LEVEL_KEYS.contains(&key.as_str()) {
-                f.warn(format!(
-                    "spec.config.raw: Unknown config key {key:?}: OpenClaw rejects unknown top-level keys (known: {})",
-                    OPENCLAW_TOP_LEVEL_KEYS.join(", ")
-                ));
-            }
-        }
-    }
     if json5 && config.raw.is_some() {
         f.error(
             "spec.config.format json5 requires configMapRef; inline spec.config.raw must be JSON",
@@ -961,6 +916,66 @@ fn check_config(f: &mut Findings, spec: &OpenClawInstanceSpec) {
             ));
         }
     }
+}
+
+/// Annotation on an `OpenClawInstance`: `"true"` skips checking its config against OpenClaw's
+/// own schema (in admission and in the controller). A way out should the embedded schema of a
+/// version be wrong about a config that OpenClaw accepts; the gateway still checks it at start.
+pub const SKIP_CONFIG_CHECK_ANNOTATION: &str = "openclaw.rocks/skip-config-check";
+
+/// The OpenClaw version the operator renders and checks an instance for, from its image tag
+/// (cluster defaults merged first); with the image tag it was read from.
+pub fn openclaw_target(spec: &OpenClawInstanceSpec) -> Option<(openclaw_versions::Target, String)> {
+    let image = spec.image.as_ref();
+    let tag = image
+        .and_then(|i| i.tag.as_deref())
+        .unwrap_or(crate::DEFAULT_IMAGE_TAG)
+        .to_string();
+    openclaw_versions::target(&tag).map(|t| (t, tag))
+}
+
+/// `spec.config.raw` against the JSON Schema of the instance's OpenClaw version
+/// (`openclaw config schema`, embedded per supported version): every issue OpenClaw would report
+/// at start is an error here, with OpenClaw's path and message. A version older than every
+/// supported one is not checked (a warning says so); an unknown version is checked as the newest.
+/// External configs (`configMapRef`) are checked by the controller, after enrichment.
+pub fn check_config_schema(spec: &OpenClawInstanceSpec) -> Findings {
+    let mut f = Findings::default();
+    let Some((target, tag)) = openclaw_target(spec) else {
+        return f;
+    };
+    if let Some(note) = target.note(&tag) {
+        f.warn_at("spec.image.tag", note);
+    }
+    let Some(config) = &spec.config else { return f };
+    let Some(raw) = &config.raw else { return f };
+    if config.config_map_ref.is_some() || config.format.as_deref() == Some("json5") {
+        return f;
+    }
+    if !target.enforce_schema() {
+        return f;
+    }
+    let version = target.supported.as_str();
+    match target.supported.schema() {
+        Ok(schema) => {
+            for issue in schema.check(&serde_json::Value::Object(raw.0.clone())) {
+                let field = if issue.path == openclaw_versions::schema_root() {
+                    "spec.config.raw".to_string()
+                } else {
+                    format!("spec.config.raw.{}", issue.path)
+                };
+                f.error_at(
+                    &field,
+                    format!(
+                        "{} (OpenClaw {version} rejects this config at {})",
+                        issue.message, issue.path
+                    ),
+                );
+            }
+        }
+        Err(e) => f.warn(format!("spec.config.raw was not checked: {e}")),
+    }
+    f
 }
 
 fn check_availability(f: &mut Findings, spec: &OpenClawInstanceSpec) {

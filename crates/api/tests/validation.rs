@@ -31,13 +31,25 @@ fn merge(into: &mut Value, patch: &Value) {
     }
 }
 
+/// The base spec with `patch` merged in; `"__skip": true` in the patch sets the
+/// skip-config-check annotation instead.
 fn instance_with(patch: &Value) -> OpenClawInstance {
     let mut spec = base();
-    merge(&mut spec, patch);
+    let mut patch = patch.clone();
+    let skip = patch
+        .as_object_mut()
+        .and_then(|p| p.remove("__skip"))
+        .is_some();
+    merge(&mut spec, &patch);
+    let annotations = if skip {
+        json!({ openclaw_api::validation::SKIP_CONFIG_CHECK_ANNOTATION: "true" })
+    } else {
+        json!({})
+    };
     serde_json::from_value(json!({
         "apiVersion": "openclaw.rocks/v1alpha1",
         "kind": "OpenClawInstance",
-        "metadata": {"name": "t", "namespace": "ns"},
+        "metadata": {"name": "t", "namespace": "ns", "annotations": annotations},
         "spec": spec,
     }))
     .expect("test instance deserializes")
@@ -109,6 +121,12 @@ fn base_spec_is_clean() {
 #[case::aws_skill(json!({"workspace": {"additionalWorkspaces": [{"name": "a", "skills": ["b c"]}]}}), json!({"workspace": {"additionalWorkspaces": [{"name": "a", "skills": ["b-c"]}]}}), "skills[0]")]
 #[case::aws_skill_dup(json!({"workspace": {"additionalWorkspaces": [{"name": "a", "skills": ["s", "s"]}]}}), json!({"workspace": {"additionalWorkspaces": [{"name": "a", "skills": ["s"]}, {"name": "b", "skills": ["s"]}]}}), "duplicated within the workspace")]
 #[case::image_empty_tag(json!({"image": {"tag": ""}}), json!({"image": {"tag": "", "digest": "sha256:0"}}), "one of tag or digest")]
+#[case::unknown_config_key(json!({"config": {"raw": {"mcpServers": {}}}}), json!({"config": {"raw": {"gateway": {}, "agents": {}, "channels": {}, "session": {}, "mcp": {}}}}), "spec.config.raw: Unrecognized key: \"mcpServers\" (OpenClaw 2026.9.6 rejects this config at <root>)")]
+#[case::unknown_nested_key(json!({"config": {"raw": {"agents": {"defaults": {"bogus": 1}}}}}), json!({"config": {"raw": {"agents": {"defaults": {}}}}}), "spec.config.raw.agents.defaults: Unrecognized key: \"bogus\"")]
+#[case::nested_type(json!({"config": {"raw": {"gateway": {"port": "18789"}}}}), json!({"config": {"raw": {"gateway": {"port": 18789}}}}), "spec.config.raw.gateway.port: Invalid input: expected number, received string")]
+#[case::key_only_in_a_newer_version(json!({"image": {"tag": "2026.7.35"}, "config": {"raw": {"gateway": {"publicOrigin": "https://agent.example.com"}}}}), json!({"image": {"tag": "2026.9.6"}, "config": {"raw": {"gateway": {"publicOrigin": "https://agent.example.com"}}}}), "Unrecognized key: \"publicOrigin\" (OpenClaw 2026.7.35")]
+#[case::key_only_in_an_older_version(json!({"image": {"tag": "2026.9.6"}, "config": {"raw": {"gateway": {"handshakeTimeoutMs": 10000}}}}), json!({"image": {"tag": "2026.7.35"}, "config": {"raw": {"gateway": {"handshakeTimeoutMs": 10000}}}}), "Unrecognized key: \"handshakeTimeoutMs\"")]
+#[case::unknown_version_is_checked_as_newest(json!({"image": {"tag": "2027.1.1"}, "config": {"raw": {"gateway": {"handshakeTimeoutMs": 10000}}}}), json!({"image": {"tag": "2026.8.2"}, "config": {"raw": {"gateway": {"handshakeTimeoutMs": 10000}}}}), "handshakeTimeoutMs")]
 fn error_cases(#[case] bad: Value, #[case] good: Value, #[case] needle: &str) {
     let f = check(bad.clone());
     assert!(
@@ -140,8 +158,8 @@ fn error_cases(#[case] bad: Value, #[case] good: Value, #[case] needle: &str) {
 #[case::latest_tag(json!({"image": {"tag": "latest"}}), json!({"image": {"tag": "latest", "digest": "sha256:1"}}), "mutable")]
 #[case::latest_by_default(json!({"image": null}), json!({"image": {"tag": "2026.9.6"}}), "mutable")]
 #[case::auto_update_digest(json!({"autoUpdate": {"enabled": true}, "image": {"digest": "sha256:1"}}), json!({"autoUpdate": {"enabled": true}}), "updates are skipped")]
-#[case::unknown_config_key(json!({"config": {"raw": {"mcpServers": {}}}}), json!({"config": {"raw": {"gateway": {}, "agents": {}, "channels": {}, "session": {}, "mcp": {}}}}), "Unknown config key \"mcpServers\"")]
-#[case::unknown_key_json5_skipped(json!({"config": {"raw": {"bogus": 1}}}), json!({"config": {"format": "json5", "configMapRef": {"name": "c"}}}), "Unknown config key")]
+#[case::older_than_supported(json!({"image": {"tag": "2026.2.3"}}), json!({"image": {"tag": "2026.9.6"}}), "older than the oldest supported version")]
+#[case::skip_config_check(json!({"config": {"raw": {"bogus": 1}}, "__skip": true}), json!({"config": {"raw": {"gateway": {}}}}), "is not checked against OpenClaw's schema")]
 #[case::backup_timeout(json!({"backup": {"timeout": "forever"}}), json!({"backup": {"timeout": "1h"}}), "not a Go duration")]
 #[case::backup_timeout_clamp(json!({"backup": {"timeout": "1m"}}), json!({"backup": {"timeout": "5m"}}), "clamped")]
 fn warning_cases(#[case] warned: Value, #[case] quiet: Value, #[case] needle: &str) {

@@ -679,6 +679,26 @@ async fn run_webhook_scenario(client: Client, ns: String, config_name: String) {
             "spec.skills[0]",
             "\"bad skill!\": invalid character ' '",
         ),
+        // A config OpenClaw would refuse at start, checked with its own schema of the
+        // instance's version (clean_spec pins 2026.9.6), at any depth, in OpenClaw's words.
+        (
+            "confignested",
+            json!({"config": {"raw": {"agents": {"defaults": {"bogus": 1}}}}}),
+            "spec.config.raw.agents.defaults",
+            "Unrecognized key: \"bogus\" (OpenClaw 2026.9.6 rejects this config at agents.defaults)",
+        ),
+        (
+            "configtop",
+            json!({"config": {"raw": {"notAKey": 1}}}),
+            "spec.config.raw",
+            "Unrecognized key: \"notAKey\"",
+        ),
+        (
+            "configtype",
+            json!({"config": {"raw": {"gateway": {"port": "18789"}}}}),
+            "spec.config.raw.gateway.port",
+            "Invalid input: expected number, received string",
+        ),
     ];
     for (what, extra, field, expected) in &later {
         let status = rejection_status(
@@ -811,7 +831,6 @@ async fn run_webhook_scenario(client: Client, ns: String, config_name: String) {
                 "containerSecurityContext": {"allowPrivilegeEscalation": true, "readOnlyRootFilesystem": false},
             },
             "chromium": {"enabled": true},
-            "config": {"raw": {"notAKey": 1}},
         },
     });
     let (status, warnings) = create_with_warnings(&client, &ns, &warned).await;
@@ -824,7 +843,7 @@ async fn run_webhook_scenario(client: Client, ns: String, config_name: String) {
         "readOnlyRootFilesystem is disabled",
         "Chromium sidecar image is not pinned by digest",
         "No AI provider API keys detected",
-        "Unknown config key \\\"notAKey\\\"",
+        "names no OpenClaw version; the operator assumes the newest supported version",
     ] {
         assert!(
             warnings

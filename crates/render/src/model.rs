@@ -42,6 +42,9 @@ pub struct Model<'a> {
     pub observed: &'a Observed,
     /// The instance's labels (the backup tenant label).
     pub labels: Option<std::collections::BTreeMap<String, String>>,
+    /// `openclaw.rocks/skip-config-check: "true"`: the rendered config is not checked against
+    /// OpenClaw's schema.
+    pub skip_config_check: bool,
 }
 
 pub(crate) fn non_empty(s: Option<&String>) -> Option<&str> {
@@ -74,9 +77,35 @@ impl<'a> Model<'a> {
             namespace: namespace.to_string(),
             uid: uid.to_string(),
             labels: meta.labels.clone(),
+            skip_config_check: meta
+                .annotations
+                .as_ref()
+                .and_then(|a| a.get(openclaw_api::validation::SKIP_CONFIG_CHECK_ANNOTATION))
+                .is_some_and(|v| v == "true"),
             spec: apply_cluster_defaults(&instance.spec, observed.cluster_defaults.as_ref()),
             observed,
         })
+    }
+
+    /// The OpenClaw version the instance runs, as far as its image tag says (cluster defaults
+    /// merged): the supported version whose behaviour and config schema apply, and the tag.
+    pub fn openclaw(&self) -> Option<(openclaw_versions::Target, String)> {
+        openclaw_api::validation::openclaw_target(&self.spec)
+    }
+
+    /// Whether the instance's OpenClaw version knows the config key at `path` (so the operator
+    /// may add it). True when no schema is at hand.
+    pub fn openclaw_accepts(&self, path: &[&str]) -> bool {
+        self.openclaw()
+            .and_then(|(t, _)| t.supported.schema().ok())
+            .is_none_or(|s| s.accepts(path))
+    }
+
+    /// The gateway serves `/startupz` (OpenClaw 2026.8.1 and later; the newest behaviour when
+    /// the version is unknown).
+    pub fn openclaw_has_startupz(&self) -> bool {
+        self.openclaw()
+            .is_none_or(|(t, _)| t.supported.has_startupz())
     }
 
     /// `observability.metrics`, when set.

@@ -1,16 +1,20 @@
-//! Conformance of the rendered config with the real OpenClaw (`testkit::openclaw`).
+//! Conformance of the rendered config with the real OpenClaw (`testkit::openclaw`), for every
+//! version in `hack/openclaw/versions` (the version matrix):
 //!
 //! - Every sample instance (`config/samples/*.yaml` and `../shared/compat/samples/*instance*.yaml`)
-//!   and the minimal sample with each core feature toggle: render, take `openclaw.json` from the
-//!   `<name>-config` ConfigMap and run `openclaw config validate` for every version in
-//!   `hack/openclaw/versions`. The rendered config must be valid, except for issues that the
-//!   user's own `spec.config.raw` already has on its own (the Go operator's full sample sets
-//!   `agents.defaults.sandbox: true`, which OpenClaw 2026.9.6 rejects): the operator may not add
-//!   a single issue. The rendered `nginx.conf` must pass `nginx -t`.
-//! - A smoke test: the minimal sample's `openclaw.json` runs a real gateway (token from
-//!   `OPENCLAW_GATEWAY_TOKEN`, as the pod gets it) behind nginx running the rendered
-//!   `nginx.conf`; `/healthz` and `/readyz` answer through the proxy port 18790, and only the
-//!   token is accepted there.
+//!   and the minimal sample with each core feature toggle, rendered **for each version** (its
+//!   image tag set to it): take `openclaw.json` from the `<name>-config` ConfigMap and run that
+//!   version's `openclaw config validate`. The rendered config must be valid, except for issues
+//!   that the user's own `spec.config.raw` already has on its own: the operator may not add a
+//!   single issue. When the renderer refuses a case (OpenClaw's schema rejects its config), that
+//!   version's CLI must reject the user's config too (the Go operator's full sample sets
+//!   `agents.defaults.sandbox: true`, which OpenClaw 2026.9 rejects). The rendered `nginx.conf`
+//!   must pass `nginx -t`.
+//! - A smoke test per version: the minimal sample's `openclaw.json` runs a real gateway (token
+//!   from `OPENCLAW_GATEWAY_TOKEN`, as the pod gets it) behind nginx running the rendered
+//!   `nginx.conf`; `/healthz` and `/readyz` answer through the proxy port 18790, `/startupz`
+//!   answers exactly on the versions the startup probe uses it for, and only the token is
+//!   accepted.
 //!
 //! Skipped when `hack/openclaw/install.sh` has not run, unless OPENCLAW_REQUIRE_RUNTIME is set.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
@@ -185,15 +189,22 @@ struct Output {
     user_raw: Option<Value>,
 }
 
-/// Renders `instance` (namespace `default` and a fixed uid when it has none, as the API server
-/// would give them) with the operator-generated token, unless the instance brings its own token
-/// Secret.
-fn render_case(name: &str, mut instance: Value) -> Output {
+/// Renders `instance` for OpenClaw `version` (its image tag set to it; namespace `default` and a
+/// fixed uid when it has none, as the API server would give them) with the operator-generated
+/// token, unless the instance brings its own token Secret. `Err` carries the renderer's refusal.
+fn render_case(name: &str, mut instance: Value, version: &str) -> Result<Output, String> {
     if instance["metadata"]["namespace"].is_null() {
         instance["metadata"]["namespace"] = json!("default");
     }
     if instance["metadata"]["uid"].is_null() {
         instance["metadata"]["uid"] = json!("00000000-0000-4000-8000-000000000001");
+    }
+    if !instance["spec"]["image"].is_object() {
+        instance["spec"]["image"] = json!({});
+    }
+    instance["spec"]["image"]["tag"] = json!(version);
+    if let Some(image) = instance["spec"]["image"].as_object_mut() {
+        image.remove("digest");
     }
     let user_raw = instance["spec"]["config"]["raw"].clone();
     let own_secret = !instance["spec"]["gateway"]["existingSecret"].is_null();
@@ -203,7 +214,7 @@ fn render_case(name: &str, mut instance: Value) -> Output {
         gateway_token: (!own_secret).then(|| TOKEN.to_owned()),
         ..Observed::default()
     };
-    let rendered = render(&instance, &observed).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let rendered = render(&instance, &observed).map_err(|e| e.to_string())?;
     let cm_name = format!(
         "{}-config",
         instance.metadata.name.clone().unwrap_or_default()
@@ -218,14 +229,14 @@ fn render_case(name: &str, mut instance: Value) -> Output {
         })
         .unwrap_or_else(|| panic!("{name}: no ConfigMap {cm_name}"));
     let data = cm.data.clone().unwrap_or_default();
-    Output {
+    Ok(Output {
         openclaw_json: data
             .get("openclaw.json")
             .cloned()
             .unwrap_or_else(|| panic!("{name}: {cm_name} has no openclaw.json")),
         nginx_conf: data.get("nginx.conf").cloned(),
         user_raw: (!user_raw.is_null()).then_some(user_raw),
-    }
+    })
 }
 
 fn issue_set(report: &ValidateReport) -> BTreeSet<(String, String)> {
@@ -236,8 +247,30 @@ fn issue_set(report: &ValidateReport) -> BTreeSet<(String, String)> {
         .collect()
 }
 
-/// Validates one rendered config with one version; `Err` says why it does not conform.
-fn check(oc: &OpenClaw, name: &str, out: &Output) -> Result<(), String> {
+/// Renders one case for one version and validates it with that version; `Err` says why it does
+/// not conform. A case the renderer refuses must be one OpenClaw refuses too: its user config
+/// (`spec.config.raw`) fails `openclaw config validate` of the same version.
+fn check(oc: &OpenClaw, name: &str, instance: &Value) -> Result<(), String> {
+    let out = match render_case(name, instance.clone(), oc.version()) {
+        Ok(out) => out,
+        Err(refusal) => {
+            let raw = &instance["spec"]["config"]["raw"];
+            let report = oc
+                .validate_config(&raw.to_string())
+                .map_err(|e| format!("{name} @ {}: {e}", oc.version()))?;
+            if raw.is_null() || report.valid {
+                return Err(format!(
+                    "{name} @ {}: the renderer refused a config OpenClaw accepts: {refusal}",
+                    oc.version()
+                ));
+            }
+            eprintln!(
+                "{name} @ {}: refused, as OpenClaw refuses it: {refusal}",
+                oc.version()
+            );
+            return Ok(());
+        }
+    };
     let report = oc
         .validate_config(&out.openclaw_json)
         .map_err(|e| format!("{name} @ {}: {e}", oc.version()))?;
@@ -280,34 +313,26 @@ fn every_sample_and_toggle_renders_a_config_openclaw_accepts() {
     };
     let cases = cases();
     assert!(cases.len() > toggles().len(), "no samples found");
-    let rendered: Vec<(String, Output)> = cases
-        .into_iter()
-        .map(|(name, instance)| {
-            let out = render_case(&name, instance);
-            (name, out)
-        })
-        .collect();
-
     eprintln!(
-        "validating {} rendered configs with OpenClaw {:?}",
-        rendered.len(),
+        "rendering and validating {} cases for OpenClaw {:?}",
+        cases.len(),
         runtimes.iter().map(OpenClaw::version).collect::<Vec<_>>()
     );
     // Two workers: each `openclaw config validate` keeps a core busy for about 2 s.
     let failures = Mutex::new(Vec::new());
-    let jobs: Vec<(&OpenClaw, &(String, Output))> = runtimes
+    let jobs: Vec<(&OpenClaw, &(String, Value))> = runtimes
         .iter()
-        .flat_map(|oc| rendered.iter().map(move |case| (oc, case)))
+        .flat_map(|oc| cases.iter().map(move |case| (oc, case)))
         .collect();
     let next = Mutex::new(jobs.iter());
     std::thread::scope(|s| {
         for _ in 0..2 {
             s.spawn(|| {
                 loop {
-                    let Some((oc, (name, out))) = next.lock().unwrap().next().copied() else {
+                    let Some((oc, (name, instance))) = next.lock().unwrap().next().copied() else {
                         break;
                     };
-                    if let Err(e) = check(oc, name, out) {
+                    if let Err(e) = check(oc, name, instance) {
                         failures.lock().unwrap().push(e);
                     }
                 }
@@ -330,8 +355,11 @@ fn every_rendered_nginx_conf_passes_nginx_t() {
         return;
     }
     let mut checked = 0;
+    let newest = openclaw::openclaw_versions()[0].clone();
     for (name, instance) in cases() {
-        let out = render_case(&name, instance);
+        let Ok(out) = render_case(&name, instance, &newest) else {
+            continue;
+        };
         if let Some(conf) = out.nginx_conf {
             openclaw::check_nginx_conf(&conf).unwrap_or_else(|e| panic!("{name}: {e}\n{conf}"));
             checked += 1;
@@ -349,12 +377,13 @@ fn minimal_sample_serves_probes_through_the_rendered_proxy() {
     if !openclaw::nginx_or_skip() {
         return;
     }
-    let out = render_case("minimal", minimal_sample());
-    let nginx_conf = out
-        .nginx_conf
-        .expect("the minimal sample runs the gateway proxy");
     let env = [("OPENCLAW_GATEWAY_TOKEN".to_owned(), TOKEN.to_owned())];
     for oc in &runtimes {
+        let out = render_case("minimal", minimal_sample(), oc.version())
+            .unwrap_or_else(|e| panic!("{}: {e}", oc.version()));
+        let nginx_conf = out
+            .nginx_conf
+            .expect("the minimal sample runs the gateway proxy");
         let mut gateway = oc
             .start_gateway(&out.openclaw_json, &env)
             .unwrap_or_else(|e| {
@@ -375,6 +404,23 @@ fn minimal_sample_serves_probes_through_the_rendered_proxy() {
         assert_eq!(ready["failing"], json!([]), "{}: {ready}", oc.version());
         let ready = openclaw::get_json(PROXY_PORT, "/readyz", Some(TOKEN)).unwrap();
         assert_eq!(ready["ready"], true, "{}: {ready}", oc.version());
+        // The startup probe asks /startupz only where the gateway serves it; elsewhere the
+        // Control UI's catch-all answers (not the JSON the probe looks for).
+        let has_startupz = openclaw_versions::supported()
+            .iter()
+            .find(|s| s.as_str() == oc.version())
+            .is_some_and(|s| s.has_startupz());
+        let startupz = openclaw::get_json(PROXY_PORT, "/startupz", Some(TOKEN));
+        if has_startupz {
+            let started = startupz.unwrap_or_else(|e| panic!("{}: /startupz: {e}", oc.version()));
+            assert_eq!(started["ok"], true, "{}: {started}", oc.version());
+        } else {
+            assert!(
+                startupz.as_ref().map_or(true, |v| v["ok"] != true),
+                "{}: /startupz answered {startupz:?} although the version predates it",
+                oc.version()
+            );
+        }
 
         assert!(
             openclaw::token_accepted(PROXY_PORT, Some(TOKEN)).unwrap(),

@@ -825,14 +825,14 @@ fn invalid_workspace_paths_are_skipped() {
 #[test]
 fn rendering_is_deterministic() {
     let i = minimal_with(json!({"workspace": {"initialFiles": {"b": "1", "a": "2"}},
-        "config": {"raw": {"z": 1, "a": {"y": 2, "b": 3}}}}));
+        "config": {"raw": {"tools": {}, "agents": {"defaults": {}}}}}));
     let a = render_ok(&i, &observed());
     let b = render_ok(&i.clone(), &observed());
     assert_eq!(a, b);
     assert_eq!(to_yaml(&a), to_yaml(&b));
     let text = &config_map(&a, "-config").data.as_ref().unwrap()["openclaw.json"];
-    let a_pos = text.find("\"a\"").unwrap();
-    let z_pos = text.find("\"z\"").unwrap();
+    let a_pos = text.find("\"agents\"").unwrap();
+    let z_pos = text.find("\"tools\"").unwrap();
     assert!(a_pos < z_pos, "keys sorted");
 }
 

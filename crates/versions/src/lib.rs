@@ -17,7 +17,12 @@ mod supported;
 use std::fmt;
 use std::sync::OnceLock;
 
-pub use schema::{Issue, Schema, SchemaError};
+pub use schema::{Issue, ROOT, Schema, SchemaError};
+
+/// OpenClaw's name of the config's root in an issue's path (`<root>`).
+pub fn schema_root() -> &'static str {
+    ROOT
+}
 
 /// An OpenClaw release: calendar versioning `YYYY.M.P`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -451,20 +451,15 @@ pub fn plan(instance: &OpenClawInstance, requests: &[Request<'_>]) -> Plan {
     }
 }
 
-/// What makes a spec unacceptable for self-configuration: the admission errors, and the
-/// findings about `spec.config.raw` that admission only warns about (for compatibility with
-/// existing manifests) although OpenClaw refuses such a config and the pod would crash-loop.
+/// What makes a spec unacceptable for self-configuration: the admission errors, and every issue
+/// OpenClaw's own schema (of the instance's version) finds in `spec.config.raw`, at any depth,
+/// so a patch the gateway would refuse is never applied. An agent's change is checked even when
+/// the instance skips the schema check (`openclaw.rocks/skip-config-check`).
 fn rejections(spec: &OpenClawInstanceSpec) -> BTreeSet<String> {
-    let findings = validation::validate_spec(spec);
-    findings
+    validation::validate_spec(spec)
         .errors
         .into_iter()
-        .chain(
-            findings
-                .warnings
-                .into_iter()
-                .filter(|w| w.starts_with("spec.config.raw")),
-        )
+        .chain(validation::check_config_schema(spec).errors)
         .collect()
 }
 

@@ -338,6 +338,30 @@ fn config_patches_merge_and_only_the_patched_leaves_are_applied() {
         p.outcomes
     );
     assert!(p.apply.is_none());
+    // So does an unknown key deeper down, or a value of the wrong type: OpenClaw's own schema
+    // (of the instance's version) names the path.
+    for (patch, needle) in [
+        (
+            json!({"agents": {"defaults": {"bogus": 1}}}),
+            "spec.config.raw.agents.defaults: Unrecognized key: \"bogus\"",
+        ),
+        (
+            json!({"channels": {"telegram": {"botToken": 5}}}),
+            "spec.config.raw.channels.telegram.botToken",
+        ),
+        (
+            json!({"logging": {"level": "verbose"}}),
+            "spec.config.raw.logging.level",
+        ),
+    ] {
+        let p = run(&i, &[request("r", json!({ "configPatch": patch }))]);
+        assert!(
+            matches!(&p.outcomes[0], Outcome::Denied(m) if m.contains(needle)),
+            "{needle}: {:?}",
+            p.outcomes
+        );
+        assert!(p.apply.is_none());
+    }
     // Nulls and ConfigMap-sourced config.
     let p = run(
         &i,

@@ -43,6 +43,28 @@ pub struct Inputs {
     pub origins: Vec<String>,
     /// `spec.gateway.controlUiOrigins` is set (for the warning when the user's config wins).
     pub explicit_origins: bool,
+    /// The operator's keys ([`KEYS`]) that the instance's OpenClaw version does not know: they
+    /// are not added.
+    pub unknown_keys: Vec<&'static str>,
+}
+
+/// Every key the enrichment may add, as a dotted path: each is added only when the instance's
+/// OpenClaw version knows it (its config schema says so), so an added key can never stop the
+/// gateway.
+pub const KEYS: &[&str] = &[
+    "gateway.mode",
+    "gateway.auth.mode",
+    "gateway.auth.token",
+    "gateway.controlUi.dangerouslyDisableDeviceAuth",
+    "gateway.controlUi.allowedOrigins",
+    "gateway.bind",
+    "gateway.trustedProxies",
+];
+
+impl Inputs {
+    fn knows(&self, key: &str) -> bool {
+        !self.unknown_keys.contains(&key)
+    }
 }
 
 /// How the gateway authenticates after enrichment, as far as the operator needs to know.
@@ -108,21 +130,32 @@ pub fn enrich(
     let Some(gateway) = object(config, "gateway", "gateway", warnings) else {
         return Auth::Token;
     };
-    set_default(gateway, "mode", Value::from("local"));
-    let auth = if inputs.token {
+    if inputs.knows("gateway.mode") {
+        set_default(gateway, "mode", Value::from("local"));
+    }
+    let auth = if inputs.token
+        && inputs.knows("gateway.auth.mode")
+        && inputs.knows("gateway.auth.token")
+    {
         gateway_auth(gateway, warnings)
     } else {
         auth_of(gateway)
     };
-    if let Some(ui) = object(gateway, "controlUi", "gateway.controlUi", warnings) {
-        set_default(ui, "dangerouslyDisableDeviceAuth", Value::Bool(true));
-        if ui.contains_key("allowedOrigins") {
+    let device_auth = inputs.knows("gateway.controlUi.dangerouslyDisableDeviceAuth");
+    let origins = inputs.knows("gateway.controlUi.allowedOrigins");
+    if (device_auth || origins)
+        && let Some(ui) = object(gateway, "controlUi", "gateway.controlUi", warnings)
+    {
+        if device_auth {
+            set_default(ui, "dangerouslyDisableDeviceAuth", Value::Bool(true));
+        }
+        if origins && ui.contains_key("allowedOrigins") {
             if inputs.explicit_origins {
                 warnings.push(
                     "spec.gateway.controlUiOrigins is ignored: openclaw.json sets gateway.controlUi.allowedOrigins itself".to_string(),
                 );
             }
-        } else {
+        } else if origins {
             ui.insert(
                 "allowedOrigins".to_string(),
                 Value::from(inputs.origins.clone()),
@@ -130,7 +163,9 @@ pub fn enrich(
         }
     }
     let bind = if inputs.proxy { "loopback" } else { "lan" };
-    set_default(gateway, "bind", Value::from(bind));
+    if inputs.knows("gateway.bind") {
+        set_default(gateway, "bind", Value::from(bind));
+    }
     if !inputs.proxy
         && let Some(Value::String(b)) = gateway.get("bind")
         && matches!(b.as_str(), "loopback" | "127.0.0.1" | "localhost")
@@ -138,6 +173,9 @@ pub fn enrich(
         warnings.push(format!(
             "GatewayBindConflict: openclaw.json sets gateway.bind to {b:?} but the gateway proxy is disabled (spec.gateway.enabled: false), so the Service cannot reach the gateway"
         ));
+    }
+    if !inputs.knows("gateway.trustedProxies") {
+        return auth;
     }
     match gateway
         .entry("trustedProxies".to_string())
@@ -200,7 +238,41 @@ mod tests {
             token: true,
             origins: default_origins(&[], &[]),
             explicit_origins: false,
+            unknown_keys: Vec::new(),
         }
+    }
+
+    #[test]
+    fn keys_the_version_does_not_know_are_not_added() {
+        let all: Vec<&'static str> = vec![
+            "gateway.mode",
+            "gateway.auth.mode",
+            "gateway.auth.token",
+            "gateway.controlUi.dangerouslyDisableDeviceAuth",
+            "gateway.controlUi.allowedOrigins",
+            "gateway.bind",
+            "gateway.trustedProxies",
+        ];
+        assert_eq!(all, KEYS);
+        let none = Inputs {
+            unknown_keys: all,
+            ..inputs()
+        };
+        let (v, auth, w) = run(json!({}), &none);
+        assert_eq!(v, json!({"gateway": {}}));
+        assert_eq!(auth, Auth::Token);
+        assert!(w.is_empty(), "{w:?}");
+        let no_origins = Inputs {
+            unknown_keys: vec!["gateway.controlUi.allowedOrigins", "gateway.mode"],
+            ..inputs()
+        };
+        let (v, _, _) = run(json!({}), &no_origins);
+        assert_eq!(
+            v["gateway"]["controlUi"],
+            json!({"dangerouslyDisableDeviceAuth": true})
+        );
+        assert!(v["gateway"].get("mode").is_none());
+        assert_eq!(v["gateway"]["bind"], "loopback");
     }
 
     fn run(config: Value, inputs: &Inputs) -> (Value, Auth, Vec<String>) {

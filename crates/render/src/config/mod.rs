@@ -113,6 +113,64 @@ fn kind(v: &Value) -> &'static str {
     }
 }
 
+/// Checks the enriched config against OpenClaw's own schema for the instance's version: a config
+/// the gateway would refuse is not rendered (the instance reports it and what runs is kept).
+/// Issues the user's config has on its own are the user's; any other issue would come from the
+/// operator's additions and is reported as such. Skipped for versions older than every supported
+/// one, and with `openclaw.rocks/skip-config-check: "true"`. The version note (a tag that is not
+/// exactly a supported version) becomes a warning.
+fn check_schema(
+    m: &Model,
+    user: &Value,
+    config: &Value,
+    warnings: &mut Vec<String>,
+) -> Result<(), RenderError> {
+    let Some((target, tag)) = m.openclaw() else {
+        return Ok(());
+    };
+    if let Some(note) = target.note(&tag) {
+        warnings.push(format!("spec.image.tag: {note}"));
+    }
+    if m.skip_config_check || !target.enforce_schema() {
+        return Ok(());
+    }
+    let version = target.supported.as_str();
+    let schema = match target.supported.schema() {
+        Ok(s) => s,
+        Err(e) => {
+            warnings.push(format!("openclaw.json was not checked: {e}"));
+            return Ok(());
+        }
+    };
+    let issues = schema.check(config);
+    if issues.is_empty() {
+        return Ok(());
+    }
+    let users = schema.check(user);
+    let source = match m.config().and_then(|c| c.config_map_ref.as_ref()) {
+        Some(r) => format!("ConfigMap {:?}", r.name),
+        None => "spec.config.raw".to_string(),
+    };
+    let (theirs, ours): (Vec<_>, Vec<_>) = issues.iter().partition(|i| users.contains(i));
+    let list = |v: &[&openclaw_versions::Issue]| {
+        v.iter()
+            .map(|i| format!("{}: {}", i.path, i.message))
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    if !theirs.is_empty() {
+        return Err(RenderError::InvalidConfig(format!(
+            "OpenClaw {version} rejects the config from {source}: {} (the gateway would not start; fix the config, or set the annotation {} if OpenClaw accepts it)",
+            list(&theirs),
+            openclaw_api::validation::SKIP_CONFIG_CHECK_ANNOTATION
+        )));
+    }
+    Err(RenderError::InvalidConfig(format!(
+        "OpenClaw {version} would reject what the operator adds to openclaw.json: {} (an operator bug; please report it)",
+        list(&ours)
+    )))
+}
+
 /// Render the config ConfigMap's data.
 pub fn render(m: &Model, warnings: &mut Vec<String>) -> Result<RenderedConfig, RenderError> {
     // Ingress hosts, then the features' (the HTTPRoute's host names; https: TLS ends at the
@@ -124,13 +182,21 @@ pub fn render(m: &Model, warnings: &mut Vec<String>) -> Result<RenderedConfig, R
         token: true,
         origins: enrich::default_origins(&hosts, &m.control_ui_origins()),
         explicit_origins: !m.control_ui_origins().is_empty(),
+        unknown_keys: enrich::KEYS
+            .iter()
+            .copied()
+            .filter(|k| !m.openclaw_accepts(&k.split('.').collect::<Vec<_>>()))
+            .collect(),
     };
     let mut mode = m.merge_mode();
     let (openclaw_json, auth) = match base(m, warnings)? {
         Base::Object(mut map) => {
+            let user = map.clone();
             let auth = enrich::enrich(&mut map, &inputs, warnings);
             crate::features::enrich(m, &mut map, warnings);
-            (json::pretty(&Value::Object(map)), auth)
+            let config = Value::Object(map);
+            check_schema(m, &Value::Object(user), &config, warnings)?;
+            (json::pretty(&config), auth)
         }
         Base::Verbatim(text) => {
             if mode == MergeMode::Merge {

@@ -296,8 +296,17 @@ fn service_port(name: &str) -> ServicePort {
     k8s_service_port(name, CDP_PORT, CDP_PORT, "TCP")
 }
 
+/// Accent colours of the profiles the operator declares, for OpenClaw versions that require one
+/// per profile (up to 2026.7; 2026.9 dropped the key and rejects it).
+const PROFILE_COLORS: [(&str, &str); 2] = [("default", "#FF4500"), ("chrome", "#00AA00")];
+
 /// The `browser` keys (each only when absent; a non-object on the way gets a warning).
-pub fn enrich_browser(config: &mut Map<String, Value>, warnings: &mut Vec<String>) {
+/// `profile_color`: the OpenClaw version requires `browser.profiles.<name>.color`.
+pub fn enrich_browser(
+    config: &mut Map<String, Value>,
+    profile_color: bool,
+    warnings: &mut Vec<String>,
+) {
     let Some(browser) = object_at(config, "browser", "browser", warnings) else {
         return;
     };
@@ -314,6 +323,9 @@ pub fn enrich_browser(config: &mut Map<String, Value>, warnings: &mut Vec<String
         if !profile.contains_key("cdpUrl") && !profile.contains_key("cdpPort") {
             profile.insert("cdpUrl".to_string(), Value::from(CDP_URL_PLACEHOLDER));
         }
+        if profile_color && let Some((_, color)) = PROFILE_COLORS.iter().find(|(n, _)| *n == name) {
+            set_default(profile, "color", Value::from(*color));
+        }
     }
 }
 
@@ -326,8 +338,9 @@ impl Feature for Chromium {
         spec(m).and_then(|c| c.enabled) == Some(true)
     }
 
-    fn enrich(&self, _m: &Model, config: &mut Map<String, Value>, warnings: &mut Vec<String>) {
-        enrich_browser(config, warnings);
+    fn enrich(&self, m: &Model, config: &mut Map<String, Value>, warnings: &mut Vec<String>) {
+        let color = m.openclaw_accepts(&["browser", "profiles", "default", "color"]);
+        enrich_browser(config, color, warnings);
     }
 
     fn pod(&self, m: &Model, parts: &mut PodParts, warnings: &mut Vec<String>) {
@@ -493,7 +506,7 @@ mod tests {
             }
         }});
         let mut w = Vec::new();
-        enrich_browser(config.as_object_mut().unwrap(), &mut w);
+        enrich_browser(config.as_object_mut().unwrap(), false, &mut w);
         assert_eq!(
             config,
             json!({"browser": {
@@ -508,7 +521,7 @@ mod tests {
         );
         assert!(w.is_empty());
         let once = config.clone();
-        enrich_browser(config.as_object_mut().unwrap(), &mut w);
+        enrich_browser(config.as_object_mut().unwrap(), false, &mut w);
         assert_eq!(config, once, "idempotent");
     }
 
@@ -521,7 +534,7 @@ mod tests {
         ] {
             let before = config.clone();
             let mut w = Vec::new();
-            enrich_browser(config.as_object_mut().unwrap(), &mut w);
+            enrich_browser(config.as_object_mut().unwrap(), false, &mut w);
             assert_eq!(w.len(), warnings, "{before}: {w:?}");
             if before["browser"].is_boolean() {
                 assert_eq!(config, before);
@@ -543,7 +556,7 @@ mod tests {
     #[test]
     fn rejected_keys_are_never_added() {
         let mut config = json!({});
-        enrich_browser(config.as_object_mut().unwrap(), &mut Vec::new());
+        enrich_browser(config.as_object_mut().unwrap(), false, &mut Vec::new());
         let text = config.to_string();
         assert!(!text.contains("remoteCdpTimeoutMs"), "{text}");
         assert!(!text.contains("color"), "{text}");

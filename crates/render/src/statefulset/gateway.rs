@@ -30,7 +30,7 @@ pub fn env(m: &Model, auth: Auth, parts: &PodParts) -> Vec<EnvVar> {
     let mut env = vec![
         env_value("HOME", HOME),
         env_value("OPENCLAW_DISABLE_BONJOUR", "1"),
-        env_value("OPENCLAW_GATEWAY_HANDSHAKE_TIMEOUT_MS", "10000"),
+        env_value("OPENCLAW_HANDSHAKE_TIMEOUT_MS", "10000"),
         env_value("NPM_CONFIG_PREFIX", &format!("{HOME}/.local")),
         env_value("NPM_CONFIG_CACHE", &format!("{HOME}/.cache/npm")),
         env_value("PIP_USER", "1"),

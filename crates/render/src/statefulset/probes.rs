@@ -4,7 +4,10 @@
 //! `httpGet` probe only proves that something listens. The probes therefore run
 //! [`programs::PROBE`](super::programs::PROBE) with Node inside the container: it fetches the
 //! endpoint on loopback and succeeds only when the JSON body says so:
-//! - startup and liveness: `GET /healthz` -> `{"ok": true, ...}`;
+//! - liveness: `GET /healthz` -> `{"ok": true, ...}`;
+//! - startup: `GET /startupz` -> `{"ok": true, "status": "started", ...}` on OpenClaw 2026.8.1 and
+//!   later (startup finished, channel health aside), `GET /healthz` on older versions, which do
+//!   not serve `/startupz` (the catch-all would answer it with the Control UI);
 //! - readiness: `GET /readyz` -> `{"ready": true, ...}` (plus the optional disk check).
 //!
 //! They talk to the gateway directly on `127.0.0.1:18789`, with or without the gateway proxy.
@@ -159,7 +162,11 @@ pub fn probes(
         probe(
             spec.and_then(|p| p.startup.as_ref()),
             STARTUP,
-            "/healthz",
+            if m.openclaw_has_startupz() {
+                "/startupz"
+            } else {
+                "/healthz"
+            },
             "ok",
             None,
         ),
