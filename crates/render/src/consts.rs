@@ -1,5 +1,12 @@
 //! Names, ports, paths and images shared by the renderers.
 
+/// The pod's `terminationGracePeriodSeconds`: the gateway's own stop budget. On SIGTERM OpenClaw
+/// drains active agent work for up to 315 s and then closes within 10 s more (2026.9.6 logs
+/// "shutdown budget ... drain=315000ms shutdown=325000ms ... policy=330000ms"; 2026.5 and 2026.7
+/// drain up to 300 s plus a 10 s reserve). Kubernetes' default of 30 s cut running turns off; an
+/// idle gateway exits in about 1 s, so the long budget does not slow rollouts.
+pub const TERMINATION_GRACE_SECONDS: i64 = 330;
+
 /// Port the OpenClaw gateway listens on (loopback when the gateway proxy runs).
 pub const GATEWAY_PORT: i32 = 18789;
 /// Port of OpenClaw's canvas host.
@@ -36,6 +43,9 @@ pub const SEED_PLAN_KEY: &str = ".operator-seed-plan.json";
 pub const HOME: &str = "/home/openclaw";
 /// Where the data volume is mounted in the main container (OpenClaw's state directory).
 pub const STATE_DIR: &str = "/home/openclaw/.openclaw";
+/// Where OpenClaw reads `openclaw.json` (`OPENCLAW_CONFIG_PATH`): a folder of the data volume
+/// owned by the pod's user (see [`crate::programs::APPLY`]).
+pub const CONFIG_PATH: &str = "/home/openclaw/.openclaw/config/openclaw.json";
 /// Where the config ConfigMap is mounted in the main container.
 pub const OPERATOR_CONFIG_DIR: &str = "/operator-config";
 /// Where the data volume is mounted in `init-config`.

@@ -101,6 +101,16 @@ impl<'a> Model<'a> {
             .is_none_or(|s| s.accepts(path))
     }
 
+    /// Whether the operator may add the config key at `dotted` (`gateway.bind`) for the
+    /// instance's OpenClaw version: the version knows it and has not retired it.
+    pub fn openclaw_wants(&self, dotted: &str) -> bool {
+        let path: Vec<&str> = dotted.split('.').collect();
+        self.openclaw_accepts(&path)
+            && self
+                .openclaw()
+                .is_none_or(|(t, _)| !t.supported.retired(dotted))
+    }
+
     /// The gateway serves `/startupz` (OpenClaw 2026.8.1 and later; the newest behaviour when
     /// the version is unknown).
     pub fn openclaw_has_startupz(&self) -> bool {

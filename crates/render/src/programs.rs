@@ -9,6 +9,13 @@
 /// the data directory, the operator's `openclaw.json`, and optionally the mounted workspace
 /// ConfigMap.
 ///
+/// The file is `<data>/config/openclaw.json` (the main container's `OPENCLAW_CONFIG_PATH`), in
+/// a folder this program creates as the pod's user: OpenClaw 2026.9 `fchmod`s the folder of its
+/// config on every write, which fails with `EPERM` when that folder is the volume's root, owned
+/// by root on real clusters (Go operator #607). The Go operator's layout kept the file at
+/// `<data>/openclaw.json`; merge mode starts from that file while the new one does not exist
+/// yet, and the old file is left in place (a rollback to the Go operator finds it).
+///
 /// - overwrite: the file becomes the operator's.
 /// - merge: the file on the volume is parsed (when it is not a JSON object it is kept as
 ///   `openclaw.json.invalid` and replaced), every `forcePaths` entry is deleted from it, then the
@@ -62,11 +69,14 @@ function inside(root, rel) {
   return p;
 }
 function applyConfig() {
-  const target = path.join(dataDir, 'openclaw.json');
+  const dir = path.join(dataDir, 'config');
+  const target = path.join(dir, 'openclaw.json');
+  fs.mkdirSync(dir, { recursive: true });
   let out = fs.readFileSync(configFile);
   if (mode === 'merge') {
     let base = {};
-    const current = read(target);
+    let current = read(target);
+    if (current === null) current = read(path.join(dataDir, 'openclaw.json'));
     if (current !== null) {
       try { base = JSON.parse(current.toString('utf8')); } catch (e) { base = null; }
       if (!isObject(base)) {

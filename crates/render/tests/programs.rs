@@ -126,7 +126,7 @@ impl Pod {
     }
 
     fn json(&self) -> Value {
-        serde_json::from_str(&self.read("openclaw.json")).unwrap()
+        serde_json::from_str(&self.read("config/openclaw.json")).unwrap()
     }
 }
 
@@ -150,7 +150,7 @@ fn init_config_seeds_a_new_volume() {
     let r = workspace_instance("v1\n");
     pod.init(&r);
     assert_eq!(
-        pod.read("openclaw.json"),
+        pod.read("config/openclaw.json"),
         config_map(&r, "-config").data.as_ref().unwrap()["openclaw.json"]
     );
     for dir in [
@@ -192,7 +192,7 @@ fn restarts_keep_the_agents_files_and_refresh_the_operators() {
     std::fs::write(pod.data.join("workspace/SOUL.md"), "mine\n").unwrap();
     std::fs::remove_file(pod.data.join("workspace/BOOTSTRAP.md")).unwrap();
     std::fs::write(pod.data.join("workspace/ENVIRONMENT.md"), "scribble").unwrap();
-    let config_inode = std::fs::metadata(pod.data.join("openclaw.json"))
+    let config_inode = std::fs::metadata(pod.data.join("config/openclaw.json"))
         .unwrap()
         .ino();
     // A new spec version of SOUL.md does not replace the agent's.
@@ -208,7 +208,7 @@ fn restarts_keep_the_agents_files_and_refresh_the_operators() {
     );
     // An unchanged openclaw.json is not rewritten.
     assert_eq!(
-        std::fs::metadata(pod.data.join("openclaw.json"))
+        std::fs::metadata(pod.data.join("config/openclaw.json"))
             .unwrap()
             .ino(),
         config_inode
@@ -235,7 +235,7 @@ fn overwrite_mode_replaces_edits_on_restart() {
     let pod = Pod::new();
     let r = render_ok(&instance(minimal()), &observed());
     pod.init(&r);
-    std::fs::write(pod.data.join("openclaw.json"), "{\"edited\": true}").unwrap();
+    std::fs::write(pod.data.join("config/openclaw.json"), "{\"edited\": true}").unwrap();
     pod.post_start(&r);
     assert_eq!(pod.json(), openclaw_json(&r));
 }
@@ -246,8 +246,9 @@ fn merge_mode_keeps_user_keys_and_enforces_force_paths() {
         return;
     }
     let pod = Pod::new();
+    std::fs::create_dir_all(pod.data.join("config")).unwrap();
     std::fs::write(
-        pod.data.join("openclaw.json"),
+        pod.data.join("config/openclaw.json"),
         json!({
             "channels": {"telegram": {"botToken": "from-the-ui"}},
             "models": {"providers": {"rogue": {"apiKey": "x"}}},
@@ -279,9 +280,9 @@ fn merge_mode_keeps_user_keys_and_enforces_force_paths() {
     assert_eq!(got["gateway"]["auth"]["token"], "${OPENCLAW_GATEWAY_TOKEN}");
     assert_eq!(got["__proto__"]["polluted"], true);
     // Merging again (postStart after a container restart) changes nothing.
-    let before = pod.read("openclaw.json");
+    let before = pod.read("config/openclaw.json");
     pod.post_start(&r);
-    assert_eq!(pod.read("openclaw.json"), before);
+    assert_eq!(pod.read("config/openclaw.json"), before);
 }
 
 #[test]
@@ -290,14 +291,42 @@ fn merge_mode_recovers_from_a_broken_file() {
         return;
     }
     let pod = Pod::new();
-    std::fs::write(pod.data.join("openclaw.json"), "{broken").unwrap();
+    std::fs::create_dir_all(pod.data.join("config")).unwrap();
+    std::fs::write(pod.data.join("config/openclaw.json"), "{broken").unwrap();
     let r = render_ok(
         &minimal_with(json!({"config": {"mergeMode": "merge"}})),
         &observed(),
     );
     pod.init(&r);
     assert_eq!(pod.json(), openclaw_json(&r));
-    assert_eq!(pod.read("openclaw.json.invalid"), "{broken");
+    assert_eq!(pod.read("config/openclaw.json.invalid"), "{broken");
+}
+
+/// A volume the Go operator (or an earlier version of ours) filled keeps the config at its root:
+/// merge mode starts from it, the root file stays where it was (a rollback finds it), and
+/// everything else on the volume is untouched.
+#[test]
+fn merge_mode_starts_from_the_go_operators_config_file() {
+    if !node() {
+        return;
+    }
+    let r = render_ok(
+        &minimal_with(json!({"config": {"mergeMode": "merge"}})),
+        &observed(),
+    );
+    let pod = Pod::new();
+    pod.mount(&r);
+    let legacy = "{\"agents\": {\"defaults\": {\"model\": {\"primary\": \"mine\"}}}}";
+    std::fs::write(pod.data.join("openclaw.json"), legacy).unwrap();
+    std::fs::create_dir_all(pod.data.join("agents/main/sessions")).unwrap();
+    std::fs::write(pod.data.join("agents/main/sessions/s.jsonl"), "{}\n").unwrap();
+    let out = pod.init(&r);
+    assert!(out.status.success(), "{out:?}");
+    let merged = pod.json();
+    assert_eq!(merged["agents"]["defaults"]["model"]["primary"], "mine");
+    assert_eq!(merged["gateway"]["mode"], "local");
+    assert_eq!(pod.read("openclaw.json"), legacy);
+    assert_eq!(pod.read("agents/main/sessions/s.jsonl"), "{}\n");
 }
 
 #[test]

@@ -548,6 +548,185 @@ impl OpenClaw {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Running as a pod's user (the volume-ownership tests, Go operator #607)
+
+/// An unprivileged user as a pod runs it: `runAsUser`, `runAsGroup` and `fsGroup` (a
+/// supplementary group, the group the kubelet gives the volume).
+#[derive(Clone, Copy, Debug)]
+pub struct PodUser {
+    /// `runAsUser`.
+    pub uid: u32,
+    /// `runAsGroup`.
+    pub gid: u32,
+    /// `fsGroup`.
+    pub fs_group: u32,
+}
+
+/// Whether [`OpenClaw::command_as`] can work here: it needs root (to bind-mount in a private
+/// mount namespace and switch user), `unshare` and `setpriv` (util-linux). `Err` says what is
+/// missing.
+pub fn can_run_as_user() -> Result<(), String> {
+    if !rustix::process::geteuid().is_root() {
+        return Err("not running as root".to_owned());
+    }
+    for tool in ["unshare", "setpriv", "mount"] {
+        let found = Command::new("sh")
+            .args(["-c", &format!("command -v {tool}")])
+            .stdout(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !found {
+            return Err(format!("{tool} is not installed"));
+        }
+    }
+    Ok(())
+}
+
+/// What [`OpenClaw::command_as`] runs.
+#[derive(Clone, Copy, Debug)]
+pub enum Program<'a> {
+    /// The `openclaw` CLI.
+    OpenClaw,
+    /// `node -e <source>`.
+    NodeEval(&'a str),
+}
+
+/// Where the runtime cache appears inside the private mount namespace (the cache usually lives
+/// under root's home, which other users cannot enter). Created on first use, empty, mode 755.
+fn cache_mountpoint() -> Result<PathBuf, Error> {
+    let dir = std::env::temp_dir().join("openclaw-operator-runtime-mount");
+    fs::create_dir_all(&dir).map_err(io_err(format!("creating {}", dir.display())))?;
+    Ok(dir)
+}
+
+impl OpenClaw {
+    /// A command that runs `program args` as `user` (see [`can_run_as_user`]): in a private mount
+    /// namespace where the runtime cache is reachable and each `(source, target)` of `binds` is
+    /// bind-mounted (targets must exist), with `HOME=home`, the working directory `home`, the
+    /// pinned Node on `PATH`, Bonjour off and `env`; nothing else of this process's environment.
+    pub fn command_as(
+        &self,
+        user: PodUser,
+        binds: &[(PathBuf, PathBuf)],
+        home: &Path,
+        env: &[(String, String)],
+        program: Program<'_>,
+        args: &[String],
+    ) -> Result<Command, Error> {
+        let cache = cache_dir();
+        let mountpoint = cache_mountpoint()?;
+        let inside = |p: &Path| -> Result<PathBuf, Error> {
+            p.strip_prefix(&cache)
+                .map(|rel| mountpoint.join(rel))
+                .map_err(|_| {
+                    Error::Versions(format!(
+                        "{} is not in the cache {}",
+                        p.display(),
+                        cache.display()
+                    ))
+                })
+        };
+        let node_bin = inside(&self.node_bin)?;
+        let node = node_bin.join("node");
+        let mut argv: Vec<String> = vec![node.to_string_lossy().into_owned()];
+        match program {
+            Program::OpenClaw => argv.push(
+                inside(&self.dir)?
+                    .join("node_modules/openclaw/openclaw.mjs")
+                    .to_string_lossy()
+                    .into_owned(),
+            ),
+            Program::NodeEval(source) => argv.extend(["-e".to_owned(), source.to_owned()]),
+        }
+        argv.extend(args.iter().cloned());
+        // sh -c SCRIPT sh CACHE MOUNTPOINT [SRC DST]... -- ARGV...
+        let script = "set -e; mount --bind \"$1\" \"$2\"; shift 2; \
+            while [ \"$1\" != -- ]; do mount --bind \"$1\" \"$2\"; shift 2; done; shift; \
+            exec setpriv --reuid=\"$U\" --regid=\"$G\" --groups=\"$F\" -- \"$@\"";
+        let mut cmd = Command::new("unshare");
+        cmd.args([
+            "--mount",
+            "--propagation",
+            "private",
+            "sh",
+            "-c",
+            script,
+            "sh",
+        ])
+        .arg(&cache)
+        .arg(&mountpoint);
+        for (src, dst) in binds {
+            cmd.arg(src).arg(dst);
+        }
+        cmd.arg("--").args(&argv);
+        cmd.env_clear()
+            .env("U", user.uid.to_string())
+            .env("G", user.gid.to_string())
+            .env("F", user.fs_group.to_string())
+            .env(
+                "PATH",
+                format!("{}:/usr/local/bin:/usr/bin:/bin", node_bin.display()),
+            )
+            .env("HOME", home)
+            .env("OPENCLAW_DISABLE_BONJOUR", "1")
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .current_dir(home)
+            .stdin(Stdio::null());
+        Ok(cmd)
+    }
+
+    /// [`Self::start_gateway`] as `user` (see [`Self::command_as`]): `openclaw gateway run` with
+    /// `HOME=home` (its config wherever `home` and `env` say: `.openclaw/openclaw.json`, or
+    /// `OPENCLAW_CONFIG_PATH`). The returned gateway's [`Gateway::home`] is not `home` (the
+    /// caller owns that folder).
+    pub fn start_gateway_as(
+        &self,
+        user: PodUser,
+        binds: &[(PathBuf, PathBuf)],
+        home: &Path,
+        env: &[(String, String)],
+    ) -> Result<Gateway, Error> {
+        let ports = lock_ports()?;
+        let what = format!(
+            "openclaw@{} gateway run (as uid {})",
+            self.version, user.uid
+        );
+        ensure_port_free(GATEWAY_PORT, &what)?;
+        let scratch = Scratch::new("openclaw-gateway-log-")?;
+        let log = scratch.path().join("gateway.log");
+        let out = File::create(&log).map_err(io_err(format!("creating {}", log.display())))?;
+        let err = out
+            .try_clone()
+            .map_err(io_err(format!("opening {}", log.display())))?;
+        let mut cmd = self.command_as(
+            user,
+            binds,
+            home,
+            env,
+            Program::OpenClaw,
+            &["gateway".to_owned(), "run".to_owned()],
+        )?;
+        cmd.stdout(out).stderr(err).process_group(0);
+        let started = Instant::now();
+        let child = cmd.spawn().map_err(io_err(format!("starting {what}")))?;
+        let mut gateway = Gateway {
+            process: Process::new(child, what, log),
+            home: scratch,
+            started,
+            listening_after: Duration::ZERO,
+            _ports: ports,
+        };
+        gateway.listening_after = gateway.process.wait_until(GATEWAY_START_TIMEOUT, || {
+            get_json(GATEWAY_PORT, "/healthz", None)
+                .ok()
+                .filter(|body| body["ok"] == true)
+                .is_some()
+        })?;
+        Ok(gateway)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Processes
 
 /// A child process in its own process group, killed with SIGKILL (with its whole tree) on drop.

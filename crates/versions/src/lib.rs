@@ -73,6 +73,18 @@ impl fmt::Display for Version {
 /// The first release that serves `/startupz` (a startup check that ignores channel health).
 pub const STARTUPZ_SINCE: Version = Version::new(2026, 8, 1);
 
+/// Config keys OpenClaw still accepts but has retired (ignored, and reported by
+/// `openclaw doctor` as legacy keys to remove), with the first release that retired them.
+/// The operator does not add a retired key.
+pub const RETIRED: &[(&str, Version)] = &[
+    // "gateway.controlUi.dangerouslyDisableDeviceAuth is retired and ignored. Control UI browsers
+    // pair through the normal device flow" (doctor, 2026.8.1 and later).
+    (
+        "gateway.controlUi.dangerouslyDisableDeviceAuth",
+        Version::new(2026, 8, 1),
+    ),
+];
+
 /// One supported OpenClaw version.
 pub struct Supported {
     version: Version,
@@ -103,6 +115,13 @@ impl Supported {
     /// The gateway serves `/startupz`.
     pub fn has_startupz(&self) -> bool {
         self.version >= STARTUPZ_SINCE
+    }
+
+    /// Whether this version has retired the config key `dotted` (see [`RETIRED`]).
+    pub fn retired(&self, dotted: &str) -> bool {
+        RETIRED
+            .iter()
+            .any(|(key, since)| *key == dotted && self.version >= *since)
     }
 
     /// The compressed schema's size in bytes (what it adds to the binary).

@@ -128,6 +128,19 @@ fn targets() {
 }
 
 #[test]
+fn device_auth_flag_is_retired_with_startupz() {
+    for s in supported() {
+        assert_eq!(
+            s.retired("gateway.controlUi.dangerouslyDisableDeviceAuth"),
+            s.has_startupz(),
+            "{}",
+            s.as_str()
+        );
+        assert!(!s.retired("gateway.mode"));
+    }
+}
+
+#[test]
 fn startupz_is_gated() {
     for s in supported() {
         assert_eq!(

@@ -1,7 +1,8 @@
 //! The `openclaw.json` enrichment: what the operator adds to the user's config so the gateway
 //! starts and is reachable inside the pod.
 //!
-//! Rules, all checked against OpenClaw 2026.9.6 (`openclaw config validate`, a real gateway):
+//! Rules, checked against every supported OpenClaw version (`openclaw config validate`, a real
+//! gateway):
 //! - A value the user wrote is never changed or removed. Every step only adds a key that is
 //!   absent; the one list step (`trustedProxies`) appends the operator's own proxy address to a
 //!   user list and never drops an entry.
@@ -9,7 +10,7 @@
 //!   not an object, nothing is added under it and a warning says why (the Go operator replaced
 //!   such values with an empty object, discarding them).
 //! - Enrichment is idempotent: enriching an enriched config changes nothing.
-//! - Only keys OpenClaw accepts are added.
+//! - Only keys the instance's OpenClaw version accepts, and has not retired, are added.
 //!
 //! Steps (a feature that needs its own step, e.g. the OTel `diagnostics` block or `browser`
 //! profiles, adds a function here and a call in [`enrich`]):
@@ -18,7 +19,8 @@
 //!    OpenClaw from the environment, so the token stays in its Secret. Only when the user chose
 //!    no mode (or `token`) and wrote no token.
 //! 3. `gateway.controlUi.dangerouslyDisableDeviceAuth = true` (device pairing cannot complete
-//!    behind the proxy).
+//!    behind the proxy), up to OpenClaw 2026.7: 2026.8.1 retired the key (ignored; Control UI
+//!    browsers pair through the normal device flow).
 //! 4. `gateway.bind`: `loopback` behind the proxy, else `lan` (OpenClaw rejects the Go
 //!    operator's `0.0.0.0`).
 //! 5. `gateway.trustedProxies` contains `127.0.0.0/8` (the in-pod proxy).
@@ -43,14 +45,15 @@ pub struct Inputs {
     pub origins: Vec<String>,
     /// `spec.gateway.controlUiOrigins` is set (for the warning when the user's config wins).
     pub explicit_origins: bool,
-    /// The operator's keys ([`KEYS`]) that the instance's OpenClaw version does not know: they
-    /// are not added.
+    /// The operator's keys ([`KEYS`]) that the instance's OpenClaw version does not know or has
+    /// retired: they are not added.
     pub unknown_keys: Vec<&'static str>,
 }
 
 /// Every key the enrichment may add, as a dotted path: each is added only when the instance's
 /// OpenClaw version knows it (its config schema says so), so an added key can never stop the
-/// gateway.
+/// gateway, and has not retired it (`openclaw_versions::RETIRED`: since 2026.8.1
+/// `dangerouslyDisableDeviceAuth` is ignored and `openclaw doctor` asks to remove it).
 pub const KEYS: &[&str] = &[
     "gateway.mode",
     "gateway.auth.mode",

@@ -185,7 +185,7 @@ pub fn render(m: &Model, warnings: &mut Vec<String>) -> Result<RenderedConfig, R
         unknown_keys: enrich::KEYS
             .iter()
             .copied()
-            .filter(|k| !m.openclaw_accepts(&k.split('.').collect::<Vec<_>>()))
+            .filter(|k| !m.openclaw_wants(k))
             .collect(),
     };
     let mut mode = m.merge_mode();

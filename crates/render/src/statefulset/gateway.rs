@@ -29,6 +29,7 @@ pub fn env(m: &Model, auth: Auth, parts: &PodParts) -> Vec<EnvVar> {
     let user_has = |name: &str| user.iter().any(|e| e.name == name);
     let mut env = vec![
         env_value("HOME", HOME),
+        env_value("OPENCLAW_CONFIG_PATH", crate::consts::CONFIG_PATH),
         env_value("OPENCLAW_DISABLE_BONJOUR", "1"),
         env_value("OPENCLAW_HANDSHAKE_TIMEOUT_MS", "10000"),
         env_value("NPM_CONFIG_PREFIX", &format!("{HOME}/.local")),

@@ -243,6 +243,7 @@ pub fn render(
         init_containers: Some(init_containers),
         containers,
         volumes: Some(volumes(m, &parts, warnings)),
+        termination_grace_period_seconds: Some(crate::consts::TERMINATION_GRACE_SECONDS),
         ..Default::default()
     };
     // Post-passes (the CA bundle).

@@ -53,14 +53,15 @@ pub fn environment_md(m: &Model, mode: MergeMode) -> String {
     );
     match mode {
         MergeMode::Overwrite => s.push_str(
-            "`~/.openclaw/openclaw.json` is owned by the operator: it is replaced with the operator's\n\
-             version whenever the gateway container starts, so edits made here do not last. Ask the\n\
-             administrator to change the instance's config instead.\n",
+            "`~/.openclaw/config/openclaw.json` (`$OPENCLAW_CONFIG_PATH`) is owned by the operator: it\n\
+             is replaced with the operator's version whenever the gateway container starts, so edits\n\
+             made here do not last. Ask the administrator to change the instance's config instead.\n",
         ),
         MergeMode::Merge => s.push_str(
-            "`~/.openclaw/openclaw.json` is merged with the operator's version whenever the gateway\n\
-             container starts: your edits are kept, except where the operator's config sets the same\n\
-             key (its value wins) and under the paths the operator owns completely.\n",
+            "`~/.openclaw/config/openclaw.json` (`$OPENCLAW_CONFIG_PATH`) is merged with the operator's\n\
+             version whenever the gateway container starts: your edits are kept, except where the\n\
+             operator's config sets the same key (its value wins) and under the paths the operator\n\
+             owns completely.\n",
         ),
     }
     s.push_str(
