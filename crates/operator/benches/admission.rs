@@ -87,7 +87,10 @@ fn main() {
     };
     let cases = [
         ("no spec.config", pinned(json!({}))),
-        ("spec.config.raw, 5 sections (allowed)", pinned(json!({"config": {"raw": config()}}))),
+        (
+            "spec.config.raw, 5 sections (allowed)",
+            pinned(json!({"config": {"raw": config()}})),
+        ),
         (
             "spec.config.raw with 2 nested errors (denied)",
             pinned(json!({"config": {"raw": {

@@ -3,13 +3,21 @@
 //! issues the way `openclaw config validate` does: OpenClaw's dotted path (`agents.defaults`)
 //! and its wording (`Unrecognized key: "bogus"`, `Invalid input: expected number, received
 //! string`).
+//!
+//! The schema is read straight from its text into a compact tree ([`Node`]s in one vector, keys
+//! interned): about 1 MiB per version resident, where a general JSON Schema library kept about
+//! 30 MiB (the parsed document plus a compiled validator per subschema). Only the keywords
+//! OpenClaw's schemas use are interpreted; `format` is not checked (OpenClaw checks none of its
+//! formats strictly), annotations are skipped. Patterns (ECMAScript syntax) are compiled on first
+//! use; a pattern the engine cannot compile never fails a value.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::io::Read;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use flate2::read::GzDecoder;
-use jsonschema::error::{TypeKind, ValidationErrorKind};
-use jsonschema::{ValidationError, Validator};
+use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
 /// One reason a config does not conform, as OpenClaw would report it.
@@ -39,20 +47,470 @@ pub struct SchemaError {
     reason: String,
 }
 
-/// One version's config schema, compiled.
+/// OpenClaw's name of the config's root in an issue's path.
+pub const ROOT: &str = "<root>";
+
+/// Most issues reported for one config (the rest are summarised).
+const MAX_ISSUES: usize = 20;
+
+type NodeId = u32;
+type Sym = u32;
+
+const T_NULL: u8 = 1;
+const T_BOOL: u8 = 2;
+const T_OBJECT: u8 = 4;
+const T_ARRAY: u8 = 8;
+const T_NUMBER: u8 = 16;
+const T_STRING: u8 = 32;
+const T_INTEGER: u8 = 64;
+
+/// `additionalProperties`.
+#[derive(Clone, Copy, Debug, Default)]
+enum Additional {
+    #[default]
+    Any,
+    Never,
+    Schema(NodeId),
+}
+
+/// Rarely used keywords, boxed so that a plain node stays small.
+#[derive(Debug, Default)]
+struct Rare {
+    enum_values: Option<Box<[Value]>>,
+    const_value: Option<Value>,
+    all_of: Box<[NodeId]>,
+    not: Option<NodeId>,
+    if_then_else: Option<(NodeId, Option<NodeId>, Option<NodeId>)>,
+    tuple: Box<[NodeId]>,
+    pattern_properties: Box<[(Sym, NodeId)]>,
+    property_names: Option<NodeId>,
+    reference: Option<Box<str>>,
+    minimum: Option<f64>,
+    maximum: Option<f64>,
+    exclusive_minimum: Option<f64>,
+    exclusive_maximum: Option<f64>,
+    min_length: Option<u64>,
+    max_length: Option<u64>,
+    min_items: Option<u64>,
+    max_items: Option<u64>,
+    min_properties: Option<u64>,
+    max_properties: Option<u64>,
+    unique_items: bool,
+    multiple_of: Option<f64>,
+}
+
+/// One (sub)schema.
+#[derive(Debug, Default)]
+struct Node {
+    /// `false` schema: nothing is valid.
+    never: bool,
+    /// Allowed types (bits); 0: any.
+    types: u8,
+    /// `properties`, sorted by key.
+    properties: Box<[(Sym, NodeId)]>,
+    additional: Additional,
+    required: Box<[Sym]>,
+    any_of: Box<[NodeId]>,
+    items: Option<NodeId>,
+    pattern: Option<Sym>,
+    rare: Option<Box<Rare>>,
+}
+
+/// One version's config schema.
 pub struct Schema {
-    root: Value,
-    validator: Validator,
+    nodes: Vec<Node>,
+    /// Interned keys and patterns.
+    syms: Vec<Box<str>>,
+    /// Resolved `$ref`s: node → target.
+    refs: HashMap<NodeId, NodeId>,
+    /// Compiled patterns (on first use; `None`: not compilable here).
+    regexes: Mutex<HashMap<Sym, Option<Arc<fancy_regex::Regex>>>>,
+    /// The schema that allows anything (an id out of range).
+    empty: Node,
 }
 
 impl fmt::Debug for Schema {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Schema")
+        write!(f, "Schema({} nodes)", self.nodes.len())
     }
 }
 
-/// Most issues reported for one config (the rest are summarised).
-const MAX_ISSUES: usize = 20;
+// ---------------------------------------------------------------------------------------------
+// Reading
+
+#[derive(Default)]
+struct Builder {
+    nodes: Vec<Node>,
+    syms: Vec<Box<str>>,
+    sym_ids: HashMap<Box<str>, Sym>,
+    /// JSON pointer segments of the node being read.
+    pointer: Vec<String>,
+    /// Nodes directly under `$defs`/`definitions`, by absolute pointer.
+    defs: HashMap<String, NodeId>,
+    /// `$ref`s to resolve: (node holding it, pointer of that node).
+    pending: Vec<(NodeId, String)>,
+}
+
+impl Builder {
+    fn sym(&mut self, s: &str) -> Sym {
+        if let Some(id) = self.sym_ids.get(s) {
+            return *id;
+        }
+        let id = self.syms.len() as Sym;
+        self.syms.push(s.into());
+        self.sym_ids.insert(s.into(), id);
+        id
+    }
+
+    fn pointer_string(&self) -> String {
+        self.pointer
+            .iter()
+            .map(|s| format!("/{}", s.replace('~', "~0").replace('/', "~1")))
+            .collect()
+    }
+}
+
+/// Reads one schema (object or boolean) into the builder; yields its node id.
+struct NodeSeed<'b>(&'b mut Builder);
+
+impl<'de> DeserializeSeed<'de> for NodeSeed<'_> {
+    type Value = NodeId;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<NodeId, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+/// Reads `{name: schema}` into a sorted list (`defs`: also record each entry's pointer).
+struct MapSeed<'b> {
+    b: &'b mut Builder,
+    keyword: &'static str,
+    defs: bool,
+}
+
+impl<'de> DeserializeSeed<'de> for MapSeed<'_> {
+    type Value = Vec<(Sym, NodeId)>;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for MapSeed<'_> {
+    type Value = Vec<(Sym, NodeId)>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a map of schemas")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut out = Vec::new();
+        self.b.pointer.push(self.keyword.to_string());
+        while let Some(key) = map.next_key::<String>()? {
+            self.b.pointer.push(key.clone());
+            let id = map.next_value_seed(NodeSeed(self.b))?;
+            if self.defs {
+                let p = self.b.pointer_string();
+                self.b.defs.insert(p, id);
+            }
+            self.b.pointer.pop();
+            let sym = self.b.sym(&key);
+            out.push((sym, id));
+        }
+        self.b.pointer.pop();
+        Ok(out)
+    }
+}
+
+/// Reads a list of schemas.
+struct ListSeed<'b>(&'b mut Builder, &'static str);
+
+impl<'de> DeserializeSeed<'de> for ListSeed<'_> {
+    type Value = Vec<NodeId>;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ListSeed<'_> {
+    type Value = Vec<NodeId>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a list of schemas")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut out = Vec::new();
+        self.0.pointer.push(self.1.to_string());
+        let mut i = 0usize;
+        loop {
+            self.0.pointer.push(i.to_string());
+            let next = seq.next_element_seed(NodeSeed(self.0))?;
+            self.0.pointer.pop();
+            match next {
+                Some(id) => out.push(id),
+                None => break,
+            }
+            i += 1;
+        }
+        self.0.pointer.pop();
+        Ok(out)
+    }
+}
+
+/// `items`: one schema or (draft-07 tuples) a list.
+enum Items {
+    One(NodeId),
+    Tuple(Vec<NodeId>),
+}
+
+struct ItemsSeed<'b>(&'b mut Builder);
+
+impl<'de> DeserializeSeed<'de> for ItemsSeed<'_> {
+    type Value = Items;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Items, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ItemsSeed<'_> {
+    type Value = Items;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a schema or a list of schemas")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Items, A::Error> {
+        ListSeed(self.0, "items").visit_seq(seq).map(Items::Tuple)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Items, A::Error> {
+        self.0.pointer.push("items".into());
+        let r = NodeSeed(self.0).visit_map(map).map(Items::One);
+        self.0.pointer.pop();
+        r
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Items, E> {
+        NodeSeed(self.0).visit_bool(v).map(Items::One)
+    }
+}
+
+fn type_bits(name: &str) -> u8 {
+    match name {
+        "null" => T_NULL,
+        "boolean" => T_BOOL,
+        "object" => T_OBJECT,
+        "array" => T_ARRAY,
+        "number" => T_NUMBER,
+        "string" => T_STRING,
+        "integer" => T_INTEGER,
+        _ => 0,
+    }
+}
+
+/// Rewrites the ECMAScript escape `\0` (NUL), which the pattern engine does not know, as `\x00`.
+fn rust_pattern(p: &str) -> String {
+    let mut out = String::with_capacity(p.len());
+    let mut chars = p.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('0') if !chars.peek().is_some_and(char::is_ascii_digit) => out.push_str("\\x00"),
+            Some(n) => {
+                out.push('\\');
+                out.push(n);
+            }
+            None => out.push('\\'),
+        }
+    }
+    out
+}
+
+impl<'de> Visitor<'de> for NodeSeed<'_> {
+    type Value = NodeId;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON schema")
+    }
+
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<NodeId, E> {
+        let id = self.0.nodes.len() as NodeId;
+        self.0.nodes.push(Node {
+            never: !v,
+            ..Node::default()
+        });
+        Ok(id)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<NodeId, A::Error> {
+        let b = self.0;
+        // Reserve the id first, so that ids follow document order.
+        let id = b.nodes.len() as NodeId;
+        b.nodes.push(Node::default());
+        let mut node = Node::default();
+        let mut rare = Rare::default();
+        let mut has_rare = false;
+        let num = |v: &Value| v.as_f64();
+        while let Some(key) = map.next_key::<String>()? {
+            match key.as_str() {
+                "type" => {
+                    node.types = match map.next_value::<Value>()? {
+                        Value::String(s) => type_bits(&s),
+                        Value::Array(list) => list
+                            .iter()
+                            .filter_map(Value::as_str)
+                            .fold(0, |acc, s| acc | type_bits(s)),
+                        _ => 0,
+                    };
+                }
+                "properties" => {
+                    let mut props = map.next_value_seed(MapSeed {
+                        b,
+                        keyword: "properties",
+                        defs: false,
+                    })?;
+                    props.sort_by(|x, y| b.syms[x.0 as usize].cmp(&b.syms[y.0 as usize]));
+                    node.properties = props.into_boxed_slice();
+                }
+                "patternProperties" => {
+                    let pp = map.next_value_seed(MapSeed {
+                        b,
+                        keyword: "patternProperties",
+                        defs: false,
+                    })?;
+                    let fixed: Vec<(Sym, NodeId)> = pp
+                        .into_iter()
+                        .map(|(s, n)| {
+                            let p = rust_pattern(&b.syms[s as usize].clone());
+                            (b.sym(&p), n)
+                        })
+                        .collect();
+                    rare.pattern_properties = fixed.into_boxed_slice();
+                    has_rare = true;
+                }
+                "$defs" | "definitions" => {
+                    let keyword = if key == "$defs" {
+                        "$defs"
+                    } else {
+                        "definitions"
+                    };
+                    map.next_value_seed(MapSeed {
+                        b,
+                        keyword,
+                        defs: true,
+                    })?;
+                }
+                "additionalProperties" => {
+                    b.pointer.push(key.clone());
+                    let sub = map.next_value_seed(NodeSeed(b))?;
+                    b.pointer.pop();
+                    let n = &b.nodes[sub as usize];
+                    node.additional = if n.never {
+                        Additional::Never
+                    } else {
+                        Additional::Schema(sub)
+                    };
+                }
+                "required" => {
+                    let list: Vec<String> = map.next_value()?;
+                    node.required = list.iter().map(|s| b.sym(s)).collect();
+                }
+                "anyOf" | "oneOf" => {
+                    let k = if key == "anyOf" { "anyOf" } else { "oneOf" };
+                    let mut list = map.next_value_seed(ListSeed(b, k))?;
+                    let mut all = node.any_of.to_vec();
+                    all.append(&mut list);
+                    node.any_of = all.into_boxed_slice();
+                }
+                "allOf" => {
+                    rare.all_of = map
+                        .next_value_seed(ListSeed(b, "allOf"))?
+                        .into_boxed_slice();
+                    has_rare = true;
+                }
+                "items" => match map.next_value_seed(ItemsSeed(b))? {
+                    Items::One(n) => node.items = Some(n),
+                    Items::Tuple(list) => {
+                        rare.tuple = list.into_boxed_slice();
+                        has_rare = true;
+                    }
+                },
+                "not" | "if" | "then" | "else" | "propertyNames" => {
+                    b.pointer.push(key.clone());
+                    let sub = map.next_value_seed(NodeSeed(b))?;
+                    b.pointer.pop();
+                    let ite = rare.if_then_else.get_or_insert((NodeId::MAX, None, None));
+                    match key.as_str() {
+                        "not" => rare.not = Some(sub),
+                        "if" => ite.0 = sub,
+                        "then" => ite.1 = Some(sub),
+                        "else" => ite.2 = Some(sub),
+                        _ => rare.property_names = Some(sub),
+                    }
+                    if rare
+                        .if_then_else
+                        .is_some_and(|t| t.0 == NodeId::MAX && t.1.is_none() && t.2.is_none())
+                    {
+                        rare.if_then_else = None;
+                    }
+                    has_rare = true;
+                }
+                "pattern" => {
+                    if let Value::String(p) = map.next_value::<Value>()? {
+                        node.pattern = Some(b.sym(&rust_pattern(&p)));
+                    }
+                }
+                "$ref" => {
+                    if let Value::String(r) = map.next_value::<Value>()? {
+                        rare.reference = Some(r.into_boxed_str());
+                        has_rare = true;
+                        b.pending.push((id, b.pointer_string()));
+                    }
+                }
+                "enum" => {
+                    if let Value::Array(list) = map.next_value::<Value>()? {
+                        rare.enum_values = Some(list.into_boxed_slice());
+                        has_rare = true;
+                    }
+                }
+                "const" => {
+                    rare.const_value = Some(map.next_value::<Value>()?);
+                    has_rare = true;
+                }
+                "minimum" | "maximum" | "exclusiveMinimum" | "exclusiveMaximum" | "multipleOf" => {
+                    let v = num(&map.next_value::<Value>()?);
+                    match key.as_str() {
+                        "minimum" => rare.minimum = v,
+                        "maximum" => rare.maximum = v,
+                        "exclusiveMinimum" => rare.exclusive_minimum = v,
+                        "exclusiveMaximum" => rare.exclusive_maximum = v,
+                        _ => rare.multiple_of = v,
+                    }
+                    has_rare = true;
+                }
+                "minLength" | "maxLength" | "minItems" | "maxItems" | "minProperties"
+                | "maxProperties" => {
+                    let v = map.next_value::<Value>()?.as_u64();
+                    match key.as_str() {
+                        "minLength" => rare.min_length = v,
+                        "maxLength" => rare.max_length = v,
+                        "minItems" => rare.min_items = v,
+                        "maxItems" => rare.max_items = v,
+                        "minProperties" => rare.min_properties = v,
+                        _ => rare.max_properties = v,
+                    }
+                    has_rare = true;
+                }
+                "uniqueItems" => {
+                    rare.unique_items = map.next_value::<Value>()? == Value::Bool(true);
+                    has_rare = true;
+                }
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        if has_rare {
+            node.rare = Some(Box::new(rare));
+        }
+        b.nodes[id as usize] = node;
+        Ok(id)
+    }
+}
 
 impl Schema {
     pub(crate) fn from_gzip(version: &str, gz: &[u8]) -> Result<Self, SchemaError> {
@@ -64,230 +522,562 @@ impl Schema {
         GzDecoder::new(gz)
             .read_to_string(&mut text)
             .map_err(|e| err(format!("decompressing: {e}")))?;
-        let mut root: Value =
-            serde_json::from_str(&text).map_err(|e| err(format!("parsing: {e}")))?;
-        rust_patterns(&mut root);
-        local_refs(&mut root, "", &[]);
-        Self::new(root).map_err(err)
+        Self::parse(&text).map_err(err)
     }
 
-    /// Compiles a schema (draft-07; `format` is not checked, as OpenClaw checks none of its
-    /// formats strictly).
-    pub fn new(root: Value) -> Result<Self, String> {
-        let validator = jsonschema::draft7::options()
-            .should_validate_formats(false)
-            .build(&root)
-            .map_err(|e| format!("compiling: {e}"))?;
-        Ok(Self { root, validator })
+    /// Reads a schema from its JSON text.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let mut b = Builder::default();
+        let mut de = serde_json::Deserializer::from_str(text);
+        NodeSeed(&mut b)
+            .deserialize(&mut de)
+            .map_err(|e| format!("parsing: {e}"))?;
+        de.end().map_err(|e| format!("parsing: {e}"))?;
+        let mut refs = HashMap::new();
+        for (node, at) in std::mem::take(&mut b.pending) {
+            let Some(reference) = b.nodes[node as usize]
+                .rare
+                .as_ref()
+                .and_then(|r| r.reference.as_deref())
+            else {
+                continue;
+            };
+            let Some(rel) = reference.strip_prefix('#') else {
+                return Err(format!("unsupported $ref {reference:?}"));
+            };
+            // Embedded plugin schemas refer to their own root: try the nearest enclosing
+            // schema that defines the target, then the document's root.
+            let mut base = at.as_str();
+            let target = loop {
+                if let Some(t) = b.defs.get(&format!("{base}{rel}")) {
+                    break Some(*t);
+                }
+                match base.rfind('/') {
+                    Some(i) => base = &base[..i],
+                    None => break None,
+                }
+            };
+            match target {
+                Some(t) => {
+                    refs.insert(node, t);
+                }
+                None => return Err(format!("$ref {reference:?} at {at} does not resolve")),
+            }
+        }
+        let mut nodes = b.nodes;
+        nodes.shrink_to_fit();
+        let mut syms = b.syms;
+        syms.shrink_to_fit();
+        Ok(Schema {
+            nodes,
+            syms,
+            refs,
+            regexes: Mutex::new(HashMap::new()),
+            empty: Node::default(),
+        })
     }
 
-    /// The schema as JSON.
-    pub fn root(&self) -> &Value {
-        &self.root
+    fn node(&self, id: NodeId) -> &Node {
+        self.nodes.get(id as usize).unwrap_or(&self.empty)
+    }
+
+    fn sym(&self, s: Sym) -> &str {
+        self.syms.get(s as usize).map_or("", |b| b)
+    }
+
+    fn property(&self, node: &Node, key: &str) -> Option<NodeId> {
+        node.properties
+            .binary_search_by(|(s, _)| self.sym(*s).cmp(key))
+            .ok()
+            .map(|i| node.properties[i].1)
+    }
+
+    fn matches(&self, pattern: Sym, text: &str) -> bool {
+        let regex = {
+            let mut cache = self.regexes.lock().unwrap_or_else(PoisonError::into_inner);
+            cache
+                .entry(pattern)
+                .or_insert_with(|| {
+                    fancy_regex::Regex::new(self.sym(pattern))
+                        .ok()
+                        .map(Arc::new)
+                })
+                .clone()
+        };
+        // A pattern the engine cannot compile or evaluate never fails a value.
+        regex.is_none_or(|r| r.is_match(text).unwrap_or(true))
     }
 
     /// Every issue of `config`, sorted by path, at most [`MAX_ISSUES`] (then one more that says
     /// how many were left out). Empty when the config conforms.
     pub fn check(&self, config: &Value) -> Vec<Issue> {
-        if self.validator.is_valid(config) {
-            return Vec::new();
-        }
-        let mut issues: Vec<Issue> = self
-            .validator
-            .iter_errors(config)
-            .flat_map(|e| issues_of(&e, config))
-            .collect();
+        let mut issues = Vec::new();
+        let mut path = Vec::new();
+        self.validate(0, config, &mut path, &mut issues);
         issues.sort();
         issues.dedup();
         if issues.len() > MAX_ISSUES {
             let more = issues.len() - MAX_ISSUES;
             issues.truncate(MAX_ISSUES);
             issues.push(Issue {
-                path: String::new(),
+                path: ROOT.to_string(),
                 message: format!("... and {more} more issues"),
             });
         }
         issues
     }
 
-    /// Whether an object at `path` may hold a key `path`'s last segment, as far as the schema
-    /// says: each segment must be a declared property (or allowed by `additionalProperties` /
-    /// `patternProperties`) of an object schema. Used to inject only keys this version knows.
+    /// Whether an object may hold the key at `path`, as far as the schema says: each segment
+    /// must be a declared property (or allowed by `additionalProperties` /
+    /// `patternProperties`) of an object schema, looking through unions. Used to add only keys
+    /// a version knows.
     pub fn accepts(&self, path: &[&str]) -> bool {
-        let mut node = &self.root;
+        let mut node = 0;
         for key in path {
-            match property_schema(node, key) {
+            match self.child_schema(node, key, 0) {
                 Some(next) => node = next,
                 None => return false,
             }
         }
         true
     }
-}
 
-/// The subschema for property `key` of the object schema `node`; `None` when the key is not
-/// allowed. Looks through `anyOf`/`oneOf`/`allOf` branches that describe objects.
-fn property_schema<'a>(node: &'a Value, key: &str) -> Option<&'a Value> {
-    static ANY: Value = Value::Bool(true);
-    let obj = node.as_object()?;
-    if let Some(p) = obj.get("properties").and_then(|p| p.get(key)) {
-        return Some(p);
-    }
-    for keyword in ["anyOf", "oneOf", "allOf"] {
-        if let Some(branches) = obj.get(keyword).and_then(Value::as_array) {
-            for b in branches {
-                if let Some(found) = property_schema(b, key) {
-                    return Some(found);
+    /// The schema of property `key` of node `id`: declared, pattern, additional, through unions
+    /// and references.
+    fn child_schema(&self, id: NodeId, key: &str, depth: u8) -> Option<NodeId> {
+        if depth > 16 {
+            return None;
+        }
+        let id = self.refs.get(&id).copied().unwrap_or(id);
+        let node = self.node(id);
+        if let Some(p) = self.property(node, key) {
+            return Some(p);
+        }
+        for branch in node
+            .any_of
+            .iter()
+            .chain(node.rare.iter().flat_map(|r| r.all_of.iter()))
+        {
+            if let Some(found) = self.child_schema(*branch, key, depth + 1) {
+                return Some(found);
+            }
+        }
+        if let Some(r) = &node.rare {
+            for (pattern, sub) in r.pattern_properties.iter() {
+                if self.matches(*pattern, key) {
+                    return Some(*sub);
                 }
             }
         }
-    }
-    if let Some(pp) = obj.get("patternProperties").and_then(Value::as_object) {
-        for (pattern, sub) in pp {
-            if regex_lite_match(pattern, key) {
-                return Some(sub);
-            }
+        match node.additional {
+            Additional::Never => None,
+            Additional::Schema(sub) => Some(sub),
+            Additional::Any if node.types & T_OBJECT != 0 => Some(NodeId::MAX),
+            Additional::Any => None,
         }
     }
-    match obj.get("additionalProperties") {
-        Some(Value::Bool(false)) => None,
-        Some(Value::Bool(true)) => Some(&ANY),
-        Some(sub @ Value::Object(_)) => Some(sub),
-        // Absent: only an object schema without the keyword allows anything.
-        None if obj.get("type").and_then(Value::as_str) == Some("object") => Some(&ANY),
-        _ => None,
-    }
-}
 
-/// `patternProperties` in OpenClaw's schemas are simple anchored classes; a key the operator
-/// injects is never matched through them, so only `^.*$`-like catch-alls count.
-fn regex_lite_match(pattern: &str, _key: &str) -> bool {
-    matches!(pattern, "^.*$" | ".*" | "^(.*)$")
-}
-
-/// Rewrites the ECMAScript escape `\0` (NUL), which the pattern engine does not know, as
-/// `\x00` (the same character in both dialects) in every `pattern` and `patternProperties` key.
-fn rust_patterns(node: &mut Value) {
-    fn fix(p: &str) -> String {
-        let mut out = String::with_capacity(p.len());
-        let mut chars = p.chars().peekable();
-        while let Some(c) = chars.next() {
-            if c != '\\' {
-                out.push(c);
-                continue;
-            }
-            match chars.next() {
-                Some('0') if !chars.peek().is_some_and(char::is_ascii_digit) => {
-                    out.push_str("\\x00")
-                }
-                Some(n) => {
-                    out.push('\\');
-                    out.push(n);
-                }
-                None => out.push('\\'),
-            }
+    fn validate(&self, id: NodeId, value: &Value, path: &mut Vec<String>, out: &mut Vec<Issue>) {
+        if id == NodeId::MAX {
+            return;
         }
-        out
-    }
-    match node {
-        Value::Object(map) => {
-            if let Some(Value::String(p)) = map.get_mut("pattern") {
-                *p = fix(p);
-            }
-            if let Some(Value::Object(pp)) = map.get_mut("patternProperties") {
-                let fixed: serde_json::Map<String, Value> = std::mem::take(pp)
-                    .into_iter()
-                    .map(|(k, v)| (fix(&k), v))
-                    .collect();
-                *pp = fixed;
-            }
-            map.values_mut().for_each(rust_patterns);
+        let node = self.node(id);
+        let here = |path: &Vec<String>| dotted(path);
+        if node.never {
+            out.push(Issue {
+                path: here(path),
+                message: "Invalid input".to_string(),
+            });
+            return;
         }
-        Value::Array(items) => items.iter_mut().for_each(rust_patterns),
-        _ => {}
-    }
-}
-
-/// Plugin config schemas are embedded whole, each with its own `$defs` and references such as
-/// `#/$defs/account` that mean *its* root (OpenClaw checks a plugin's config against the plugin's
-/// schema on its own). Rewrites each such reference to the absolute pointer of the nearest
-/// enclosing schema that defines it, so one validator can check the whole config.
-fn local_refs(node: &mut Value, pointer: &str, scopes: &[(String, Vec<String>)]) {
-    match node {
-        Value::Object(map) => {
-            let mut own: Vec<(String, Vec<String>)> = scopes.to_vec();
-            for keyword in ["$defs", "definitions"] {
-                if let Some(Value::Object(defs)) = map.get(keyword)
-                    && !pointer.is_empty()
-                {
-                    own.push((
-                        format!("{pointer}/{keyword}"),
-                        defs.keys()
-                            .map(|k| format!("#/{keyword}/{}", escape(k)))
-                            .collect(),
-                    ));
+        if let Some(target) = self.refs.get(&id) {
+            self.validate(*target, value, path, out);
+        }
+        let kind = json_kind(value);
+        if node.types != 0 && !type_matches(node.types, value) {
+            let expected = type_names(node.types, kind);
+            let allowed = if expected == "boolean" {
+                " (allowed: true, false)"
+            } else {
+                ""
+            };
+            out.push(Issue {
+                path: here(path),
+                message: format!("Invalid input: expected {expected}, received {kind}{allowed}"),
+            });
+            return;
+        }
+        if let Some(r) = &node.rare {
+            self.validate_rare(node, r, value, path, out);
+        }
+        if !node.any_of.is_empty() {
+            self.validate_union(&node.any_of, value, path, out);
+        }
+        match value {
+            Value::Object(map) => {
+                for key in node.required.iter() {
+                    let key = self.sym(*key);
+                    if !map.contains_key(key) {
+                        path.push(key.to_string());
+                        out.push(Issue {
+                            path: here(path),
+                            message: "Invalid input: expected a value, received undefined"
+                                .to_string(),
+                        });
+                        path.pop();
+                    }
                 }
-            }
-            if let Some(Value::String(r)) = map.get_mut("$ref") {
-                let target = own.iter().rev().find_map(|(abs, names)| {
-                    names.iter().find_map(|n| {
-                        let rest = r.strip_prefix(n.as_str())?;
-                        (rest.is_empty() || rest.starts_with('/')).then(|| {
-                            let keyword_and_name = &n[1..];
-                            let base = abs.rsplit_once('/').map(|(b, _)| b).unwrap_or("");
-                            format!("#{base}{keyword_and_name}{rest}")
+                let mut unexpected = Vec::new();
+                for (key, v) in map {
+                    let sub = self.property(node, key).or_else(|| {
+                        node.rare.as_ref().and_then(|r| {
+                            r.pattern_properties
+                                .iter()
+                                .find(|(p, _)| self.matches(*p, key))
+                                .map(|(_, n)| *n)
                         })
-                    })
-                });
-                if let Some(t) = target {
-                    *r = t;
+                    });
+                    let sub = match (sub, node.additional) {
+                        (Some(s), _) => s,
+                        (None, Additional::Schema(s)) => s,
+                        (None, Additional::Any) => continue,
+                        (None, Additional::Never) => {
+                            unexpected.push(format!("{key:?}"));
+                            continue;
+                        }
+                    };
+                    path.push(key.clone());
+                    self.validate(sub, v, path, out);
+                    path.pop();
+                }
+                if !unexpected.is_empty() {
+                    let p = here(path);
+                    let message = if is_channel(&p) {
+                        format!(
+                            "invalid config: must not have additional properties: {}",
+                            unexpected.join(", ")
+                        )
+                    } else {
+                        let noun = if unexpected.len() == 1 { "key" } else { "keys" };
+                        format!("Unrecognized {noun}: {}", unexpected.join(", "))
+                    };
+                    out.push(Issue { path: p, message });
                 }
             }
-            for (k, v) in map.iter_mut() {
-                local_refs(v, &format!("{pointer}/{}", escape(k)), &own);
+            Value::Array(items) => {
+                let tuple = node.rare.as_ref().map(|r| &r.tuple[..]).unwrap_or(&[]);
+                for (i, item) in items.iter().enumerate() {
+                    let sub = tuple.get(i).copied().or(node.items);
+                    if let Some(sub) = sub {
+                        path.push(i.to_string());
+                        self.validate(sub, item, path, out);
+                        path.pop();
+                    }
+                }
+            }
+            Value::String(s) => {
+                if let Some(p) = node.pattern
+                    && !self.matches(p, s)
+                {
+                    out.push(Issue {
+                        path: here(path),
+                        message: format!("Invalid string: must match pattern /{}/", self.sym(p)),
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn validate_rare(
+        &self,
+        node: &Node,
+        r: &Rare,
+        value: &Value,
+        path: &mut Vec<String>,
+        out: &mut Vec<Issue>,
+    ) {
+        let _ = node;
+        let here = dotted(path);
+        let mut fail = |message: String| {
+            out.push(Issue {
+                path: here.clone(),
+                message,
+            })
+        };
+        if let Some(options) = &r.enum_values
+            && !options.iter().any(|o| o == value)
+        {
+            let list = options.iter().map(Value::to_string).collect::<Vec<_>>();
+            fail(format!("Invalid input (allowed: {})", list.join(", ")));
+        }
+        if let Some(c) = &r.const_value
+            && c != value
+        {
+            fail(format!("Invalid input: expected {c}"));
+        }
+        if let Some(n) = value.as_f64() {
+            if let Some(m) = r.minimum
+                && n < m
+            {
+                fail(format!(
+                    "Too small: expected number to be >={}",
+                    num_text(m)
+                ));
+            }
+            if let Some(m) = r.exclusive_minimum
+                && n <= m
+            {
+                fail(format!("Too small: expected number to be >{}", num_text(m)));
+            }
+            if let Some(m) = r.maximum
+                && n > m
+            {
+                fail(format!("Too big: expected number to be <={}", num_text(m)));
+            }
+            if let Some(m) = r.exclusive_maximum
+                && n >= m
+            {
+                fail(format!("Too big: expected number to be <{}", num_text(m)));
+            }
+            if let Some(m) = r.multiple_of
+                && m > 0.0
+                && (n / m).fract().abs() > 1e-9
+            {
+                fail(format!(
+                    "Invalid number: must be a multiple of {}",
+                    num_text(m)
+                ));
             }
         }
-        Value::Array(items) => {
-            for (i, v) in items.iter_mut().enumerate() {
-                local_refs(v, &format!("{pointer}/{i}"), scopes);
+        if let Value::String(s) = value {
+            let len = s.chars().count() as u64;
+            if let Some(m) = r.min_length
+                && len < m
+            {
+                fail(format!(
+                    "Too small: expected string to have >={m} characters"
+                ));
+            }
+            if let Some(m) = r.max_length
+                && len > m
+            {
+                fail(format!("Too big: expected string to have <={m} characters"));
             }
         }
-        _ => {}
+        if let Value::Array(items) = value {
+            let len = items.len() as u64;
+            if let Some(m) = r.min_items
+                && len < m
+            {
+                fail(format!("Too small: expected array to have >={m} items"));
+            }
+            if let Some(m) = r.max_items
+                && len > m
+            {
+                fail(format!("Too big: expected array to have <={m} items"));
+            }
+            if r.unique_items
+                && items
+                    .iter()
+                    .enumerate()
+                    .any(|(i, a)| items[..i].contains(a))
+            {
+                fail("Invalid input: array items must be unique".to_string());
+            }
+        }
+        if let Value::Object(map) = value {
+            let len = map.len() as u64;
+            if let Some(m) = r.min_properties
+                && len < m
+            {
+                fail(format!("Too small: expected object to have >={m} keys"));
+            }
+            if let Some(m) = r.max_properties
+                && len > m
+            {
+                fail(format!("Too big: expected object to have <={m} keys"));
+            }
+            if let Some(names) = r.property_names {
+                for key in map.keys() {
+                    let mut inner = Vec::new();
+                    self.validate(
+                        names,
+                        &Value::String(key.clone()),
+                        &mut Vec::new(),
+                        &mut inner,
+                    );
+                    for i in inner {
+                        fail(format!("Invalid key {key:?}: {}", i.message));
+                    }
+                }
+            }
+        }
+        for sub in r.all_of.iter() {
+            self.validate(*sub, value, path, out);
+        }
+        if let Some(not) = r.not
+            && self.valid(not, value)
+        {
+            out.push(Issue {
+                path: dotted(path),
+                message: "Invalid input".to_string(),
+            });
+        }
+        if let Some((cond, then, otherwise)) = r.if_then_else
+            && cond != NodeId::MAX
+        {
+            let branch = if self.valid(cond, value) {
+                then
+            } else {
+                otherwise
+            };
+            if let Some(b) = branch {
+                self.validate(b, value, path, out);
+            }
+        }
+    }
+
+    fn valid(&self, id: NodeId, value: &Value) -> bool {
+        let mut out = Vec::new();
+        self.validate(id, value, &mut Vec::new(), &mut out);
+        out.is_empty()
+    }
+
+    /// `anyOf` (and `oneOf`, read as "any": OpenClaw's unions take the first match). When no
+    /// branch accepts the value: a union of literals lists what is allowed; when the value's
+    /// type fits exactly one branch, that branch's issues are the useful ones; otherwise
+    /// OpenClaw's wording for a union, "Invalid input".
+    fn validate_union(
+        &self,
+        branches: &[NodeId],
+        value: &Value,
+        path: &mut Vec<String>,
+        out: &mut Vec<Issue>,
+    ) {
+        let here = dotted(path);
+        let mut results = Vec::with_capacity(branches.len());
+        for b in branches {
+            let mut issues = Vec::new();
+            self.validate(*b, value, path, &mut issues);
+            if issues.is_empty() {
+                return;
+            }
+            results.push((*b, issues));
+        }
+        let literal = |b: NodeId| {
+            let n = self.node(b);
+            n.rare.as_ref().and_then(|r| {
+                r.const_value
+                    .clone()
+                    .map(|c| vec![c])
+                    .or_else(|| r.enum_values.as_ref().map(|e| e.to_vec()))
+            })
+        };
+        let literals: Option<Vec<Value>> = results
+            .iter()
+            .map(|(b, _)| literal(*b))
+            .collect::<Option<Vec<Vec<Value>>>>()
+            .map(|v| v.into_iter().flatten().collect());
+        if let Some(values) = literals
+            && !values.is_empty()
+        {
+            let mut allowed: Vec<String> = values.iter().map(Value::to_string).collect();
+            allowed.dedup();
+            out.push(Issue {
+                path: here,
+                message: format!("Invalid input (allowed: {})", allowed.join(", ")),
+            });
+            return;
+        }
+        let mismatch = |issues: &[Issue]| {
+            issues.iter().any(|i| {
+                i.path == here
+                    && (i.message.starts_with("Invalid input: expected")
+                        || i.message.starts_with("Invalid input (allowed"))
+            })
+        };
+        let typed: Vec<&Vec<Issue>> = results
+            .iter()
+            .map(|(_, i)| i)
+            .filter(|i| !mismatch(i))
+            .collect();
+        if let [one] = typed.as_slice() {
+            out.extend(one.iter().cloned());
+            return;
+        }
+        out.push(Issue {
+            path: here,
+            message: "Invalid input".to_string(),
+        });
     }
 }
 
-/// A JSON pointer token.
-fn escape(key: &str) -> String {
-    key.replace('~', "~0").replace('/', "~1")
-}
-
-/// OpenClaw's name of the config's root in an issue's path.
-pub const ROOT: &str = "<root>";
-
-/// OpenClaw's dotted path of a JSON pointer (`/agents/list/0` → `agents.list.0`, `` → `<root>`).
-fn dotted(pointer: &str) -> String {
-    if pointer.is_empty() {
-        return ROOT.to_string();
+fn num_text(n: f64) -> String {
+    if n.fract() == 0.0 && n.abs() < 1e15 {
+        format!("{}", n as i64)
+    } else {
+        n.to_string()
     }
-    pointer
-        .split('/')
-        .skip(1)
-        .map(|s| s.replace("~1", "/").replace("~0", "~"))
-        .collect::<Vec<_>>()
-        .join(".")
 }
 
-/// `channels.<id>`: a channel's own config object.
+fn type_matches(types: u8, v: &Value) -> bool {
+    let bit = match v {
+        Value::Null => T_NULL,
+        Value::Bool(_) => T_BOOL,
+        Value::Object(_) => T_OBJECT,
+        Value::Array(_) => T_ARRAY,
+        Value::String(_) => T_STRING,
+        Value::Number(n) => {
+            let integral = n.is_i64() || n.is_u64() || n.as_f64().is_some_and(|f| f.fract() == 0.0);
+            if types & T_NUMBER != 0 || (integral && types & T_INTEGER != 0) {
+                return true;
+            }
+            return false;
+        }
+    };
+    types & bit != 0
+}
+
+/// Zod's names of the expected types: `int` only when a number was given (1.5 for an integer),
+/// else `number`.
+fn type_names(types: u8, received: &str) -> String {
+    let mut names = Vec::new();
+    for (bit, name) in [
+        (T_OBJECT, "object"),
+        (T_ARRAY, "array"),
+        (T_STRING, "string"),
+        (T_NUMBER, "number"),
+        (
+            T_INTEGER,
+            if received == "number" {
+                "int"
+            } else {
+                "number"
+            },
+        ),
+        (T_BOOL, "boolean"),
+        (T_NULL, "null"),
+    ] {
+        if types & bit != 0 && !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    names.join(" | ")
+}
+
+/// `channels.<id>`: a channel's own config object, checked by the channel's JSON Schema.
 fn is_channel(path: &str) -> bool {
     path.strip_prefix("channels.")
         .is_some_and(|rest| !rest.is_empty() && !rest.contains('.'))
 }
 
-fn join(path: &str, key: &str) -> String {
-    if path == ROOT {
-        key.to_string()
+/// OpenClaw's dotted path (`agents.list.0`; the root is `<root>`).
+fn dotted(path: &[String]) -> String {
+    if path.is_empty() {
+        ROOT.to_string()
     } else {
-        format!("{path}.{key}")
+        path.join(".")
     }
 }
 
@@ -300,187 +1090,4 @@ fn json_kind(v: &Value) -> &'static str {
         Value::Array(_) => "array",
         Value::Object(_) => "object",
     }
-}
-
-/// Zod's name of an expected type: `int` only when a number was given (1.5 for an integer),
-/// else `number`.
-fn expected_kind(kind: &TypeKind, received: &str) -> String {
-    let name = |t: &jsonschema::JsonType| match t.to_string().as_str() {
-        "integer" if received == "number" => "int".to_string(),
-        "integer" => "number".to_string(),
-        other => other.to_string(),
-    };
-    match kind {
-        TypeKind::Single(t) => name(t),
-        TypeKind::Multiple(set) => set.iter().map(|t| name(&t)).collect::<Vec<_>>().join(" | "),
-    }
-}
-
-fn listed(options: &Value) -> String {
-    match options {
-        Value::Array(items) => items
-            .iter()
-            .map(Value::to_string)
-            .collect::<Vec<_>>()
-            .join(", "),
-        other => other.to_string(),
-    }
-}
-
-/// The value at a JSON pointer in `config` (for "received ...").
-fn at<'a>(config: &'a Value, pointer: &str) -> Option<&'a Value> {
-    config.pointer(pointer)
-}
-
-fn issues_of(e: &ValidationError<'_>, config: &Value) -> Vec<Issue> {
-    let pointer = e.instance_path().as_str().to_string();
-    let path = dotted(&pointer);
-    let received = || at(config, &pointer).map(json_kind).unwrap_or("undefined");
-    let one = |message: String| {
-        vec![Issue {
-            path: path.clone(),
-            message,
-        }]
-    };
-    match e.kind() {
-        ValidationErrorKind::AdditionalProperties { unexpected } => {
-            let keys = unexpected
-                .iter()
-                .map(|k| format!("{k:?}"))
-                .collect::<Vec<_>>();
-            if is_channel(&path) {
-                // Channel configs are checked by the channel's own JSON Schema, in its words.
-                return one(format!(
-                    "invalid config: must not have additional properties: {}",
-                    keys.join(", ")
-                ));
-            }
-            let noun = if keys.len() == 1 { "key" } else { "keys" };
-            one(format!("Unrecognized {noun}: {}", keys.join(", ")))
-        }
-        ValidationErrorKind::Type { kind } => {
-            let expected = expected_kind(kind, received());
-            let allowed = if expected == "boolean" {
-                " (allowed: true, false)"
-            } else {
-                ""
-            };
-            one(format!(
-                "Invalid input: expected {expected}, received {}{allowed}",
-                received()
-            ))
-        }
-        ValidationErrorKind::Enum { options } => {
-            one(format!("Invalid input (allowed: {})", listed(options)))
-        }
-        ValidationErrorKind::Constant { expected_value } => {
-            one(format!("Invalid input: expected {expected_value}"))
-        }
-        ValidationErrorKind::Required { property } => {
-            let key = property.as_str().map(str::to_string).unwrap_or_default();
-            vec![Issue {
-                path: join(&path, &key),
-                message: "Invalid input: expected a value, received undefined".to_string(),
-            }]
-        }
-        ValidationErrorKind::Minimum { limit } => {
-            one(format!("Too small: expected number to be >={limit}"))
-        }
-        ValidationErrorKind::ExclusiveMinimum { limit } => {
-            one(format!("Too small: expected number to be >{limit}"))
-        }
-        ValidationErrorKind::Maximum { limit } => {
-            one(format!("Too big: expected number to be <={limit}"))
-        }
-        ValidationErrorKind::ExclusiveMaximum { limit } => {
-            one(format!("Too big: expected number to be <{limit}"))
-        }
-        ValidationErrorKind::MinLength { limit } => one(format!(
-            "Too small: expected string to have >={limit} characters"
-        )),
-        ValidationErrorKind::MaxLength { limit } => one(format!(
-            "Too big: expected string to have <={limit} characters"
-        )),
-        ValidationErrorKind::MinItems { limit } => {
-            one(format!("Too small: expected array to have >={limit} items"))
-        }
-        ValidationErrorKind::MaxItems { limit } => {
-            one(format!("Too big: expected array to have <={limit} items"))
-        }
-        ValidationErrorKind::Pattern { pattern } => {
-            one(format!("Invalid string: must match pattern /{pattern}/"))
-        }
-        ValidationErrorKind::PropertyNames { error } => {
-            let key = error.instance().as_str().map(str::to_string);
-            let mut inner = issues_of(error, &Value::Null);
-            for i in &mut inner {
-                i.path = path.clone();
-                if let Some(k) = &key {
-                    i.message = format!("Invalid key {k:?}: {}", i.message);
-                }
-            }
-            inner
-        }
-        ValidationErrorKind::AnyOf { context } | ValidationErrorKind::OneOfNotValid { context } => {
-            union_issues(&path, context, config)
-        }
-        _ => one(e.to_string()),
-    }
-}
-
-/// A value no branch of a union accepts. When the value's type fits exactly one branch (an
-/// object where the other branches are strings, say), that branch's issues are the useful
-/// ones; otherwise OpenClaw's own wording for a union: "Invalid input".
-fn union_issues(
-    path: &str,
-    context: &[Vec<ValidationError<'static>>],
-    config: &Value,
-) -> Vec<Issue> {
-    // A union of literals (`"local" | "remote"`): OpenClaw lists what is allowed.
-    let mut allowed = Vec::new();
-    let literals = context.iter().all(|branch| {
-        branch.iter().all(|e| {
-            dotted(e.instance_path().as_str()) == path
-                && match e.kind() {
-                    ValidationErrorKind::Constant { expected_value } => {
-                        allowed.push(expected_value.to_string());
-                        true
-                    }
-                    ValidationErrorKind::Enum { options } => {
-                        allowed.push(listed(options));
-                        true
-                    }
-                    // `{"type": "string", "const": "x"}`: the type error comes with the const one.
-                    ValidationErrorKind::Type { .. } => true,
-                    _ => false,
-                }
-        })
-    });
-    if literals && !allowed.is_empty() {
-        allowed.dedup();
-        return vec![Issue {
-            path: path.to_string(),
-            message: format!("Invalid input (allowed: {})", allowed.join(", ")),
-        }];
-    }
-    let typed: Vec<&Vec<ValidationError<'static>>> = context
-        .iter()
-        .filter(|branch| {
-            !branch.iter().any(|e| {
-                matches!(
-                    e.kind(),
-                    ValidationErrorKind::Type { .. }
-                        | ValidationErrorKind::Constant { .. }
-                        | ValidationErrorKind::Enum { .. }
-                ) && dotted(e.instance_path().as_str()) == path
-            })
-        })
-        .collect();
-    if let [branch] = typed.as_slice() {
-        return branch.iter().flat_map(|e| issues_of(e, config)).collect();
-    }
-    vec![Issue {
-        path: path.to_string(),
-        message: "Invalid input".to_string(),
-    }]
 }
