@@ -235,3 +235,25 @@ fn self_config_cases(#[case] bad: Value, #[case] good: Value, #[case] needle: &s
     let f = validate_self_config(&self_config(good.clone()));
     assert!(f.errors.is_empty(), "{good}: {f:?}");
 }
+
+/// The incident corpus (`crates/versions/tests/incidents.json`: configs that crash-looped the Go
+/// operator's users) is denied at admission for an instance on the newest version, each issue
+/// with OpenClaw's path under `spec.config.raw`.
+#[test]
+fn incident_configs_are_denied_with_openclaws_path() {
+    let list: Vec<Value> =
+        serde_json::from_str(include_str!("../../versions/tests/incidents.json")).unwrap();
+    assert!(list.len() >= 20);
+    for incident in list {
+        let config = &incident["config"];
+        let f = check(json!({"image": {"tag": "2026.9.6"}, "config": {"raw": config}}));
+        assert!(
+            !f.errors.is_empty()
+                && f.errors.iter().all(|e| e.starts_with("spec.config.raw")
+                    && e.contains("(OpenClaw 2026.9.6 rejects this config at ")),
+            "{}: {:?}",
+            incident["incident"],
+            f.errors
+        );
+    }
+}

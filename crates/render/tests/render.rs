@@ -308,6 +308,53 @@ fn invalid_external_config_is_an_error() {
     }
 }
 
+/// The external config is checked against OpenClaw's own schema of the instance's version
+/// after enrichment (admission cannot see it): a config the gateway would refuse is not
+/// rendered, with OpenClaw's path; JSON5 too; the skip annotation lets it through.
+#[test]
+fn external_config_openclaw_rejects_is_refused_with_its_path() {
+    for (format, text) in [
+        (None, r#"{"agents": {"defaults": {"bogus": 1}}}"#),
+        (Some("json5"), "{agents: {defaults: {bogus: 1}}}"),
+    ] {
+        match external(format, text) {
+            Err(RenderError::InvalidConfig(msg)) => {
+                assert!(
+                    msg.contains("OpenClaw 2026.9.6 rejects the config from ConfigMap \"cfg\"")
+                        && msg.contains("agents.defaults: Unrecognized key: \"bogus\""),
+                    "{msg}"
+                );
+            }
+            other => panic!("{text}: {other:?}"),
+        }
+    }
+    let mut skipped =
+        minimal_with(json!({"config": {"configMapRef": {"name": "cfg", "key": "config.json"}}}));
+    skipped.metadata.annotations = Some(
+        [(
+            openclaw_api::validation::SKIP_CONFIG_CHECK_ANNOTATION.to_string(),
+            "true".to_string(),
+        )]
+        .into(),
+    );
+    let r = render(
+        &skipped,
+        &Observed {
+            external_config: Some(r#"{"agents": {"defaults": {"bogus": 1}}}"#.into()),
+            ..observed()
+        },
+    )
+    .expect("the annotation skips the check");
+    assert_eq!(openclaw_json(&r)["agents"]["defaults"]["bogus"], 1);
+    // An image older than every supported version is not checked (no schema for it).
+    let old = render(
+        &minimal_with(json!({"image": {"tag": "2026.2.3"},
+            "config": {"raw": {"agents": {"defaults": {"sandbox": true}}}}})),
+        &observed(),
+    );
+    assert!(old.is_ok(), "{old:?}");
+}
+
 #[test]
 fn external_json_is_enriched() {
     // The Go operator skipped enrichment for configMapRef at one point (no gateway auth).

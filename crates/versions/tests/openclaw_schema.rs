@@ -16,95 +16,18 @@ use std::sync::Mutex;
 use serde_json::{Value, json};
 use testkit::openclaw::{self, OpenClaw};
 
-/// Invalid configs from real incidents, each with the incident it comes from.
-pub fn incidents() -> Vec<(&'static str, Value)> {
-    vec![
-        (
-            "#124 modules pre-enabled",
-            json!({"modules": {"telegram": {"enabled": true}}}),
-        ),
-        (
-            "#257 llmConfig suggested by the webhook",
-            json!({"llmConfig": {"provider": "anthropic"}}),
-        ),
-        (
-            "#356 diagnostics.metrics for Prometheus",
-            json!({"diagnostics": {"metrics": {"enabled": true, "port": 9090}}}),
-        ),
-        (
-            "#250 attachOnly per browser profile",
-            json!({"browser": {"profiles": {"chromium": {"cdpUrl": "http://127.0.0.1:9222", "attachOnly": true, "color": "#00AA00"}}}}),
-        ),
-        (
-            "Go operator bind 0.0.0.0",
-            json!({"gateway": {"bind": "0.0.0.0"}}),
-        ),
-        (
-            "Go full sample sandbox: true",
-            json!({"agents": {"defaults": {"sandbox": true}}}),
-        ),
-        (
-            "unknown gateway mode",
-            json!({"gateway": {"mode": "server"}}),
-        ),
-        (
-            "unknown auth mode",
-            json!({"gateway": {"auth": {"mode": "jwt"}}}),
-        ),
-        ("port as a string", json!({"gateway": {"port": "18789"}})),
-        (
-            "trustedProxies not a list",
-            json!({"gateway": {"trustedProxies": "127.0.0.1"}}),
-        ),
-        (
-            "allowedOrigins not a list",
-            json!({"gateway": {"controlUi": {"allowedOrigins": "https://agent.example.com"}}}),
-        ),
-        (
-            "device auth flag as a string",
-            json!({"gateway": {"controlUi": {"dangerouslyDisableDeviceAuth": "true"}}}),
-        ),
-        (
-            "skill enabled as a string",
-            json!({"skills": {"entries": {"weather": {"enabled": "yes"}}}}),
-        ),
-        (
-            "unknown telegram key",
-            json!({"channels": {"telegram": {"botToken": "x", "foo": 1}}}),
-        ),
-        (
-            "plugin enabled as a string",
-            json!({"plugins": {"entries": {"voice-call": {"enabled": "no"}}}}),
-        ),
-        (
-            "unknown key under agents.defaults",
-            json!({"agents": {"defaults": {"bogus": 1}}}),
-        ),
-        (
-            "model as a number",
-            json!({"agents": {"defaults": {"model": 5}}}),
-        ),
-        (
-            "token as a number",
-            json!({"gateway": {"auth": {"token": 123}}}),
-        ),
-        (
-            "unknown log level",
-            json!({"logging": {"level": "verbose"}}),
-        ),
-        (
-            "unknown key under gateway.controlUi",
-            json!({"gateway": {"controlUi": {"basepath": "/ui"}}}),
-        ),
-        (
-            "unknown key under skills.entries.*",
-            json!({"skills": {"entries": {"weather": {"enable": true}}}}),
-        ),
-        (
-            "otel without an object",
-            json!({"diagnostics": {"otel": true}}),
-        ),
-    ]
+/// Invalid configs from real incidents (`tests/incidents.json`, shared with the admission tests
+/// of `openclaw-api`), each with the incident it comes from.
+pub fn incidents() -> Vec<(String, Value)> {
+    let list: Vec<Value> = serde_json::from_str(include_str!("incidents.json")).unwrap();
+    list.into_iter()
+        .map(|i| {
+            (
+                i["incident"].as_str().unwrap().to_string(),
+                i["config"].clone(),
+            )
+        })
+        .collect()
 }
 
 /// Valid configs (no false denial).
