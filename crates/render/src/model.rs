@@ -45,6 +45,8 @@ pub struct Model<'a> {
     /// `openclaw.rocks/skip-config-check: "true"`: the rendered config is not checked against
     /// OpenClaw's schema.
     pub skip_config_check: bool,
+    /// The OpenClaw version the instance runs (from the merged image tag), read once.
+    openclaw: Option<(openclaw_versions::Target, String)>,
 }
 
 pub(crate) fn non_empty(s: Option<&String>) -> Option<&str> {
@@ -72,6 +74,7 @@ impl<'a> Model<'a> {
         let namespace =
             non_empty(meta.namespace.as_ref()).ok_or(RenderError::MissingMetadata("namespace"))?;
         let uid = non_empty(meta.uid.as_ref()).ok_or(RenderError::MissingMetadata("uid"))?;
+        let spec = apply_cluster_defaults(&instance.spec, observed.cluster_defaults.as_ref());
         Ok(Model {
             name: name.to_string(),
             namespace: namespace.to_string(),
@@ -82,15 +85,16 @@ impl<'a> Model<'a> {
                 .as_ref()
                 .and_then(|a| a.get(openclaw_api::validation::SKIP_CONFIG_CHECK_ANNOTATION))
                 .is_some_and(|v| v == "true"),
-            spec: apply_cluster_defaults(&instance.spec, observed.cluster_defaults.as_ref()),
+            openclaw: openclaw_api::validation::openclaw_target(&spec),
+            spec,
             observed,
         })
     }
 
     /// The OpenClaw version the instance runs, as far as its image tag says (cluster defaults
     /// merged): the supported version whose behaviour and config schema apply, and the tag.
-    pub fn openclaw(&self) -> Option<(openclaw_versions::Target, String)> {
-        openclaw_api::validation::openclaw_target(&self.spec)
+    pub fn openclaw(&self) -> Option<&(openclaw_versions::Target, String)> {
+        self.openclaw.as_ref()
     }
 
     /// Whether the instance's OpenClaw version knows the config key at `path` (so the operator

@@ -708,7 +708,7 @@ impl Schema {
             return;
         }
         if let Some(r) = &node.rare {
-            self.validate_rare(node, r, value, path, out);
+            self.validate_rare(r, value, path, out);
         }
         if !node.any_of.is_empty() {
             self.validate_union(&node.any_of, value, path, out);
@@ -789,15 +789,7 @@ impl Schema {
         }
     }
 
-    fn validate_rare(
-        &self,
-        node: &Node,
-        r: &Rare,
-        value: &Value,
-        path: &mut Vec<String>,
-        out: &mut Vec<Issue>,
-    ) {
-        let _ = node;
+    fn validate_rare(&self, r: &Rare, value: &Value, path: &mut Vec<String>, out: &mut Vec<Issue>) {
         let here = dotted(path);
         let mut fail = |message: String| {
             out.push(Issue {

@@ -119,16 +119,11 @@ fn kind(v: &Value) -> &'static str {
 /// operator's additions and is reported as such. Skipped for versions older than every supported
 /// one, and with `openclaw.rocks/skip-config-check: "true"`. The version note (a tag that is not
 /// exactly a supported version) becomes a warning.
-fn check_schema(
-    m: &Model,
-    user: &Value,
-    config: &Value,
-    warnings: &mut Vec<String>,
-) -> Result<(), RenderError> {
+fn check_schema(m: &Model, config: &Value, warnings: &mut Vec<String>) -> Result<(), RenderError> {
     let Some((target, tag)) = m.openclaw() else {
         return Ok(());
     };
-    if let Some(note) = target.note(&tag) {
+    if let Some(note) = target.note(tag) {
         warnings.push(format!("spec.image.tag: {note}"));
     }
     if m.skip_config_check || !target.enforce_schema() {
@@ -146,7 +141,12 @@ fn check_schema(
     if issues.is_empty() {
         return Ok(());
     }
-    let users = schema.check(user);
+    // Only on failure: the user's config on its own (read again; rendering is pure).
+    let user = match base(m, &mut Vec::new())? {
+        Base::Object(map) => Value::Object(map),
+        Base::Verbatim(_) => Value::Null,
+    };
+    let users = schema.check(&user);
     let source = match m.config().and_then(|c| c.config_map_ref.as_ref()) {
         Some(r) => format!("ConfigMap {:?}", r.name),
         None => "spec.config.raw".to_string(),
@@ -191,11 +191,10 @@ pub fn render(m: &Model, warnings: &mut Vec<String>) -> Result<RenderedConfig, R
     let mut mode = m.merge_mode();
     let (openclaw_json, auth) = match base(m, warnings)? {
         Base::Object(mut map) => {
-            let user = map.clone();
             let auth = enrich::enrich(&mut map, &inputs, warnings);
             crate::features::enrich(m, &mut map, warnings);
             let config = Value::Object(map);
-            check_schema(m, &Value::Object(user), &config, warnings)?;
+            check_schema(m, &config, warnings)?;
             (json::pretty(&config), auth)
         }
         Base::Verbatim(text) => {
