@@ -41,6 +41,8 @@ struct Env {
     bin: PathBuf,
     /// (namespace, claim) -> the local directory standing for that PVC.
     volumes: Arc<Mutex<BTreeMap<(String, String), PathBuf>>>,
+    /// pod -> what its command wrote to stderr (the pod's log).
+    logs: Arc<Mutex<BTreeMap<String, String>>>,
     controller: tokio::task::JoinHandle<()>,
     _dir: tempfile::TempDir,
 }
@@ -84,6 +86,7 @@ impl Env {
             server: Arc::new(Mutex::new(server)),
             bin,
             volumes: Default::default(),
+            logs: Default::default(),
             controller,
             _dir: tempfile::tempdir().unwrap(),
         })
@@ -101,17 +104,27 @@ impl Env {
     }
 
     async fn credentials(&self, endpoint: Option<&str>, bucket: Option<&str>) {
+        self.credentials_in(endpoint, bucket, None).await
+    }
+
+    async fn credentials_in(
+        &self,
+        endpoint: Option<&str>,
+        bucket: Option<&str>,
+        region: Option<&str>,
+    ) {
         let (data, api) = {
             let s = self.server.lock().unwrap();
-            (
-                json!({
-                    "S3_BUCKET": bucket.unwrap_or(s.bucket()),
-                    "S3_ENDPOINT": endpoint.map(str::to_string).unwrap_or_else(|| s.endpoint()),
-                    "S3_ACCESS_KEY_ID": s.access_key(),
-                    "S3_SECRET_ACCESS_KEY": s.secret_key(),
-                }),
-                self.api::<Secret>(0),
-            )
+            let mut data = json!({
+                "S3_BUCKET": bucket.unwrap_or(s.bucket()),
+                "S3_ENDPOINT": endpoint.map(str::to_string).unwrap_or_else(|| s.endpoint()),
+                "S3_ACCESS_KEY_ID": s.access_key(),
+                "S3_SECRET_ACCESS_KEY": s.secret_key(),
+            });
+            if let Some(region) = region {
+                data["S3_REGION"] = json!(region);
+            }
+            (data, self.api::<Secret>(0))
         };
         let secret: Secret = serde_json::from_value(json!({
             "metadata": {"name": "s3-backup-credentials"},
@@ -139,8 +152,20 @@ impl Env {
     /// The runner that runs a pod's real command with its volume's directory.
     fn real_runner(&self) -> Runner {
         let volumes = self.volumes.clone();
+        let logs = self.logs.clone();
         let bin = self.bin.clone();
-        Arc::new(move |pod: &Pod, secrets: &Secrets| run_pod(pod, secrets, &volumes, &bin))
+        Arc::new(move |pod: &Pod, secrets: &Secrets| run_pod(pod, secrets, &volumes, &logs, &bin))
+    }
+
+    /// The log of the first pod whose name starts with `job`.
+    fn log_of(&self, job: &str) -> String {
+        self.logs
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|(pod, _)| pod.starts_with(job))
+            .map(|(_, log)| log.clone())
+            .unwrap_or_default()
     }
 
     fn kubelet(&self, i: usize, runner: Runner) -> Kubelet {
@@ -191,6 +216,7 @@ fn run_pod(
     pod: &Pod,
     secrets: &Secrets,
     volumes: &Mutex<BTreeMap<(String, String), PathBuf>>,
+    logs: &Mutex<BTreeMap<String, String>>,
     bin: &Path,
 ) -> i32 {
     let ns = pod.namespace().unwrap_or_default();
@@ -213,11 +239,12 @@ fn run_pod(
     match jobrun::run_container(spec, "rclone", secrets, &mounts, bin) {
         Ok(out) => {
             let code = out.status.code().unwrap_or(128);
+            let err = String::from_utf8_lossy(&out.stderr).into_owned();
             if code != 0 {
-                let err = String::from_utf8_lossy(&out.stderr);
                 let tail: Vec<&str> = err.lines().rev().take(8).collect();
                 eprintln!("{} exited {code}: {:?}", pod.name_any(), tail);
             }
+            logs.lock().unwrap().insert(pod.name_any(), err);
             code
         }
         Err(e) => {
@@ -474,6 +501,15 @@ async fn a_missing_bucket_and_a_server_down_are_explained_and_never_touch_the_da
         message.contains("rclone exited with code 1") && message.contains("bucket"),
         "{message}"
     );
+    let job = format!(
+        "agent-backup-now-{}",
+        &openclaw_render::hash::short_sha256(b"missing-bucket")[..6]
+    );
+    let log = env.log_of(&job);
+    assert!(
+        log.contains("NoSuchBucket"),
+        "the pod's log names the cause: {log}"
+    );
 
     // The server goes down in the middle of a backup and comes back: rclone's own retries, or
     // the operator's next attempt, finish it.
@@ -506,8 +542,63 @@ async fn a_missing_bucket_and_a_server_down_are_explained_and_never_touch_the_da
         s.conditions
     );
 
-    // (A wrong endpoint makes rclone retry its connections for minutes before it fails; the
-    // Job then ends Failed and is reported like the missing bucket above. Not waited for.)
+    // A wrong region: the storage refuses every request at once, and the pod's log says so.
+    env.credentials_in(None, None, Some("eu-west-9")).await;
+    ask("wrong-region").await;
+    let s = env
+        .wait_status(0, "agent", "region", |s| {
+            s.last_backup_request.as_deref() == Some("wrong-region")
+        })
+        .await;
+    let (_, reason, message) = condition(&s, "BackupComplete").unwrap();
+    assert_eq!(reason, "BackupFailed");
+    eprintln!("wrong region: {message}");
+    assert!(
+        message.contains("rclone exited with code 1") && message.contains("region"),
+        "{message}"
+    );
+    let job = format!(
+        "agent-backup-now-{}",
+        &openclaw_render::hash::short_sha256(b"wrong-region")[..6]
+    );
+    let log = env.log_of(&job);
+    assert!(
+        log.contains(r#"the region "eu-west-9" is wrong"#),
+        "the pod's log names the cause: {log}"
+    );
+
+    // A wrong endpoint (nothing listens there): the Job's first listing gives up on the
+    // connection in seconds (exit code 5, a temporary error), before `rclone sync` would try
+    // every file; the operator says so while it waits for its next Job, and the pod's log has
+    // the connection error.
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    env.credentials(Some(&format!("http://127.0.0.1:{closed}")), None)
+        .await;
+    ask("wrong-endpoint").await;
+    let s = env
+        .wait_status(0, "agent", "endpoint", |s| {
+            condition(s, "BackupComplete").is_some_and(|c| c.2.contains("code 5"))
+        })
+        .await;
+    let (_, reason, message) = condition(&s, "BackupComplete").unwrap();
+    assert_eq!(reason, "BackupRetrying");
+    eprintln!("wrong endpoint: {message}");
+    assert!(
+        message.contains("could not be reached") && message.contains("attempt 2 starts"),
+        "{message}"
+    );
+    let job = format!(
+        "agent-backup-now-{}",
+        &openclaw_render::hash::short_sha256(b"wrong-endpoint")[..6]
+    );
+    let log = env.log_of(&job);
+    assert!(
+        log.contains("connection refused"),
+        "the pod's log names the cause: {log}"
+    );
     assert!(
         tree::scan(&data).unwrap().len() > 50,
         "the data is untouched"

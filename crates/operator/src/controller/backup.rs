@@ -170,9 +170,12 @@ impl JobView {
                 .or_else(|| c.reason.clone())
                 .unwrap_or_else(|| "the Job failed".into());
             match (c.reason.as_deref(), exit_code(&message)) {
-                (Some("PodFailurePolicy"), Some(code)) => {
+                (Some("PodFailurePolicy"), Some(code))
+                    if render_backup::PERMANENT_EXIT_CODES.contains(&code) =>
+                {
                     Outcome::FailedPermanently(explain_exit_code(code))
                 }
+                (Some("PodFailurePolicy"), Some(code)) => Outcome::Failed(explain_exit_code(code)),
                 _ => Outcome::Failed(message),
             }
         } else {
@@ -209,19 +212,26 @@ fn exit_code(message: &str) -> Option<i32> {
         .ok()
 }
 
-/// What one of rclone's permanent exit codes means, for a person.
+/// What one of rclone's exit codes means, for a person.
 pub fn explain_exit_code(code: i32) -> String {
     let what = match code {
         1 => {
-            "an error rclone cannot retry: wrong credentials, a bucket that does not exist, a file \
-             the Job cannot read"
+            "an error rclone cannot retry: wrong credentials, a wrong region, a bucket that does \
+             not exist, a file the Job cannot read"
         }
         3 => "directory not found: the path does not exist in the bucket",
         4 => "file not found",
+        5 => {
+            "a temporary error rclone's own retries did not get past: the S3 endpoint could not \
+             be reached (a wrong endpoint, or the server is down) or kept failing"
+        }
+        6 => "some files could not be copied",
         7 => "a fatal error (for example a missing bucket, or credentials the storage refuses)",
-        _ => "a permanent error",
+        137 => "killed (out of memory, or stopped by the node)",
+        _ if render_backup::PERMANENT_EXIT_CODES.contains(&code) => "a permanent error",
+        _ => "an error",
     };
-    format!("rclone exited with code {code}: {what}; see the Job's pod log")
+    format!("rclone exited with code {code}: {what}")
 }
 
 /// Where one request stands, from its Jobs.
@@ -280,7 +290,12 @@ pub enum Action {
     /// Wait for the running Job.
     Wait(JobView),
     /// The last attempt failed: the next one starts after this delay.
-    RetryLater(Duration),
+    RetryLater {
+        /// The delay.
+        after: Duration,
+        /// The failed Job.
+        last: JobView,
+    },
     /// Finished successfully.
     Done(JobView),
     /// Given up after `attempts` failed Jobs.
@@ -327,7 +342,10 @@ pub fn next_action(
                 let since = now.0.as_second().saturating_sub(at.0.as_second());
                 let left = (delay.as_secs() as i64).saturating_sub(since.max(0));
                 if left > 0 {
-                    return Action::RetryLater(Duration::from_secs(left.unsigned_abs()));
+                    return Action::RetryLater {
+                        after: Duration::from_secs(left.unsigned_abs()),
+                        last: last.clone(),
+                    };
                 }
             }
             Action::Start {
@@ -384,7 +402,12 @@ pub enum Driven {
     /// A Job is running.
     Running(JobView),
     /// The last attempt failed; the next starts after this delay.
-    Retrying(Duration),
+    Retrying {
+        /// The delay.
+        after: Duration,
+        /// The failed Job.
+        last: JobView,
+    },
     /// Done.
     Succeeded(JobView),
     /// Given up.
@@ -419,7 +442,7 @@ pub async fn drive(
         &super::instance::now(),
     ) {
         Action::Wait(j) => Ok(Driven::Running(j)),
-        Action::RetryLater(d) => Ok(Driven::Retrying(d)),
+        Action::RetryLater { after, last } => Ok(Driven::Retrying { after, last }),
         Action::Done(j) => Ok(Driven::Succeeded(j)),
         Action::GaveUp { last, attempts } => Ok(Driven::GaveUp { last, attempts }),
         Action::Start { attempt, path } => {
@@ -576,10 +599,7 @@ impl BackupOnDelete {
                 "backup: Job {} running, target: {}",
                 j.name, j.path
             )),
-            Driven::Retrying(d) => StepState::Pending(format!(
-                "backup: the last Job failed; retrying in {}s",
-                d.as_secs()
-            )),
+            Driven::Retrying { last, .. } => StepState::Pending(retry_message("backup", &last)),
             Driven::Succeeded(j) => {
                 ctx.event(
                     instance,
@@ -733,6 +753,8 @@ impl RestoreState {
 pub enum OnDemandState {
     /// Not started yet; the message says why.
     Waiting(String),
+    /// The last attempt failed and the next one waits its turn; the message says why it failed.
+    Retrying(String),
     /// The credentials cannot be used; retried.
     Credentials(String),
     /// A Job was created now.
@@ -982,10 +1004,9 @@ pub async fn lifecycle_step(
                         job: j.name,
                         path: j.path,
                     },
-                    Driven::Retrying(d) => RestoreState::Waiting(format!(
-                        "the last restore Job failed; retrying in {}s",
-                        d.as_secs()
-                    )),
+                    Driven::Retrying { last, .. } => {
+                        RestoreState::Waiting(retry_message("restore", &last))
+                    }
                     Driven::Succeeded(_) => RestoreState::Succeeded { path: path.into() },
                     Driven::GaveUp { last, attempts } => RestoreState::Failed {
                         path: path.into(),
@@ -1045,10 +1066,9 @@ pub async fn lifecycle_step(
                     {
                         Driven::Started { job, path, .. } => OnDemandState::Started { job, path },
                         Driven::Running(j) => OnDemandState::Running { job: j.name },
-                        Driven::Retrying(d) => OnDemandState::Waiting(format!(
-                            "the last backup Job failed; retrying in {}s",
-                            d.as_secs()
-                        )),
+                        Driven::Retrying { last, .. } => {
+                            OnDemandState::Retrying(retry_message("backup", &last))
+                        }
                         Driven::Succeeded(j) => OnDemandState::Succeeded {
                             request: request.into(),
                             path: j.path.clone(),
@@ -1070,7 +1090,7 @@ pub async fn lifecycle_step(
             }
         };
         let soon = match &state {
-            OnDemandState::Waiting(_) => Some(JOB_POLL),
+            OnDemandState::Waiting(_) | OnDemandState::Retrying(_) => Some(JOB_POLL),
             OnDemandState::Credentials(_) => Some(CREDENTIALS_POLL),
             OnDemandState::Started { .. } | OnDemandState::Running { .. } => Some(JOB_POLL),
             _ => None,
@@ -1131,11 +1151,25 @@ async fn clear_restore_from(instance: &OpenClawInstance, ctx: &Context) -> Resul
     }
 }
 
+/// What a request waiting for its next attempt reports: why the last Job failed, and when the
+/// next starts (a message that stays the same while it waits, so that the status is not
+/// rewritten on every pass).
+pub fn retry_message(what: &str, last: &JobView) -> String {
+    format!(
+        "{what} attempt {} failed ({}); attempt {} starts {}s after it",
+        last.attempt,
+        failure_message(last),
+        last.attempt + 1,
+        retry_delay(last.attempt).as_secs()
+    )
+}
+
 /// The failure message of a Job view.
 pub fn failure_message(j: &JobView) -> String {
     match &j.outcome {
-        Outcome::Failed(m) => format!("{m}; its pod's log says why (kubectl logs job/{})", j.name),
-        Outcome::FailedPermanently(m) => m.clone(),
+        Outcome::Failed(m) | Outcome::FailedPermanently(m) => {
+            format!("{m}; its pod's log says why (kubectl logs job/{})", j.name)
+        }
         _ => String::new(),
     }
 }
@@ -1269,16 +1303,46 @@ mod tests {
     }
 
     #[test]
+    fn a_temporary_error_is_named_and_retried() {
+        let job: Job = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "a-backup-now-x",
+                "labels": {"openclaw.rocks/job-type": "on-demand-backup"},
+                "annotations": {REQUEST_ANNOTATION: "r", PATH_ANNOTATION: "p"}},
+            "status": {"conditions": [{"type": "Failed", "status": "True", "reason": "PodFailurePolicy",
+                "message": "Container rclone for pod ns/a-backup-now-x-abcde failed with exit code 5 matching FailJob rule at index 0"}]}
+        }))
+        .unwrap();
+        let v = JobView::of(&job).unwrap();
+        let Outcome::Failed(m) = &v.outcome else {
+            panic!("{v:?}")
+        };
+        assert!(
+            m.contains("code 5") && m.contains("could not be reached"),
+            "{m}"
+        );
+        let message = failure_message(&v);
+        assert!(
+            message.ends_with("its pod's log says why (kubectl logs job/a-backup-now-x)"),
+            "{message}"
+        );
+        let p = progress(&[v], JobKind::OnDemand, "r");
+        assert!(matches!(
+            next_action(&p, "p", Some(3), &t(1000)),
+            Action::Start { attempt: 2, .. }
+        ));
+    }
+
+    #[test]
     fn a_retry_waits_longer_after_each_failure() {
         assert_eq!(retry_delay(1), Duration::from_secs(15));
         assert_eq!(retry_delay(2), Duration::from_secs(30));
         assert_eq!(retry_delay(10), Duration::from_secs(300));
         let failed = view(JobKind::Delete, "delete", 1, Outcome::Failed("x".into()));
         let p = progress(&[failed], JobKind::Delete, "delete");
-        assert_eq!(
+        assert!(matches!(
             next_action(&p, "x", None, &t(5)),
-            Action::RetryLater(Duration::from_secs(10))
-        );
+            Action::RetryLater { after, .. } if after == Duration::from_secs(10)
+        ));
         assert!(matches!(
             next_action(&p, "x", None, &t(15)),
             Action::Start { attempt: 2, .. }

@@ -527,6 +527,10 @@ fn backup_conditions(b: &mut Builder<'_>, facts: &super::backup::BackupFacts) {
     }
     match &facts.on_demand {
         None | Some(OnDemandState::Waiting(_)) | Some(OnDemandState::Running { .. }) => {}
+        Some(OnDemandState::Retrying(m)) => {
+            b.warn_once(BACKUP_COMPLETE, "BackupRetrying", "BackupRetrying", m);
+            b.set(BACKUP_COMPLETE, FALSE, "BackupRetrying", m.clone());
+        }
         Some(OnDemandState::Credentials(m)) => {
             b.warn_once(
                 BACKUP_COMPLETE,

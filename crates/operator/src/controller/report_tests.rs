@@ -2490,6 +2490,17 @@ fn an_on_demand_backup_records_its_request_path_and_time() {
     assert_eq!(done.status.last_backup_time, Some(at(1_700_000_300)));
     assert_eq!(normals(&done), vec!["BackupComplete"]);
     assert!(normals(&again(&done, &ok)).is_empty());
+    // A failed attempt is explained while the next one waits: one warning, a stable status.
+    let retrying = on_demand(OnDemandState::Retrying(
+        "backup attempt 1 failed (rclone exited with code 5: ...); attempt 2 starts 15s after it"
+            .into(),
+    ));
+    let waiting = again(&done, &retrying);
+    has(&waiting, BACKUP_COMPLETE, FALSE, "BackupRetrying");
+    assert_eq!(warnings(&waiting), vec!["BackupRetrying"]);
+    let still = again(&waiting, &retrying);
+    assert!(warnings(&still).is_empty());
+    assert_eq!(still.status, waiting.status);
     let failed = again(
         &done,
         &on_demand(OnDemandState::Failed {

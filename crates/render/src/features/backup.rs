@@ -118,6 +118,18 @@ pub const RESTORE_FLAGS: &[&str] = &[
 /// Throughput and logging flags (the Go operator's).
 pub const TUNING_FLAGS: &[&str] = &["--transfers=8", "--checkers=16", "-v"];
 
+/// How hard rclone retries one request before it gives up on a transfer (its default, 10,
+/// backs off for about 8 minutes against an endpoint that refuses connections, measured with
+/// rclone 1.76: a wrong endpoint was reported only after that). With 3, one sync attempt
+/// against an unreachable endpoint ends in about 30 s with `connection refused` in the log.
+pub const RETRY_FLAGS: &[&str] = &["--low-level-retries=3"];
+
+/// The one-shot Jobs' whole-sync attempts: one. The operator retries them as new Jobs (15 s
+/// later, then longer), each attempt visible in the status and in events; rclone's own default
+/// (3 attempts) would triple the time before anything is reported (about 90 s for a wrong
+/// endpoint). The periodic CronJob keeps rclone's default: nobody watches it run.
+pub const ONE_SHOT_FLAGS: &[&str] = &["--retries=1"];
+
 /// Default of `spec.backup.historyLimit`.
 pub const DEFAULT_HISTORY_LIMIT: i32 = 3;
 /// Default of `spec.backup.failedHistoryLimit`.
@@ -326,6 +338,14 @@ pub fn remote(creds: &S3Credentials, path: &str) -> String {
     format!(":s3:{}/{}", creds.bucket, path.trim_matches('/'))
 }
 
+/// [`remote`] as a directory (`.../`): the form the Jobs pass to rclone. Without the slash
+/// rclone first asks whether the path is a file, and when the storage refuses that request (a
+/// wrong region, a wrong endpoint) it logs only `is a file not a directory`; with it the log
+/// shows the storage's own answer (`the region "eu-west-9" is wrong; expecting "us-east-1"`).
+pub fn remote_dir(creds: &S3Credentials, path: &str) -> String {
+    format!("{}/", remote(creds, path))
+}
+
 /// The labels of backup pods (and, besides the standard ones, of backup objects): never the
 /// instance's pod selector labels, so a backup pod is not mistaken for the agent (Service,
 /// PodDisruptionBudget, NetworkPolicy, StatefulSet).
@@ -477,16 +497,23 @@ fn rclone_container(m: &Model, creds: &S3Credentials, command: Vec<String>) -> C
 }
 
 /// The Jobs' pod failure policy: a permanent rclone error fails the Job at once; a pod evicted
-/// or preempted (a node drain) does not count as a failure.
-fn failure_policy() -> PodFailurePolicy {
+/// or preempted (a node drain) does not count as a failure. A one-shot Job (no pod retries)
+/// fails through the policy on every non-zero exit code, so that its `Failed` condition names
+/// the code whatever it is (the backoff limit's message does not).
+fn failure_policy(one_shot: bool) -> PodFailurePolicy {
+    let (operator, values) = if one_shot {
+        ("NotIn", vec![0])
+    } else {
+        ("In", PERMANENT_EXIT_CODES.to_vec())
+    };
     PodFailurePolicy {
         rules: vec![
             PodFailurePolicyRule {
                 action: "FailJob".to_string(),
                 on_exit_codes: Some(PodFailurePolicyOnExitCodesRequirement {
                     container_name: Some("rclone".to_string()),
-                    operator: "In".to_string(),
-                    values: PERMANENT_EXIT_CODES.to_vec(),
+                    operator: operator.to_string(),
+                    values,
                 }),
                 on_pod_conditions: None,
             },
@@ -502,22 +529,60 @@ fn failure_policy() -> PodFailurePolicy {
     }
 }
 
+/// The shell program of a one-shot backup (`sh -c PROGRAM backup <remote> <sync flags>...`):
+/// one listing of the destination first, then `rclone sync /data/ <remote> <flags>`.
+///
+/// Why the listing: when the storage cannot be reached, `rclone sync` still tries every file,
+/// each through rclone's per-backend pacer, whose back-off serialises them: measured with rclone
+/// 1.76 against a closed port, 500 small files had not finished failing after 5 minutes, so a
+/// wrong endpoint on a real agent volume would hold a backup on delete until its time limit.
+/// The listing fails in seconds with rclone's own exit code and message; "directory not found"
+/// (3) is expected (a new backup path does not exist yet) and goes on to the copy. The remote
+/// and the flags are positional parameters, never part of the program text.
+pub const BACKUP_PROGRAM: &str = r#"remote=$1
+shift
+rc=0
+rclone lsf "$remote" --max-depth=1 --low-level-retries=3 --retries=1 >/dev/null || rc=$?
+if [ "$rc" -ne 0 ] && [ "$rc" -ne 3 ]; then
+  echo "the backup destination $remote cannot be listed (rclone exited with code $rc, see above); nothing was copied" >&2
+  exit "$rc"
+fi
+exec rclone sync /data/ "$remote" "$@"
+"#;
+
 /// The argv of a one-shot copy: `rclone sync <from> <to>` with the copy flags (and, for a
-/// restore, the restore flags) and the tuning flags.
+/// restore, the restore flags) and the tuning flags; a backup goes through
+/// [`BACKUP_PROGRAM`], which checks that the destination can be listed first.
 pub fn sync_command(kind: JobKind, creds: &S3Credentials, path: &str) -> Vec<String> {
-    let (local, remote) = (format!("{DATA_MOUNT}/"), remote(creds, path));
-    let (from, to, direction) = if kind.is_backup() {
-        (local, remote, &[][..])
+    let remote = remote_dir(creds, path);
+    let flags = COPY_FLAGS
+        .iter()
+        .chain(if kind.is_backup() {
+            &[][..]
+        } else {
+            RESTORE_FLAGS
+        })
+        .chain(TUNING_FLAGS)
+        .chain(RETRY_FLAGS)
+        .chain(ONE_SHOT_FLAGS)
+        .map(|f| f.to_string());
+    let head = if kind.is_backup() {
+        vec![
+            "sh".to_string(),
+            "-c".to_string(),
+            BACKUP_PROGRAM.to_string(),
+            "backup".to_string(),
+            remote,
+        ]
     } else {
-        (remote, local, RESTORE_FLAGS)
+        vec![
+            "rclone".to_string(),
+            "sync".to_string(),
+            remote,
+            format!("{DATA_MOUNT}/"),
+        ]
     };
-    ["rclone", "sync", &from, &to]
-        .into_iter()
-        .chain(COPY_FLAGS.iter().copied())
-        .chain(direction.iter().copied())
-        .chain(TUNING_FLAGS.iter().copied())
-        .map(str::to_string)
-        .collect()
+    head.into_iter().chain(flags).collect()
 }
 
 /// The one-shot Job of `kind` copying the data volume `claim` to or from `path` (relative to
@@ -533,7 +598,7 @@ pub fn job(m: &Model, kind: JobKind, path: &str, creds: &S3Credentials, claim: &
         metadata,
         spec: Some(JobSpec {
             backoff_limit: Some(ONE_SHOT_BACKOFF_LIMIT),
-            pod_failure_policy: Some(failure_policy()),
+            pod_failure_policy: Some(failure_policy(true)),
             ttl_seconds_after_finished: Some(JOB_TTL_SECONDS),
             template: pod(
                 m,
@@ -607,13 +672,13 @@ pub fn periodic_script(
         &format!("{}/periodic", instance_prefix(tenant, instance)),
     );
     let copy_flags = COPY_FLAGS.join(" ");
-    let tuning = TUNING_FLAGS.join(" ");
+    let tuning = [TUNING_FLAGS, RETRY_FLAGS].concat().join(" ");
     format!(
         r#"set -eu
 S3={base}
-rclone sync {DATA_MOUNT}/ "$S3/latest" {copy_flags} {tuning}
+rclone sync {DATA_MOUNT}/ "$S3/latest/" {copy_flags} {tuning}
 TODAY=$(date -u +%Y-%m-%d)
-rclone copy "$S3/latest" "$S3/snapshots/$TODAY" {copy_flags} {tuning}
+rclone copy "$S3/latest/" "$S3/snapshots/$TODAY/" {copy_flags} {tuning}
 CUTOFF=$(date -u -d "@$(( $(date +%s) - 86400 * {retention_days} ))" +%Y-%m-%d)
 for d in $(rclone lsf "$S3/snapshots/" --dirs-only 2>/dev/null); do
   d=${{d%/}}
@@ -677,7 +742,7 @@ pub fn cron_job(m: &Model, creds: &S3Credentials, claim: &str) -> Option<CronJob
                 spec: Some(JobSpec {
                     active_deadline_seconds: Some(PERIODIC_DEADLINE_SECONDS),
                     backoff_limit: Some(JOB_BACKOFF_LIMIT),
-                    pod_failure_policy: Some(failure_policy()),
+                    pod_failure_policy: Some(failure_policy(false)),
                     ttl_seconds_after_finished: Some(JOB_TTL_SECONDS),
                     template,
                     ..Default::default()
@@ -840,10 +905,18 @@ mod tests {
         let spec = pod.spec.unwrap();
         assert!(spec.affinity.is_none());
         let c = &spec.containers[0];
-        assert_eq!(
-            c.command.as_ref().unwrap()[..4],
-            ["rclone", "sync", "/data/", ":s3:b/backups/acme/agent/x"]
-        );
+        let argv = c.command.as_ref().unwrap();
+        assert_eq!(argv[..2], ["sh", "-c"]);
+        assert_eq!(argv[2], BACKUP_PROGRAM);
+        assert_eq!(argv[3..5], ["backup", ":s3:b/backups/acme/agent/x/"]);
+        assert!(argv.iter().any(|a| a == "--retries=1"), "{argv:?}");
+        // The program copies the data mount, and is valid shell.
+        assert!(BACKUP_PROGRAM.contains(&format!("rclone sync {DATA_MOUNT}/ ")));
+        let syntax = std::process::Command::new("sh")
+            .args(["-n", "-c", BACKUP_PROGRAM])
+            .status()
+            .unwrap();
+        assert!(syntax.success());
         let env = c.env.as_ref().unwrap();
         let key = env
             .iter()
@@ -865,7 +938,7 @@ mod tests {
             .command
             .clone()
             .unwrap();
-        assert_eq!(argv[2..4], [":s3:b/p", "/data/"]);
+        assert_eq!(argv[2..4], [":s3:b/p/", "/data/"]);
         // The metadata mapper on restores only.
         assert!(argv.iter().any(|a| a == RESTORE_FLAGS[0]), "{argv:?}");
         let backup_argv = c.command.as_ref().unwrap();
