@@ -23,6 +23,7 @@ pub const CLUSTER_DEFAULTS_NAME: &str = "cluster";
     plural = "openclawclusterdefaults",
     singular = "openclawclusterdefaults",
     shortname = "occd",
+    category = "openclaw",
     status = "OpenClawClusterDefaultsStatus",
     derive = "PartialEq",
     derive = "Default",

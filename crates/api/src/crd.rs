@@ -113,6 +113,19 @@ mod tests {
         );
         assert_eq!(crds[1].spec.scope, "Namespaced");
         assert_eq!(
+            crds[1].spec.names.short_names,
+            Some(vec!["oci".to_string(), "claw".to_string()])
+        );
+        // `kubectl get openclaw` lists all three kinds.
+        for crd in &crds {
+            assert_eq!(
+                crd.spec.names.categories,
+                Some(vec!["openclaw".to_string()]),
+                "{:?}",
+                crd.metadata.name
+            );
+        }
+        assert_eq!(
             crds[2].spec.names.short_names,
             Some(vec!["ocsc".to_string()])
         );

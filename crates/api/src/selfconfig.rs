@@ -20,6 +20,7 @@ use crate::common::RawConfig;
     plural = "openclawselfconfigs",
     singular = "openclawselfconfig",
     shortname = "ocsc",
+    category = "openclaw",
     namespaced,
     status = "OpenClawSelfConfigStatus",
     derive = "PartialEq",
