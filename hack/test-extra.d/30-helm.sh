@@ -292,6 +292,10 @@ has everything '- --otlp-protocol=http/protobuf$'
 has everything '^kind: PodDisruptionBudget$'
 has everything 'image: ghcr.io/openclaw-rs/openclaw-operator@sha256:'
 
+# The Go chart's integer log level (zap: 1 = debug) is accepted and passed on; the binary maps it.
+render zaplevel --set logLevel=1
+has zaplevel '- --log-level=1$'
+
 # Invalid values must fail the render.
 if "$HELM" template oc "$CHART" --set otlp.enabled=true >/dev/null 2>&1; then
 	fail "otlp.enabled without otlp.endpoint rendered"

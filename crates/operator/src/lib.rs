@@ -4,6 +4,7 @@
 pub mod cli;
 pub mod controller;
 pub mod http;
+pub mod logging;
 pub mod metrics;
 pub mod otlp;
 pub mod process;

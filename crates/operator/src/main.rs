@@ -142,8 +142,14 @@ struct RunArgs {
     /// Log format.
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Plain)]
     log_format: LogFormat,
-    /// Log filter (tracing env-filter syntax), e.g. `info` or `openclaw_operator=debug`.
-    #[arg(long, env = "LOG_LEVEL", default_value = "info")]
+    /// Log filter (tracing env-filter syntax), e.g. `info` or `openclaw_operator=debug`; the Go
+    /// operator's zap levels (`--zap-log-level`: `1` debug, `2`+ trace, `panic`) keep their meaning.
+    #[arg(
+        long,
+        alias = "zap-log-level",
+        env = "LOG_LEVEL",
+        default_value = "info"
+    )]
     log_level: String,
 }
 
@@ -290,8 +296,10 @@ fn run() -> anyhow::Result<ExitCode> {
             use tracing_subscriber::Layer as _;
             use tracing_subscriber::layer::SubscriberExt as _;
             use tracing_subscriber::util::SubscriberInitExt as _;
-            let filter = tracing_subscriber::EnvFilter::try_new(&args.log_level)
-                .context("invalid --log-level")?;
+            let filter = tracing_subscriber::EnvFilter::try_new(
+                openclaw_operator::logging::filter_directives(&args.log_level),
+            )
+            .with_context(|| format!("invalid --log-level {:?}", args.log_level))?;
             // The runtime comes first: the OTLP exporter sends from it.
             let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
             let (otlp, otlp_error) = match args.otlp_config() {
