@@ -345,7 +345,7 @@ async fn pushes(prefix: &str, args: impl FnOnce(u16) -> Vec<String>, grpc: bool)
         collector.spans().iter().any(|s| {
             s.name == "reconcile"
                 && string_attr(&s.attributes, "namespace").as_deref() == Some(&n)
-                && string_attr(&s.attributes, "name").as_deref() == Some("traced")
+                && string_attr(&s.attributes, "instance").as_deref() == Some("traced")
         })
     })
     .await;

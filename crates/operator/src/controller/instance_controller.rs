@@ -91,7 +91,7 @@ async fn reconcile(instance: Arc<OpenClawInstance>, ctx: Arc<Context>) -> Result
         return Ok(Action::await_change());
     }
     let instance_uid = instance.uid();
-    let span = tracing::info_span!("reconcile", namespace = %ns, name = %name);
+    let span = tracing::info_span!("reconcile", namespace = %ns, instance = %name);
     let result = instance::reconcile(instance, ctx.clone())
         .instrument(span)
         .await;

@@ -199,7 +199,7 @@ async fn reconcile(
         ctx.metrics.reconcile_skipped(NAME, &ns, &name);
         return Ok(Action::await_change());
     }
-    let span = tracing::info_span!("selfconfig", namespace = %ns, name = %name);
+    let span = tracing::info_span!("selfconfig", namespace = %ns, request = %name);
     let result = reconcile_inner(request, &ctx).instrument(span).await;
     let outcome = if result.is_ok() {
         ctx.failures.succeeded(&format!("{ns}/{name}"));
