@@ -394,3 +394,47 @@ fn allow_list_is_sorted_and_unique() {
     sorted.dedup();
     assert_eq!(lines, sorted);
 }
+
+/// Without a base URL of the user's (unset, empty, or the CRD default the API server stores, which
+/// is the Go operator's site), every alert links to this repository's runbook for it, and that
+/// runbook exists.
+#[test]
+fn every_alert_links_to_a_runbook_of_this_repository() {
+    use openclaw_render::features::monitoring::{DEFAULT_RUNBOOK_BASE_URL, GO_RUNBOOK_BASE_URL};
+    let runbooks = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/runbooks");
+    for base in [None, Some(""), Some(GO_RUNBOOK_BASE_URL)] {
+        let mut rule = json!({"enabled": true});
+        if let Some(b) = base {
+            rule["runbookBaseURL"] = json!(b);
+        }
+        let rendered = monitoring_objects(json!({
+            "observability": {"metrics": {"prometheusRule": rule}},
+            "backup": {"schedule": "0 3 * * *"},
+        }));
+        let spec = rendered
+            .iter()
+            .find_map(|o| match o {
+                Object::Custom(c) if c.kind == CustomKind::PrometheusRule => Some(c.spec.clone()),
+                _ => None,
+            })
+            .unwrap();
+        let rules = spec["groups"][0]["rules"].as_array().unwrap();
+        assert_eq!(rules.len(), 8, "with the backup alert");
+        for r in rules {
+            let alert = r["alert"].as_str().unwrap();
+            assert_eq!(
+                r["annotations"]["runbook_url"],
+                format!("{DEFAULT_RUNBOOK_BASE_URL}/{alert}.md"),
+                "{base:?}"
+            );
+            let page = runbooks.join(format!("{alert}.md"));
+            let text = std::fs::read_to_string(&page)
+                .unwrap_or_else(|e| panic!("{}: {e}", page.display()));
+            assert!(
+                text.starts_with(&format!("# {alert}\n")),
+                "{}",
+                page.display()
+            );
+        }
+    }
+}

@@ -19,7 +19,7 @@ pub use dashboards::{
     INSTANCE_DASHBOARD_KEY, INSTANCE_DASHBOARD_UID, OPERATOR_DASHBOARD_KEY, OPERATOR_DASHBOARD_UID,
     dashboard_exprs,
 };
-pub use prometheus_rule::{DEFAULT_RUNBOOK_BASE_URL, GROUP_NAME};
+pub use prometheus_rule::{DEFAULT_RUNBOOK_BASE_URL, GO_RUNBOOK_BASE_URL, GROUP_NAME, runbook_url};
 
 /// Every metric family the operator exposes on `/metrics`, in exposition form (counters with
 /// `_total`, histograms as `_bucket`/`_sum`/`_count`), one per line. Dashboards and alert

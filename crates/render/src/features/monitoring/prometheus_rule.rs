@@ -26,9 +26,27 @@ use crate::{CustomKind, CustomObject, Desired, Object, Phase, StatusSlot};
 /// The only rule group.
 pub const GROUP_NAME: &str = "openclaw-operator";
 
-/// Where `runbook_url` points when `prometheusRule.runbookBaseURL` is unset or empty (the
-/// CRD default, delta 0.38).
-pub const DEFAULT_RUNBOOK_BASE_URL: &str = "https://paperclip.inc/docs/operators/openclaw/runbooks";
+/// The CRD default of `prometheusRule.runbookBaseURL` (the Go operator's, delta 0.38): the API
+/// server stores it on every instance that does not set the field. Its pages describe the Go
+/// operator, so it is read as "not set".
+pub const GO_RUNBOOK_BASE_URL: &str = "https://paperclip.inc/docs/operators/openclaw/runbooks";
+
+/// Where `runbook_url` points when `prometheusRule.runbookBaseURL` is unset, empty or the CRD
+/// default: this operator's runbooks (`docs/runbooks/<alert>.md` in its repository).
+pub const DEFAULT_RUNBOOK_BASE_URL: &str =
+    "https://github.com/openclaw-rs/openclaw-operator/blob/main/docs/runbooks";
+
+/// The `runbook_url` of `alert`: `<base>/<alert>` with a base the user set (the Go operator's
+/// form), `<ours>/<alert>.md` otherwise.
+pub fn runbook_url(base: Option<&str>, alert: &str) -> String {
+    match base
+        .map(|u| u.trim_end_matches('/'))
+        .filter(|u| !u.is_empty() && *u != GO_RUNBOOK_BASE_URL)
+    {
+        Some(base) => format!("{base}/{alert}"),
+        None => format!("{DEFAULT_RUNBOOK_BASE_URL}/{alert}.md"),
+    }
+}
 
 /// A PromQL string literal (double-quoted, `\` and `"` escaped).
 pub(crate) fn quote(s: &str) -> String {
@@ -183,11 +201,7 @@ fn backup_alert(m: &Model, inst: &str) -> Option<Alert> {
 /// The PrometheusRule (`status.managedResources.prometheusRule`).
 pub fn render(m: &Model) -> Desired {
     let spec = m.metrics().and_then(|s| s.prometheus_rule.as_ref());
-    let base = spec
-        .and_then(|s| s.runbook_base_url.as_deref())
-        .map(|u| u.trim_end_matches('/'))
-        .filter(|u| !u.is_empty())
-        .unwrap_or(DEFAULT_RUNBOOK_BASE_URL);
+    let base = spec.and_then(|s| s.runbook_base_url.as_deref());
     let rules: Vec<Value> = alerts(m)
         .into_iter()
         .map(|a| {
@@ -198,7 +212,7 @@ pub fn render(m: &Model) -> Desired {
                 "annotations": {
                     "summary": a.summary,
                     "description": a.description,
-                    "runbook_url": format!("{base}/{}", a.name),
+                    "runbook_url": runbook_url(base, a.name),
                 },
             });
             if let (Some(f), Some(obj)) = (a.for_, rule.as_object_mut()) {
