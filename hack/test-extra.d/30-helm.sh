@@ -296,7 +296,16 @@ has everything 'image: ghcr.io/openclaw-rs/openclaw-operator@sha256:'
 render zaplevel --set logLevel=1
 has zaplevel '- --log-level=1$'
 
+# A values file written for the Go chart (every key it has) passes the schema unchanged.
+render govalues -f hack/helm/go-chart-values.yaml
+has govalues '- --log-level=info$'
+
 # Invalid values must fail the render.
+for typo in replicaCont=2 metrics.servicMonitor.enabled=true webhook.enable=true crds.instal=false; do
+	if "$HELM" template oc "$CHART" --set "$typo" >/dev/null 2>&1; then
+		fail "a misspelled key rendered: --set $typo"
+	fi
+done
 if "$HELM" template oc "$CHART" --set otlp.enabled=true >/dev/null 2>&1; then
 	fail "otlp.enabled without otlp.endpoint rendered"
 fi
