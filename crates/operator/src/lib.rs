@@ -1,6 +1,7 @@
 //! The `openclaw-operator` binary's library: the controller, the admission webhooks, the
 //! operator process (metrics, health, leader election) and the offline commands.
 
+pub mod apidoc;
 pub mod cli;
 pub mod controller;
 pub mod http;

@@ -34,6 +34,8 @@ enum Command {
         #[arg(short = 'f', long = "filename", required = true)]
         files: Vec<PathBuf>,
     },
+    /// Print the API reference (Markdown) generated from the CRDs: docs/api-reference.md.
+    ApiReference,
     /// Print the version.
     Version,
     /// Run the controller against the cluster of the current kubeconfig (or in-cluster config).
@@ -286,6 +288,10 @@ fn run() -> anyhow::Result<ExitCode> {
                     .with_context(|| format!("writing {}", path.display()))?;
                 println!("wrote {}", path.display());
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::ApiReference => {
+            print!("{}", openclaw_operator::apidoc::reference());
             Ok(ExitCode::SUCCESS)
         }
         Command::Version => {

@@ -24,6 +24,19 @@ fn committed_crds_match_the_types() {
 }
 
 #[test]
+fn committed_api_reference_matches_the_types() {
+    use openclaw_operator::apidoc;
+    let path = repo().join(apidoc::PATH);
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == apidoc::reference(),
+        "{} differs from the types; run `cargo run -q -p openclaw-operator -- api-reference > {}`",
+        path.display(),
+        apidoc::PATH
+    );
+}
+
+#[test]
 fn crd_stream_holds_three_crds() {
     let yaml = cli::crds_yaml().expect("CRDs render");
     let docs: Vec<serde_json::Value> = serde_saphyr::from_multiple(&yaml).expect("valid YAML");
