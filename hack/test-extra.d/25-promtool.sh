@@ -141,7 +141,7 @@ tests:
             exp_annotations:
               summary: "Volume default/agent.v2-data of an OpenClaw instance is over 80% full."
               description: "The data volume is 90% full. Expand the PersistentVolumeClaim (the operator creates it once and never resizes it) or free space."
-              runbook_url: "https://paperclip.inc/docs/operators/openclaw/runbooks/OpenClawPVCNearlyFull"
+              runbook_url: "https://github.com/openclaw-rs/openclaw-operator/blob/main/docs/runbooks/OpenClawPVCNearlyFull.md"
           - exp_labels:
               severity: warning
               namespace: default
@@ -149,7 +149,7 @@ tests:
             exp_annotations:
               summary: "Volume default/data-agent.v2-0 of an OpenClaw instance is over 80% full."
               description: "The data volume is 85% full. Expand the PersistentVolumeClaim (the operator creates it once and never resizes it) or free space."
-              runbook_url: "https://paperclip.inc/docs/operators/openclaw/runbooks/OpenClawPVCNearlyFull"
+              runbook_url: "https://github.com/openclaw-rs/openclaw-operator/blob/main/docs/runbooks/OpenClawPVCNearlyFull.md"
 EOF2
 log "promtool test rules (the PVC alert)"
 (cd "$WORK" && "$PROMTOOL" test rules pvc-test.yaml >&2)
@@ -181,7 +181,7 @@ tests:
             exp_annotations:
               summary: "The last backup of OpenClaw instance default/agent.v2 is older than twice its schedule."
               description: "Periodic backups of the instance have not succeeded for two scheduled runs: the <name>-backup-periodic CronJob's Jobs fail or do not start. Their pods' logs and the instance's ScheduledBackupReady condition say why."
-              runbook_url: "https://paperclip.inc/docs/operators/openclaw/runbooks/OpenClawScheduledBackupStale"
+              runbook_url: "https://github.com/openclaw-rs/openclaw-operator/blob/main/docs/runbooks/OpenClawScheduledBackupStale.md"
 EOF2
 log "promtool test rules (the stale-backup alert)"
 (cd "$WORK" && "$PROMTOOL" test rules backup-test.yaml >&2)
