@@ -151,13 +151,23 @@ fn request_object(name: &str, instance: &str, spec: Value) -> OpenClawSelfConfig
 }
 
 async fn create(client: &Client, ns: &str, name: &str, instance: &str, spec: Value) {
-    Api::<OpenClawSelfConfig>::namespaced(client.clone(), ns)
-        .create(
-            &PostParams::default(),
-            &request_object(name, instance, spec),
-        )
-        .await
-        .unwrap_or_else(|e| panic!("create {name}: {e}"));
+    // An agent's token can be issued as soon as its ServiceAccount exists, a moment before the
+    // operator has applied its Role and RoleBinding (and the API server's authorizer has seen
+    // them): a 403 then is that race, not a denial, and is retried for a few seconds.
+    let api = Api::<OpenClawSelfConfig>::namespaced(client.clone(), ns);
+    let object = request_object(name, instance, spec);
+    let start = std::time::Instant::now();
+    loop {
+        match api.create(&PostParams::default(), &object).await {
+            Ok(_) => return,
+            Err(kube::Error::Api(s))
+                if s.code == 403 && start.elapsed() < std::time::Duration::from_secs(15) =>
+            {
+                tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+            }
+            Err(e) => panic!("create {name}: {e}"),
+        }
+    }
 }
 
 /// Waits for a final phase; returns `(phase, message)`.
