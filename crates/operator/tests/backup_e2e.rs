@@ -501,10 +501,7 @@ async fn a_missing_bucket_and_a_server_down_are_explained_and_never_touch_the_da
         message.contains("rclone exited with code 1") && message.contains("bucket"),
         "{message}"
     );
-    let job = format!(
-        "agent-backup-now-{}",
-        &openclaw_render::hash::short_sha256(b"missing-bucket")[..6]
-    );
+    let job = on_demand_job("missing-bucket");
     let log = env.log_of(&job);
     assert!(
         log.contains("NoSuchBucket"),
@@ -515,10 +512,7 @@ async fn a_missing_bucket_and_a_server_down_are_explained_and_never_touch_the_da
     // the operator's next attempt, finish it.
     env.credentials(None, None).await;
     ask("server-down").await;
-    let job = format!(
-        "agent-backup-now-{}",
-        &openclaw_render::hash::short_sha256(b"server-down")[..6]
-    );
+    let job = on_demand_job("server-down");
     testkit::wait_for(
         &env.api::<Job>(0),
         &job,
@@ -557,10 +551,7 @@ async fn a_missing_bucket_and_a_server_down_are_explained_and_never_touch_the_da
         message.contains("rclone exited with code 1") && message.contains("region"),
         "{message}"
     );
-    let job = format!(
-        "agent-backup-now-{}",
-        &openclaw_render::hash::short_sha256(b"wrong-region")[..6]
-    );
+    let job = on_demand_job("wrong-region");
     let log = env.log_of(&job);
     assert!(
         log.contains(r#"the region "eu-west-9" is wrong"#),
@@ -590,10 +581,7 @@ async fn a_missing_bucket_and_a_server_down_are_explained_and_never_touch_the_da
         message.contains("could not be reached") && message.contains("attempt 2 starts"),
         "{message}"
     );
-    let job = format!(
-        "agent-backup-now-{}",
-        &openclaw_render::hash::short_sha256(b"wrong-endpoint")[..6]
-    );
+    let job = on_demand_job("wrong-endpoint");
     let log = env.log_of(&job);
     assert!(
         log.contains("connection refused"),
@@ -633,4 +621,14 @@ async fn a_restore_from_a_path_that_does_not_exist_stops_with_the_reason() {
         std::fs::read_to_string(data.join("keep.txt")).unwrap(),
         "the agent's own"
     );
+}
+
+/// The first Job of the on-demand backup request `value` of the instance `agent`.
+fn on_demand_job(value: &str) -> String {
+    openclaw_operator::controller::backup::attempt_name(
+        "agent",
+        openclaw_render::features::backup::JobKind::OnDemand,
+        value,
+        1,
+    )
 }
