@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{ArgAction, Parser, Subcommand};
 use openclaw_operator::controller::Scope;
-use openclaw_operator::{cli, otlp, process, webhook};
+use openclaw_operator::{cli, process, telemetry, webhook};
 
 #[derive(Parser)]
 #[command(
@@ -126,8 +126,8 @@ struct RunArgs {
           num_args = 0..=1, default_missing_value = "true")]
     otlp_insecure: bool,
     /// OTLP protocol: `grpc` (port 4317) or `http/protobuf` (port 4318).
-    #[arg(long, env = "OTEL_EXPORTER_OTLP_PROTOCOL", value_enum, default_value_t = otlp::Protocol::Grpc)]
-    otlp_protocol: otlp::Protocol,
+    #[arg(long, env = "OTEL_EXPORTER_OTLP_PROTOCOL", value_enum, default_value_t = telemetry::Protocol::Grpc)]
+    otlp_protocol: telemetry::Protocol,
     /// Namespace of the `s3-backup-credentials` Secret (default: the operator's namespace,
     /// `POD_NAMESPACE`); `-` turns backups and restores off.
     #[arg(long, env = "BACKUP_CREDENTIALS_NAMESPACE")]
@@ -163,13 +163,18 @@ impl RunArgs {
             .unwrap_or_else(|| openclaw_operator::rbac::DEFAULT_OPERATOR_NAMESPACE.into())
     }
 
-    fn otlp_config(&self) -> Option<otlp::OtlpConfig> {
-        let endpoint = self.otlp_endpoint.trim();
-        (!endpoint.is_empty())
-            .then(|| otlp::OtlpConfig::from_env(endpoint, self.otlp_protocol, self.otlp_insecure))
+    fn telemetry_settings(&self) -> telemetry::Settings {
+        telemetry::Settings {
+            endpoint: self.otlp_endpoint.trim().to_string(),
+            protocol: self.otlp_protocol,
+            insecure: self.otlp_insecure,
+        }
     }
 
-    fn into_config(self, otlp: Option<otlp::Otlp>) -> anyhow::Result<process::RunConfig> {
+    fn into_config(
+        self,
+        telemetry: Option<telemetry::Telemetry>,
+    ) -> anyhow::Result<process::RunConfig> {
         let bind = |flag: &str, v: &str| {
             openclaw_operator::http::parse_bind(v).map_err(|e| anyhow::anyhow!("--{flag}: {e}"))
         };
@@ -233,7 +238,7 @@ impl RunArgs {
             health_bind: bind("health-probe-bind-address", &self.health_probe_bind_address)?,
             leader_election,
             webhook,
-            otlp,
+            telemetry,
             backup: openclaw_operator::controller::backup::BackupOptions {
                 credentials_namespace: match self.backup_credentials_namespace.as_deref() {
                     Some("-") => None,
@@ -308,13 +313,11 @@ fn run() -> anyhow::Result<ExitCode> {
             .with_context(|| format!("invalid --log-level {:?}", args.log_level))?;
             // The runtime comes first: the OTLP exporter sends from it.
             let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-            let (otlp, otlp_error) = match args.otlp_config() {
-                None => (None, None),
-                Some(c) => match otlp::Otlp::start(&c, runtime.handle().clone()) {
-                    Ok(o) => (Some(o), None),
+            let (telemetry, telemetry_error) =
+                match telemetry::Telemetry::start(&args.telemetry_settings(), runtime.handle()) {
+                    Ok(t) => (t, None),
                     Err(e) => (None, Some(e)),
-                },
-            };
+                };
             let fmt = match args.log_format {
                 LogFormat::Json => tracing_subscriber::fmt::layer().json().boxed(),
                 LogFormat::Plain => tracing_subscriber::fmt::layer().boxed(),
@@ -322,13 +325,13 @@ fn run() -> anyhow::Result<ExitCode> {
             tracing_subscriber::registry()
                 .with(filter)
                 .with(fmt)
-                .with(otlp.as_ref().map(otlp::Otlp::layer))
+                .with(telemetry.as_ref().and_then(telemetry::Telemetry::layer))
                 .init();
-            if let Some(e) = otlp_error {
+            if let Some(e) = telemetry_error {
                 // Never fatal, as in the Go operator.
                 tracing::warn!("OTLP push disabled: {e}");
             }
-            let config = args.into_config(otlp)?;
+            let config = args.into_config(telemetry)?;
             runtime.block_on(async {
                 let kubeconfig = kube::Config::infer()
                     .await

@@ -8,7 +8,7 @@
 //! (auto-update) are not registered. See docs/operations.md.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -115,16 +115,79 @@ struct LeaseLabels {
 
 type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
 
+/// Prometheus' default buckets, as the Go operator's histogram uses.
+const RECONCILE_BUCKETS: [f64; 11] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
 fn reconcile_buckets() -> Histogram {
-    // Prometheus' default buckets, as the Go operator's histogram uses.
-    Histogram::new([
-        0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
-    ])
+    Histogram::new(RECONCILE_BUCKETS)
+}
+
+/// controller-runtime's workqueue buckets: 1 ns to 10 s, powers of ten.
+fn queue_bounds() -> Vec<f64> {
+    exponential_buckets(1e-8, 10.0, 10).collect()
 }
 
 fn queue_buckets() -> Histogram {
-    // controller-runtime's workqueue buckets: 1 ns to 10 s, powers of ten.
-    Histogram::new(exponential_buckets(1e-8, 10.0, 10))
+    Histogram::new(queue_bounds())
+}
+
+/// The histograms, recorded for the OTLP push as well (OpenTelemetry has no asynchronous
+/// histogram to bridge them with; counters and gauges are bridged from the registry by
+/// `telemetry::bridge`). Same names, buckets and attributes as the Prometheus series.
+struct OtelHistograms {
+    reconcile_duration: opentelemetry::metrics::Histogram<f64>,
+    cr_reconcile_time: opentelemetry::metrics::Histogram<f64>,
+    wq_queue_duration: opentelemetry::metrics::Histogram<f64>,
+    wq_work_duration: opentelemetry::metrics::Histogram<f64>,
+}
+
+impl OtelHistograms {
+    fn new(meter: &opentelemetry::metrics::Meter) -> Self {
+        let histogram = |name: &'static str, help: &'static str, bounds: Vec<f64>| {
+            meter
+                .f64_histogram(name)
+                .with_description(help)
+                .with_boundaries(bounds)
+                .build()
+        };
+        Self {
+            reconcile_duration: histogram(
+                "openclaw_reconcile_duration_seconds",
+                RECONCILE_DURATION_HELP,
+                RECONCILE_BUCKETS.to_vec(),
+            ),
+            cr_reconcile_time: histogram(
+                "controller_runtime_reconcile_time_seconds",
+                CR_RECONCILE_TIME_HELP,
+                RECONCILE_BUCKETS.to_vec(),
+            ),
+            wq_queue_duration: histogram(
+                "workqueue_queue_duration_seconds",
+                WQ_QUEUE_DURATION_HELP,
+                queue_bounds(),
+            ),
+            wq_work_duration: histogram(
+                "workqueue_work_duration_seconds",
+                WQ_WORK_DURATION_HELP,
+                queue_bounds(),
+            ),
+        }
+    }
+}
+
+const RECONCILE_DURATION_HELP: &str = "Time one reconcile of an OpenClawInstance took";
+const CR_RECONCILE_TIME_HELP: &str = "Time per reconcile, per controller";
+const WQ_QUEUE_DURATION_HELP: &str =
+    "Time an instance waited between its first trigger and the start of its reconcile";
+const WQ_WORK_DURATION_HELP: &str = "Time one reconcile took";
+
+fn kv(pairs: &[(&'static str, &str)]) -> Vec<opentelemetry::KeyValue> {
+    pairs
+        .iter()
+        .map(|(k, v)| opentelemetry::KeyValue::new(*k, v.to_string()))
+        .collect()
 }
 
 /// How a reconcile ended.
@@ -181,6 +244,8 @@ pub struct Metrics {
     /// Per controller name.
     queues: Arc<Mutex<BTreeMap<String, QueueState>>>,
     info_labels: Mutex<HashMap<String, InfoLabels>>,
+    /// The histograms' OTLP twins, once the push is on.
+    otel: OnceLock<OtelHistograms>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -223,7 +288,7 @@ impl Metrics {
             HistogramFamily::<InstanceLabels>::new_with_constructor(reconcile_buckets);
         registry.register(
             "openclaw_reconcile_duration_seconds",
-            "Time one reconcile of an OpenClawInstance took",
+            RECONCILE_DURATION_HELP,
             reconcile_duration.clone(),
         );
         let phase = Family::<PhaseLabels, Gauge>::default();
@@ -272,7 +337,7 @@ impl Metrics {
             HistogramFamily::<ControllerLabels>::new_with_constructor(reconcile_buckets);
         registry.register(
             "controller_runtime_reconcile_time_seconds",
-            "Time per reconcile, per controller",
+            CR_RECONCILE_TIME_HELP,
             cr_reconcile_time.clone(),
         );
         let cr_max_concurrent = Family::<ControllerLabels, Gauge>::default();
@@ -302,13 +367,13 @@ impl Metrics {
         let wq_queue_duration = HistogramFamily::<QueueLabels>::new_with_constructor(queue_buckets);
         registry.register(
             "workqueue_queue_duration_seconds",
-            "Time an instance waited between its first trigger and the start of its reconcile",
+            WQ_QUEUE_DURATION_HELP,
             wq_queue_duration.clone(),
         );
         let wq_work_duration = HistogramFamily::<QueueLabels>::new_with_constructor(queue_buckets);
         registry.register(
             "workqueue_work_duration_seconds",
-            "Time one reconcile took",
+            WQ_WORK_DURATION_HELP,
             wq_work_duration.clone(),
         );
         let wq_retries = Family::<QueueLabels, Counter>::default();
@@ -407,6 +472,7 @@ impl Metrics {
             queues,
             cr_max_concurrent,
             info_labels: Mutex::new(HashMap::new()),
+            otel: OnceLock::new(),
         };
         metrics.register_controller(CONTROLLER, max_concurrent);
         metrics
@@ -434,6 +500,12 @@ impl Metrics {
         self.cr_reconcile_errors
             .get_or_create(&controller(name))
             .inc_by(0);
+    }
+
+    /// Records the histograms for the OTLP push too, from now on (see
+    /// `telemetry::bridge`). Later calls do nothing.
+    pub fn attach_meter(&self, meter: &opentelemetry::metrics::Meter) {
+        let _ = self.otel.set(OtelHistograms::new(meter));
     }
 
     /// The OpenMetrics text exposition of every metric.
@@ -474,9 +546,14 @@ impl Metrics {
         let mut queues = lock(&self.queues);
         let q = queues.entry(controller_name.to_string()).or_default();
         if let Some(since) = q.pending.remove(&k) {
+            let secs = since.elapsed().as_secs_f64();
             self.wq_queue_duration
                 .get_or_create(&queue(controller_name))
-                .observe(since.elapsed().as_secs_f64());
+                .observe(secs);
+            if let Some(otel) = self.otel.get() {
+                otel.wq_queue_duration
+                    .record(secs, &kv(&[("name", controller_name)]));
+            }
         }
         q.running.insert(k, Instant::now());
         self.wq_depth
@@ -540,6 +617,12 @@ impl Metrics {
         self.wq_work_duration
             .get_or_create(&queue(controller_name))
             .observe(secs);
+        if let Some(otel) = self.otel.get() {
+            otel.cr_reconcile_time
+                .record(secs, &kv(&[("controller", controller_name)]));
+            otel.wq_work_duration
+                .record(secs, &kv(&[("name", controller_name)]));
+        }
         elapsed
     }
 
@@ -569,6 +652,12 @@ impl Metrics {
                 namespace: namespace.into(),
             })
             .observe(elapsed.as_secs_f64());
+        if let Some(otel) = self.otel.get() {
+            otel.reconcile_duration.record(
+                elapsed.as_secs_f64(),
+                &kv(&[("instance", name), ("namespace", namespace)]),
+            );
+        }
     }
 
     /// The instance's phase, readiness and image after a reconcile.

@@ -86,7 +86,7 @@ pub struct RunConfig {
     /// Admission webhooks (`None`: off).
     pub webhook: Option<webhook::WebhookConfig>,
     /// OTLP push of metrics and traces (`None`: off).
-    pub otlp: Option<crate::otlp::Otlp>,
+    pub telemetry: Option<crate::telemetry::Telemetry>,
     /// Backups and restores.
     pub backup: crate::controller::backup::BackupOptions,
     /// Self-configuration requests.
@@ -116,8 +116,8 @@ pub async fn run(config: kube::Config, rc: RunConfig) -> Result<(), ProcessError
         .as_ref()
         .map_or("none".to_string(), |le| le.lease_name.clone());
     let metrics = Arc::new(Metrics::new(&lease_name, rc.concurrency));
-    if let Some(otlp) = &rc.otlp {
-        otlp.spawn_metrics(metrics.clone());
+    if let Some(telemetry) = &rc.telemetry {
+        telemetry.spawn_metrics(metrics.clone());
     }
     let host = config
         .cluster_url
@@ -285,8 +285,8 @@ pub async fn run(config: kube::Config, rc: RunConfig) -> Result<(), ProcessError
             _ => tracing::warn!("the lease was not released in time; it will expire"),
         }
     }
-    if let Some(otlp) = &rc.otlp {
-        otlp.shutdown().await;
+    if let Some(telemetry) = &rc.telemetry {
+        telemetry.shutdown().await;
     }
     if lost {
         return Err(ProcessError::LostLease(lease_name));
