@@ -340,7 +340,6 @@ impl Telemetry {
                     opentelemetry_sdk::runtime::Tokio,
                 )
                 .with_interval(interval)
-                .with_timeout(c.timeout)
                 .build();
                 Some(
                     SdkMeterProvider::builder()
