@@ -5,8 +5,10 @@
 //! What is an example:
 //!
 //! - every document of a fenced ```` ```yaml ```` / ```` ```yml ```` block that has `apiVersion`
-//!   and `kind` (a manifest); documents without them (Helm values, spec fragments, collector
-//!   configs) are snippets and are only counted;
+//!   and `kind` (a manifest); a document of only `spec:` (and `metadata:`) is a fragment of an
+//!   instance and must pass `openclaw-operator validate` as an `OpenClawInstance` spec (offline);
+//!   other documents without `apiVersion`/`kind` (Helm values, collector configs) are snippets
+//!   and are only counted;
 //! - every YAML file of the repository that a shell block (`sh`, `bash`, `shell`, `console`)
 //!   applies with `kubectl ... apply -f PATH` (e.g. the README's quick start applies
 //!   `config/samples/openclawinstance-minimal.yaml`).
@@ -317,6 +319,33 @@ struct PageStats {
     applied: usize,
     skipped: Vec<String>,
     snippets: usize,
+    /// Documents of only `spec:`, checked offline with `openclaw-operator validate`.
+    fragments: usize,
+}
+
+/// A document of only `spec:` (and perhaps `metadata:`): a part of an instance's manifest.
+fn is_spec_fragment(value: &Value) -> bool {
+    value
+        .as_object()
+        .is_some_and(|m| m.contains_key("spec") && m.keys().all(|k| k == "spec" || k == "metadata"))
+}
+
+/// A spec fragment, checked offline as the spec of an `OpenClawInstance`: the errors of
+/// `openclaw-operator validate`.
+fn check_spec_fragment(value: &Value) -> Result<(), String> {
+    let doc = json!({"apiVersion": "openclaw.rocks/v1alpha1", "kind": "OpenClawInstance",
+        "metadata": {"name": "fragment"}, "spec": value["spec"]});
+    let reports = openclaw_operator::cli::validate_yaml("fragment", &doc.to_string())
+        .map_err(|e| e.to_string())?;
+    let errors: Vec<String> = reports
+        .into_iter()
+        .flat_map(|r| r.findings.errors)
+        .collect();
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors.join("; "))
+    }
 }
 
 /// `(line offset, text)` of each document of a YAML stream.
@@ -399,6 +428,17 @@ fn classify(
         let has = |k: &str| value.get(k).and_then(Value::as_str).is_some();
         match (has("apiVersion"), has("kind")) {
             (true, true) => {}
+            (false, false) if is_spec_fragment(&value) => {
+                if let Err(e) = check_spec_fragment(&value) {
+                    problems.push(format!(
+                        "{source}: a spec fragment `openclaw-operator validate` refuses as an \
+                         OpenClawInstance spec: {e}; fix it or mark the block \
+                         `<!-- example: skip REASON -->`"
+                    ));
+                }
+                stats.fragments += 1;
+                continue;
+            }
             (false, false) if !mentions_openclaw(&text) => {
                 stats.snippets += 1;
                 continue;
@@ -559,6 +599,10 @@ kind: OpenClawInstance
 metadata: {name: a}
 ---
 spec: {skills: [x]}
+---
+receivers: {otlp: {}}
+---
+spec: {skills: [\"not a skill!\"]}
 ```
 
 <!-- example: skip a sketch -->
@@ -605,7 +649,7 @@ text in between
     );
     assert!(mentions_openclaw(&b[3].lines.join("\n")));
     assert_eq!(problems.len(), 1, "{problems:?}");
-    assert!(problems[0].starts_with("t.md:29:"), "{problems:?}");
+    assert!(problems[0].starts_with("t.md:33:"), "{problems:?}");
 
     let (mut examples, mut stats) = (Vec::new(), PageStats::default());
     let docs = |b: &Block, ex: &mut Vec<Example>, st: &mut PageStats, pr: &mut Vec<String>| {
@@ -622,10 +666,15 @@ text in between
     docs(&b[0], &mut examples, &mut stats, &mut problems);
     assert_eq!(examples.len(), 1);
     assert_eq!(examples[0].source, "t.md:5");
-    assert_eq!(stats.snippets, 1);
+    assert_eq!((stats.fragments, stats.snippets), (2, 1));
+    assert_eq!(problems.len(), 2, "{problems:?}");
+    assert!(
+        problems[1].starts_with("t.md:13: a spec fragment") && problems[1].contains("skills[0]"),
+        "{problems:?}"
+    );
     docs(&b[2], &mut examples, &mut stats, &mut problems);
     assert!(
-        problems[1].starts_with("t.md:19: looks like a manifest"),
+        problems[2].starts_with("t.md:23: looks like a manifest"),
         "{problems:?}"
     );
     let mut m = Markers::default();
@@ -1212,14 +1261,19 @@ async fn every_example_in_the_docs_reaches_its_claimed_state() {
         },
     ) in pages.iter().enumerate()
     {
-        if examples.is_empty() && stats.skipped.is_empty() && stats.snippets == 0 {
+        if examples.is_empty()
+            && stats.skipped.is_empty()
+            && stats.snippets == 0
+            && stats.fragments == 0
+        {
             continue;
         }
         let _ = writeln!(
             report,
-            "{file}: {} applied, {} skipped, {} snippets",
+            "{file}: {} applied, {} skipped, {} spec fragments validated offline, {} other snippets",
             stats.applied,
             stats.skipped.len(),
+            stats.fragments,
             stats.snippets
         );
         if let Some((ok, failed)) = results.get(&n) {
