@@ -2,11 +2,14 @@
 # Packaging checks (docs/install.md), run by hack/test.sh with the local cluster up:
 #
 #   1. helm lint and helm template of charts/openclaw-operator for the default values and the
-#      main combinations, with assertions on what each renders; `kubectl kustomize` of
-#      config/default (alone and with the webhook and prometheus components);
+#      main combinations, with assertions on what each renders; the Go chart's values file
+#      (lint --strict; a typo in any key must fail) and the values examples of docs/install.md;
+#      `kubectl kustomize` of config/default (alone and with the webhook and prometheus
+#      components);
 #   2. the rendered chart (webhook and ServiceMonitor off: the cluster has neither cert-manager
 #      nor the Prometheus Operator) is applied with `kubectl apply --server-side`, in a
-#      namespace enforcing the `restricted` Pod Security profile;
+#      namespace enforcing the `restricted` Pod Security profile; so is the chart rendered with
+#      the Go chart's values file (hack/helm/go-chart-values.yaml) unchanged;
 #   3. the operator binary runs locally with exactly the chart Deployment's arguments (leader
 #      election on, secure metrics) and the chart ServiceAccount's identity, reconciles
 #      config/samples/openclawinstance-minimal.yaml to Running, serves /metrics to a token bound
@@ -296,9 +299,48 @@ has everything 'image: ghcr.io/openclaw-rs/openclaw-operator@sha256:'
 render zaplevel --set logLevel=1
 has zaplevel '- --log-level=1$'
 
-# A values file written for the Go chart (every key it has) passes the schema unchanged.
-render govalues -f hack/helm/go-chart-values.yaml
+# A values file written for the Go chart (every key it has) passes the schema unchanged
+# (lint --strict, template); step 2 applies this render to the cluster.
+GO_VALUES=hack/helm/go-chart-values.yaml
+render govalues -f "$GO_VALUES"
 has govalues '- --log-level=info$'
+# What the cluster lacks (cert-manager, the Prometheus Operator) is off in the Go values, as in
+# the Go chart's defaults, so step 2 can apply the whole render.
+lacks govalues '^kind: (Certificate|Issuer|ServiceMonitor)$'
+# ... and a typo in any of its keys, top-level or nested, fails lint --strict and template.
+for typo in 's/^replicaCount:/replicaCont:/' 's/^  serviceMonitor:/  servicMonitor:/' \
+	's/^    issuerRef:/    issuerRefs:/' 's/^  resourceName:/  resourcename:/'; do
+	sed "$typo" "$GO_VALUES" >"$WORK/go-values-typo.yaml"
+	if cmp -s "$GO_VALUES" "$WORK/go-values-typo.yaml"; then
+		fail "go values typo '$typo' changed nothing (the file changed?)"
+		continue
+	fi
+	if "$HELM" lint --quiet --strict "$CHART" -f "$WORK/go-values-typo.yaml" >/dev/null 2>&1; then
+		fail "helm lint --strict passed the Go values with a typo ($typo)"
+	fi
+	if "$HELM" template oc "$CHART" -f "$WORK/go-values-typo.yaml" >/dev/null 2>&1; then
+		fail "helm template rendered the Go values with a typo ($typo)"
+	fi
+done
+
+# The Helm values examples of the install guide and the chart's README (their ```yaml blocks),
+# unchanged.
+n=0
+for doc in docs/install.md "$CHART/README.md"; do
+	awk -v out="$WORK/doc-values" '
+		/^```ya?ml[[:space:]]*$/ { inblock = 1; n++; file = out "-" n ".yaml"; printf "" > file; next }
+		inblock && /^```/ { inblock = 0; close(file); next }
+		inblock { print > file }
+	' "$doc"
+	for f in "$WORK"/doc-values-*.yaml; do
+		[[ -e $f ]] || continue
+		n=$((n + 1))
+		mv "$f" "$WORK/docvalues-$n.yaml"
+		render "docvalues-$n" -f "$WORK/docvalues-$n.yaml"
+		log "  (a values example of $doc)"
+	done
+done
+((n > 0)) || fail "no Helm values example found in docs/install.md"
 
 # Invalid values must fail the render.
 for typo in replicaCont=2 metrics.servicMonitor.enabled=true webhook.enable=true crds.instal=false; do
@@ -360,6 +402,39 @@ fi
 bash "$CLUSTER" status >/dev/null 2>&1 || die "the local cluster is not up (hack/control-plane/cluster.sh up)"
 [[ -f $CLUSTER_DIR/operator.kubeconfig ]] || die "no $CLUSTER_DIR/operator.kubeconfig"
 [[ -f $AUDIT_LOG ]] || die "no audit log at $AUDIT_LOG"
+# apply_go_values: the chart rendered with the Go chart's values file, unchanged, applied with
+# `kubectl apply --server-side` into a fresh namespace enforcing the `restricted` Pod Security
+# profile; the Deployment must become available (kwok runs the pod). The Go values keep the
+# webhook (cert-manager) and the ServiceMonitor off, so nothing needs a CRD the cluster lacks
+# (the static checks fail first should that change). Deleted again afterwards.
+apply_go_values() {
+	local release=pkg-go-values ns=openclaw-pkg-go-values-system
+	log "==== the Go chart's values ($GO_VALUES): release $release in $ns"
+	RELEASES+=("$release")
+	release_instances "$ns"
+	kubectl delete namespace "$ns" --ignore-not-found --wait=true --timeout=120s >/dev/null
+	kubectl create namespace "$ns" >/dev/null
+	CREATED_NAMESPACES+=("$ns")
+	kubectl label namespace "$ns" pod-security.kubernetes.io/enforce=restricted >/dev/null
+	"$HELM" template "$release" "$CHART" --namespace "$ns" -f "$GO_VALUES" >"$WORK/$release.yaml"
+	log "applying the rendered chart ($(grep -c '^kind:' "$WORK/$release.yaml") objects) with kubectl apply --server-side"
+	# --force-conflicts: the CRDs exist already (same content, other field managers).
+	if ! kubectl apply --server-side --force-conflicts --field-manager=pkg-e2e -f "$WORK/$release.yaml" >"$WORK/$release.apply" 2>&1; then
+		cat "$WORK/$release.apply" >&2
+		fail "go values: kubectl apply of the chart rendered with $GO_VALUES"
+	elif ! kubectl -n "$ns" rollout status "deployment/$release-openclaw-operator" --timeout=120s >/dev/null; then
+		kubectl -n "$ns" get deployment,replicaset,pods -o wide >&2 || true
+		kubectl -n "$ns" get events >&2 || true
+		fail "go values: the operator Deployment did not become available (restricted Pod Security?)"
+	else
+		log "go values: $(grep -c '^kind:' "$WORK/$release.yaml") objects applied, the operator Deployment is available"
+	fi
+	if [[ ${OPENCLAW_KEEP_PKG_E2E:-0} != 1 ]]; then
+		delete_created
+	fi
+}
+apply_go_values
+
 if [[ -z ${CARGO_TARGET_DIR:-} ]]; then
 	rustc_version=$(rustc --version | awk '{gsub(/[()]/, ""); print $2 "-" $3}')
 	export CARGO_TARGET_DIR=$OPENCLAW_CACHE_DIR/cargo-target/$rustc_version
