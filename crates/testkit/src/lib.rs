@@ -27,6 +27,7 @@ pub mod jobrun;
 pub mod kubelet;
 mod namespace;
 pub mod openclaw;
+pub mod otelcol;
 pub mod process;
 pub mod s3;
 pub mod selfconfig_script;
