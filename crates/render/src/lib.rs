@@ -57,6 +57,7 @@ pub mod quantity;
 pub mod rbac;
 pub mod service;
 pub mod simple;
+pub mod skillpacks;
 pub mod statefulset;
 pub mod workspace;
 
@@ -102,6 +103,9 @@ pub struct Observed {
     /// A one-shot backup or restore Job of this instance may run (a lifecycle workflow is in
     /// progress): the mirror Secret its pods read stays rendered.
     pub backup_jobs: bool,
+    /// Skill packs the controller resolved (empty: none, or not resolved: the instance starts
+    /// without them).
+    pub skill_packs: skillpacks::SkillPacks,
 }
 
 /// Where backups go and how rclone authenticates (the `s3-backup-credentials` Secret, parsed
