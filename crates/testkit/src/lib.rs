@@ -22,6 +22,7 @@
 
 pub mod arbitrary;
 mod counter;
+pub mod github;
 pub mod go_fleet;
 pub mod jobrun;
 pub mod kubelet;
