@@ -974,19 +974,19 @@ impl GitHub {
         self.ca_dir.path().join("ca.pem")
     }
 
-    /// A rustls client configuration (ring) trusting only this server's CA; ALPN `http/1.1`.
+    /// A rustls client configuration (ring) trusting only this server's CA, without ALPN
+    /// protocols (hyper-rustls sets those itself; the server speaks `http/1.1`).
     pub fn client_config(&self) -> Result<rustls::ClientConfig, Error> {
         let mut roots = rustls::RootCertStore::empty();
         let der = rustls_pki_types::pem::PemObject::from_pem_slice(self.ca_pem.as_bytes())
             .map_err(|e: rustls_pki_types::pem::Error| Error::Tls(e.to_string()))?;
         let der: CertificateDer<'static> = der;
         roots.add(der).map_err(|e| Error::Tls(e.to_string()))?;
-        let mut config = rustls::ClientConfig::builder_with_provider(provider())
+        let config = rustls::ClientConfig::builder_with_provider(provider())
             .with_safe_default_protocol_versions()
             .map_err(|e| Error::Tls(e.to_string()))?
             .with_root_certificates(roots)
             .with_no_client_auth();
-        config.alpn_protocols = vec![b"http/1.1".to_vec()];
         Ok(config)
     }
 
