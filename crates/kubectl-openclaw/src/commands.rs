@@ -538,3 +538,34 @@ pub async fn selfconfig(ctx: &Ctx, name: &str) -> Result<()> {
     }
     out(&format::selfconfig_table(&mine, Timestamp::now()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn svc(target: serde_json::Value) -> Service {
+        serde_json::from_value(json!({"spec": {"ports": [
+            {"name": "canvas", "port": 18793, "targetPort": 18794},
+            {"name": "gateway", "port": 18789, "targetPort": target},
+        ]}}))
+        .unwrap()
+    }
+
+    fn pod() -> Pod {
+        serde_json::from_value(json!({"spec": {"containers": [
+            {"name": "gateway-proxy", "ports": [{"name": "gw", "containerPort": 18790}]},
+        ]}}))
+        .unwrap()
+    }
+
+    #[test]
+    fn target_port_follows_the_service() {
+        assert_eq!(
+            target_port(Some(&svc(json!(18790))), &pod()).unwrap(),
+            18790
+        );
+        assert_eq!(target_port(Some(&svc(json!("gw"))), &pod()).unwrap(), 18790);
+        assert!(target_port(Some(&svc(json!("nope"))), &pod()).is_err());
+        assert_eq!(target_port(None, &pod()).unwrap(), 18789);
+    }
+}

@@ -138,3 +138,79 @@ pub fn cobra_output(items: &[(String, String)], cur: &str) -> String {
     out.push_str(&format!(":{NO_FILE_COMP}\n"));
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(s: &[&str]) -> Vec<String> {
+        s.iter().map(|w| (*w).to_string()).collect()
+    }
+
+    fn values(w: Want) -> Vec<String> {
+        match w {
+            Want::Static(items) => items.into_iter().map(|(v, _)| v).collect(),
+            other => panic!("not static: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn subcommands_then_instances_then_nothing() {
+        assert_eq!(values(candidates(&words(&["st"]))), ["status"]);
+        assert_eq!(values(candidates(&words(&["s"]))), ["status", "selfconfig"]);
+        assert!(values(candidates(&[])).contains(&"open".to_string()));
+        assert!(!values(candidates(&words(&[""]))).contains(&"__complete".to_string()));
+        assert_eq!(
+            candidates(&words(&["token", ""])),
+            Want::Instances { namespace: None }
+        );
+        assert_eq!(
+            candidates(&words(&["-n", "agents", "logs", "de"])),
+            Want::Instances {
+                namespace: Some("agents".into())
+            }
+        );
+        assert_eq!(
+            candidates(&words(&["open", "--namespace=team", ""])),
+            Want::Instances {
+                namespace: Some("team".into())
+            }
+        );
+        assert_eq!(
+            values(candidates(&words(&["token", "demo", ""]))),
+            Vec::<String>::new()
+        );
+        assert_eq!(candidates(&words(&["status", "-n", ""])), Want::Namespaces);
+        assert_eq!(
+            values(candidates(&words(&["open", "demo", "--port", ""]))),
+            Vec::<String>::new()
+        );
+        assert_eq!(values(candidates(&words(&["completion", "z"]))), ["zsh"]);
+    }
+
+    #[test]
+    fn flags_of_the_subcommand_and_the_global_ones() {
+        let flags = values(candidates(&words(&["open", "demo", "--"])));
+        for f in [
+            "--port",
+            "--address",
+            "--no-token",
+            "--namespace",
+            "--context",
+            "--kubeconfig",
+        ] {
+            assert!(flags.contains(&f.to_string()), "{f} in {flags:?}");
+        }
+        assert_eq!(values(candidates(&words(&["backup", "--wa"]))), ["--wait"]);
+    }
+
+    #[test]
+    fn cobra_format() {
+        let items = vec![
+            ("status".to_string(), "Show".to_string()),
+            ("selfconfig".to_string(), String::new()),
+        ];
+        assert_eq!(cobra_output(&items, "st"), "status\tShow\n:4\n");
+        assert_eq!(cobra_output(&[], ""), ":4\n");
+    }
+}

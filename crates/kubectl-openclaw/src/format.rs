@@ -252,7 +252,7 @@ pub fn instance_detail(
     let mut out = String::new();
     let status = i.status.clone().unwrap_or_default();
     let field = |out: &mut String, k: &str, v: &str| {
-        let _ = writeln!(out, "{:<15}{v}", format!("{k}:"));
+        let _ = writeln!(out, "{:<16}{v}", format!("{k}:"));
     };
     field(&mut out, "Name", name(i));
     field(&mut out, "Namespace", namespace(i).unwrap_or_default());
@@ -429,4 +429,232 @@ fn percent_encode(s: &str) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn now() -> Timestamp {
+        "2026-12-07T12:00:00Z".parse().unwrap()
+    }
+
+    fn instance() -> OpenClawInstance {
+        serde_json::from_value(json!({
+            "apiVersion": "openclaw.rocks/v1alpha1",
+            "kind": "OpenClawInstance",
+            "metadata": {"name": "demo", "namespace": "agents", "creationTimestamp": "2026-12-04T08:00:00Z"},
+            "spec": {"image": {"tag": "2026.9.6"}},
+            "status": {
+                "phase": "Running",
+                "gatewayEndpoint": "demo.agents.svc:18789",
+                "lastBackupTime": "2026-12-07T03:00:00Z",
+                "lastBackupPath": "backups/agents/demo/on-demand-2026-12-07T030000Z",
+                "lastBackupRequest": "2026-12-07T02:59:58Z",
+                "conditions": [
+                    {"type": "Ready", "status": "True", "reason": "PodReady", "message": "pod demo-0 is ready",
+                     "lastTransitionTime": "2026-12-07T11:00:00Z"},
+                    {"type": "BackupComplete", "status": "True", "reason": "BackupSucceeded",
+                     "message": "Backup completed to backups/agents/demo/on-demand-2026-12-07T030000Z",
+                     "lastTransitionTime": "2026-12-07T03:00:00Z"}
+                ],
+                "autoUpdate": {"currentVersion": "2026.9.6", "latestVersion": "2026.9.7", "updatePhase": "HealthCheck"}
+            }
+        }))
+        .unwrap()
+    }
+
+    fn event(reason: &str, last: Option<&str>, event_time: Option<&str>, count: i32) -> Event {
+        serde_json::from_value(json!({
+            "metadata": {"name": format!("demo.{reason}"), "namespace": "agents"},
+            "involvedObject": {"kind": "OpenClawInstance", "name": "demo"},
+            "reason": reason,
+            "message": format!("{reason} happened"),
+            "type": "Normal",
+            "count": count,
+            "lastTimestamp": last,
+            "eventTime": event_time.map(|t| t.replace('Z', ".000000Z")),
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn ages_read_like_kubectl() {
+        let cases = [
+            (-5, "0s"),
+            (0, "0s"),
+            (119, "119s"),
+            (120, "2m"),
+            (192, "3m12s"),
+            (600, "10m"),
+            (3 * 3600 - 1, "179m"),
+            (3 * 3600, "3h"),
+            (5 * 3600 + 60 * 7, "5h7m"),
+            (47 * 3600, "47h"),
+            (3 * 86400 + 4 * 3600, "3d4h"),
+            (12 * 86400, "12d"),
+            (800 * 86400, "2y"),
+        ];
+        for (s, want) in cases {
+            assert_eq!(human_age(s), want, "{s}s");
+        }
+    }
+
+    #[test]
+    fn version_prefers_the_digest_and_defaults_to_latest() {
+        let mut i = instance();
+        assert_eq!(version(&i), "2026.9.6");
+        assert_eq!(image(&i), "ghcr.io/openclaw/openclaw:2026.9.6");
+        i.spec.image = None;
+        assert_eq!(version(&i), "latest");
+        i.spec.image = Some(openclaw_api::ImageSpec {
+            repository: Some("r.example/oc".into()),
+            digest: Some(format!("sha256:{}", "ab".repeat(32))),
+            tag: Some("ignored".into()),
+            ..Default::default()
+        });
+        assert_eq!(version(&i), "@sha256:abababababab");
+        assert_eq!(
+            image(&i),
+            format!("r.example/oc@sha256:{}", "ab".repeat(32))
+        );
+    }
+
+    #[test]
+    fn endpoint_falls_back_to_the_service_name() {
+        let mut i = instance();
+        i.status = None;
+        assert_eq!(endpoint(&i), "demo.agents.svc:18789");
+        assert_eq!(ready(&i), "<none>");
+    }
+
+    #[test]
+    fn table_of_instances() {
+        let mut second = instance();
+        second.metadata.name = Some("fresh".into());
+        second.metadata.namespace = Some("team-b".into());
+        second.metadata.creation_timestamp = Some(Time("2026-12-07T11:59:20Z".parse().unwrap()));
+        second.status = None;
+        let items = [instance(), second];
+        insta::assert_snapshot!(instance_table(&items, false, now()), @r"
+        NAME    PHASE     READY    VERSION    ENDPOINT                 LAST BACKUP   AGE
+        demo    Running   True     2026.9.6   demo.agents.svc:18789    9h ago        3d4h
+        fresh   Pending   <none>   2026.9.6   fresh.team-b.svc:18789   <none>        40s
+        ");
+        insta::assert_snapshot!(instance_table(&items, true, now()), @r"
+        NAMESPACE   NAME    PHASE     READY    VERSION    ENDPOINT                 LAST BACKUP   AGE
+        agents      demo    Running   True     2026.9.6   demo.agents.svc:18789    9h ago        3d4h
+        team-b      fresh   Pending   <none>   2026.9.6   fresh.team-b.svc:18789   <none>        40s
+        ");
+    }
+
+    #[test]
+    fn events_newest_ten_oldest_first() {
+        let mut events: Vec<Event> = (0..12)
+            .map(|n| {
+                let t = format!("2026-12-07T11:{:02}:00Z", 59 - n);
+                event(&format!("R{n}"), Some(&t), None, 1)
+            })
+            .collect();
+        // An events.k8s.io writer: eventTime only, the newest of all.
+        events.push(event("New", None, Some("2026-12-07T11:59:30Z"), 1));
+        let recent = recent_events(events, 10);
+        let reasons: Vec<&str> = recent.iter().filter_map(|e| e.reason.as_deref()).collect();
+        assert_eq!(
+            reasons,
+            ["R8", "R7", "R6", "R5", "R4", "R3", "R2", "R1", "R0", "New"]
+        );
+    }
+
+    #[test]
+    fn detail_view() {
+        let events = vec![
+            event("BackupStarted", Some("2026-12-07T02:59:59Z"), None, 1),
+            event("BackupComplete", Some("2026-12-07T03:00:00Z"), None, 2),
+        ];
+        insta::assert_snapshot!(instance_detail(&instance(), "demo-gateway-token", &events, now()), @r"
+        Name:           demo
+        Namespace:      agents
+        Phase:          Running
+        Ready:          True
+        Image:          ghcr.io/openclaw/openclaw:2026.9.6
+        Age:            3d4h
+        Gateway:        demo.agents.svc:18789 (Service demo, port 18789)
+        Token:          Secret demo-gateway-token, key token (kubectl openclaw token demo)
+        Last backup:    2026-12-07T03:00:00Z (9h ago), backups/agents/demo/on-demand-2026-12-07T030000Z
+        Backup request: 2026-12-07T02:59:58Z
+        Update:         phase HealthCheck, current 2026.9.6, latest 2026.9.7
+        Conditions:
+          TYPE             STATUS   REASON            AGE   MESSAGE
+          Ready            True     PodReady          60m   pod demo-0 is ready
+          BackupComplete   True     BackupSucceeded   9h    Backup completed to backups/agents/demo/on-demand-2026-12-07T030000Z
+        Events:
+          LAST SEEN   TYPE     REASON           MESSAGE
+          9h          Normal   BackupStarted    BackupStarted happened
+          9h (x2)     Normal   BackupComplete   BackupComplete happened
+        ");
+    }
+
+    #[test]
+    fn detail_view_of_a_new_instance() {
+        let mut i = instance();
+        i.status = None;
+        let text = instance_detail(&i, "mine", &[], now());
+        assert!(text.contains("Phase:          Pending\n"), "{text}");
+        assert!(text.contains("Last backup:    <none>\n"), "{text}");
+        assert!(
+            text.contains("Conditions:\n  <none>\nEvents:\n  <none>\n"),
+            "{text}"
+        );
+        assert!(!text.contains("Update:"), "{text}");
+    }
+
+    #[test]
+    fn selfconfig_requests_oldest_first() {
+        let r = |name: &str, created: &str, status: serde_json::Value| -> OpenClawSelfConfig {
+            serde_json::from_value(json!({
+                "metadata": {"name": name, "creationTimestamp": created},
+                "spec": {"instanceRef": "demo"},
+                "status": status,
+            }))
+            .unwrap()
+        };
+        let items = [
+            r(
+                "demo-sc-b",
+                "2026-12-07T11:59:57Z",
+                json!({"phase": "Denied", "message": "actions not allowed on instance demo: config"}),
+            ),
+            r(
+                "demo-sc-a",
+                "2026-12-07T11:59:48Z",
+                json!({"phase": "Applied", "message": "applied: skills"}),
+            ),
+            r("demo-sc-c", "2026-12-07T11:59:59Z", json!({})),
+        ];
+        insta::assert_snapshot!(selfconfig_table(&items, now()), @r"
+        NAME        PHASE     AGE   MESSAGE
+        demo-sc-a   Applied   12s   applied: skills
+        demo-sc-b   Denied    3s    actions not allowed on instance demo: config
+        demo-sc-c   Pending   1s
+        ");
+    }
+
+    #[test]
+    fn control_ui_url_carries_the_token_in_the_fragment() {
+        assert_eq!(
+            control_ui_url("127.0.0.1", 18789, Some("0123abcd")),
+            "http://127.0.0.1:18789/#token=0123abcd"
+        );
+        assert_eq!(
+            control_ui_url("127.0.0.1", 40001, None),
+            "http://127.0.0.1:40001/"
+        );
+        assert_eq!(control_ui_url("::1", 18789, None), "http://[::1]:18789/");
+        assert_eq!(
+            control_ui_url("localhost", 1, Some("a b/c#d&e=f~")),
+            "http://localhost:1/#token=a%20b%2Fc%23d%26e%3Df~"
+        );
+    }
 }
