@@ -462,6 +462,10 @@ pub async fn restore(ctx: &Ctx, args: &RestoreArgs) -> Result<()> {
         let _ = std::io::stderr().flush();
         let mut answer = String::new();
         std::io::stdin().lock().read_line(&mut answer)?;
+        if !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+            // No echo of the answer: end the prompt's line.
+            eprintln!();
+        }
         if !matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes") {
             bail!("restore cancelled");
         }
