@@ -100,3 +100,48 @@ pub async fn get_instance(ctx: &Ctx, name: &str) -> Result<OpenClawInstance> {
         .await
         .map_err(|e| instance_error(e, Some(name), &ctx.namespace))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api_error(code: u16, reason: &str, message: &str) -> kube::Error {
+        let status: kube::core::Status = serde_json::from_value(serde_json::json!({
+            "status": "Failure", "code": code, "reason": reason, "message": message,
+        }))
+        .unwrap();
+        kube::Error::Api(Box::new(status))
+    }
+
+    #[test]
+    fn api_errors_read_as_sentences() {
+        let missing = api_error(
+            404,
+            "NotFound",
+            "openclawinstances.openclaw.rocks \"x\" not found",
+        );
+        assert_eq!(
+            format!("{:#}", instance_error(missing, Some("x"), "agents")),
+            "openclawinstance \"x\" not found in namespace \"agents\""
+        );
+        let no_crd = api_error(
+            404,
+            "NotFound",
+            "the server could not find the requested resource",
+        );
+        let text = format!("{:#}", instance_error(no_crd, Some("x"), "agents"));
+        assert!(
+            text.starts_with("the OpenClawInstance API (openclawinstances.openclaw.rocks/v1alpha1) is not installed"),
+            "{text}"
+        );
+        let forbidden = api_error(
+            403,
+            "Forbidden",
+            "openclawinstances.openclaw.rocks is forbidden: User \"bob\" cannot list resource",
+        );
+        assert_eq!(
+            format!("{:#}", instance_error(forbidden, None, "agents")),
+            "cannot list openclawinstances in namespace \"agents\": openclawinstances.openclaw.rocks is forbidden: User \"bob\" cannot list resource (403)"
+        );
+    }
+}
