@@ -121,7 +121,10 @@ pub async fn read_token(ctx: &Ctx, instance: &OpenClawInstance) -> Result<String
                 "it is named by spec.gateway.existingSecret: create it with the key \"token\""
                     .to_string()
             } else {
-                "the operator creates it on its first reconcile of the instance: is the operator running? (kubectl openclaw status NAME)".to_string()
+                format!(
+                    "the operator creates it on its first reconcile of the instance: is the operator running? (kubectl openclaw status {name} -n {})",
+                    ctx.namespace
+                )
             };
             bail!(
                 "secret \"{secret_name}\" (the gateway token of openclawinstance \"{name}\") not found in namespace \"{}\": {why}",
