@@ -674,7 +674,17 @@ async fn kubectl_finds_the_plugin() {
     )
     .await;
     let plugin_dir = Path::new(BIN).parent().unwrap();
-    let path = format!("{}:{}:/usr/bin:/bin", plugin_dir.display(), bin.display());
+    // The completion helper, as docs/kubectl-plugin.md installs it.
+    let helper_dir = tempfile_dir(&format!("{}-complete", env.ns()));
+    let helper = helper_dir.join("kubectl_complete-openclaw");
+    std::fs::write(&helper, ok(&env.plugin(&["completion", "kubectl"]).await)).unwrap();
+    std::fs::set_permissions(&helper, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}:{}:/usr/bin:/bin",
+        plugin_dir.display(),
+        helper_dir.display(),
+        bin.display()
+    );
     let kubectl = |args: Vec<String>| {
         let path = path.clone();
         let kubeconfig = env.cluster.kubeconfig_source().to_string();
@@ -722,6 +732,18 @@ async fn kubectl_finds_the_plugin() {
             env.ns()
         )
     );
+    // kubectl openclaw <TAB>: kubectl runs kubectl_complete-openclaw (kubectl 1.26+).
+    let o = kubectl(vec![
+        "__complete".into(),
+        "openclaw".into(),
+        "token".into(),
+        "-n".into(),
+        env.ns().into(),
+        String::new(),
+    ])
+    .await;
+    assert_eq!(ok(&o), "demo\n:4\n");
+    let _ = std::fs::remove_dir_all(&helper_dir);
     env.ns.cleanup().await.unwrap();
 }
 
