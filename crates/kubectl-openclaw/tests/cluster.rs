@@ -1164,6 +1164,19 @@ async fn open_forwards_to_the_gateway_and_logs_stream_on_a_reachable_kwok_node()
     child.kill().await.unwrap();
 
     serving.abort();
+    // The pod first (at once: its kubelet goes away with the node), so that the namespace
+    // does not wait for the pod garbage collector.
+    env.ns
+        .api::<Pod>()
+        .delete(
+            "demo-0",
+            &DeleteParams {
+                grace_period_seconds: Some(0),
+                ..DeleteParams::default()
+            },
+        )
+        .await
+        .unwrap();
     node.stop().await;
     let _ = std::fs::remove_dir_all(&dir);
     env.ns.cleanup().await.unwrap();
