@@ -1111,7 +1111,18 @@ async fn open_forwards_to_the_gateway_and_logs_stream_on_a_reachable_kwok_node()
         line.starts_with("http://127.0.0.1:") && line.ends_with('/'),
         "{line}"
     );
-    child.kill().await.unwrap();
+    // Ctrl-C ends it, with exit code 0.
+    let pid = child.id().unwrap().to_string();
+    let kill = std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
+        .await
+        .expect("open stops on SIGINT")
+        .unwrap();
+    assert!(status.success(), "{status}");
 
     // logs: all, --tail, --previous, another container.
     let out = ok(&env.plugin(&["logs", "demo"]).await);
