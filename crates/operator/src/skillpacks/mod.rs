@@ -663,3 +663,6 @@ fn request_headers(token: Option<&str>) -> Result<http::HeaderMap, SetupError> {
     }
     Ok(headers)
 }
+
+#[cfg(test)]
+mod tests;
