@@ -622,3 +622,79 @@ fn pack_references_keeps_only_packs_in_order() {
         .collect();
     assert_eq!(pack_references(&skills), vec!["pack:o/r/b", "pack:o/r/a"]);
 }
+
+/// The real transport against a local HTTPS stand-in: the base URL and a CA file are enough.
+#[tokio::test]
+async fn real_https_with_a_ca_file() {
+    use axum::routing::get;
+    let pair = crate::tls::self_signed_pem(&["localhost".to_string()]).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, &pair.cert_pem).unwrap();
+    let certs = Arc::new(crate::tls::SwappableCert::new(Arc::new(
+        crate::tls::certified_key_from_pem(pair.cert_pem.as_bytes(), pair.key_pem.as_bytes())
+            .unwrap(),
+    )));
+    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+    let seen_tree = seen.clone();
+    let tree = json!({"sha": "t", "truncated": false, "tree": [
+        {"path": "p/x", "mode": "040000", "type": "tree", "sha": "d"},
+        {"path": "p/x/SKILL.md", "mode": "100644", "type": "blob", "sha": "s1", "size": 2},
+    ]});
+    let router = axum::Router::new()
+        .route(
+            "/api/v3/repos/o/r/git/trees/{*reference}",
+            get(move |headers: http::HeaderMap| {
+                let seen = seen_tree.clone();
+                let tree = tree.clone();
+                async move {
+                    let ua = headers
+                        .get("user-agent")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default()
+                        .to_string();
+                    seen.lock().unwrap().push(ua);
+                    ([("etag", "\"t1\"")], axum::Json(tree))
+                }
+            }),
+        )
+        .route(
+            "/api/v3/repos/o/r/git/blobs/s1",
+            get(|| async { axum::Json(json!({"encoding": "base64", "content": "aGk="})) }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(crate::tls::serve_tls(listener, router, certs, async {
+        let _ = stopped.await;
+    }));
+    let base_url = format!("https://localhost:{port}/api/v3");
+
+    let resolver = Resolver::new(Options {
+        base_url: base_url.clone(),
+        ca_file: Some(ca),
+        ..Options::default()
+    })
+    .unwrap();
+    let r = resolver
+        .resolve("default", &["pack:o/r/p/x@main".to_string()])
+        .await;
+    assert!(r.is_complete(), "{:?}", r.message());
+    assert_eq!(r.packs.files["skills/x/SKILL.md"], b"hi");
+    assert!(seen.lock().unwrap()[0].starts_with("openclaw-operator/"));
+
+    // Without the CA the certificate is refused, and the message says why.
+    let untrusting = Resolver::new(Options {
+        base_url,
+        ..Options::default()
+    })
+    .unwrap();
+    let r = untrusting
+        .resolve("default", &["pack:o/r/p/x".to_string()])
+        .await;
+    let message = r.errors[0].1.to_string();
+    assert!(message.contains("certificate"), "{message}");
+
+    let _ = stop.send(());
+    server.await.unwrap().unwrap();
+}
