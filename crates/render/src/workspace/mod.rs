@@ -689,10 +689,11 @@ pub fn render(m: &Model, mode: MergeMode, warnings: &mut Vec<String>) -> Rendere
         for (i, ws) in workspaces.iter().enumerate() {
             if !with_packs[i] {
                 warnings.push(format!(
-                    "{}: skill packs {} not seeded: their {} files take {} bytes, more than the workspace ConfigMap {}-workspace has room for ({} of {} bytes are taken by the other files and packs); files seeded earlier are left as they are",
+                    "{}: skill packs {} not seeded: their {} files hold {} bytes ({} with their keys and plan entries), more than the workspace ConfigMap {}-workspace has room for ({} of {} bytes are taken by the other files and packs); files seeded earlier are left as they are",
                     ws.skills_field,
                     ws.packs.references.join(", "),
                     ws.packs.files.len(),
+                    ws.packs.files.values().map(Vec::len).sum::<usize>(),
                     full.pack_bytes[i],
                     m.name,
                     size,
