@@ -4,9 +4,11 @@
 //! `openclaw.json`: the rendered config ConfigMap data (`openclaw.json` after enrichment and the
 //! proxy's `nginx.conf`), the apply program and its arguments (merge mode, forcePaths). The
 //! token never enters it (the ConfigMap holds only the `${OPENCLAW_GATEWAY_TOKEN}` reference;
-//! Secret changes roll the pod through `openclaw.rocks/secret-hash`). Workspace files never
-//! enter it, and no workspace input reaches the pod template, so workspace edits do not restart
-//! the pod.
+//! Secret changes roll the pod through `openclaw.rocks/secret-hash`). Workspace files from the
+//! spec never enter it, and no workspace input reaches the pod template, so workspace edits do
+//! not restart the pod (they apply at the next start). Skill packs do: the digest of what they
+//! seed ([`crate::workspace::RenderedWorkspace::packs_digest`]) enters it when there is one, so
+//! a new pack revision restarts the pod and `init-config` seeds it.
 
 use std::collections::BTreeMap;
 
@@ -43,9 +45,15 @@ impl ShortHasher {
     }
 }
 
-/// The config hash from the config ConfigMap data and the `init-config` command.
-pub fn config_hash(config_data: &BTreeMap<String, String>, init_command: &[String]) -> String {
-    let input = Value::Object(
+/// The config hash from the config ConfigMap data, the `init-config` command and the digest
+/// of the skill packs (absent when they seed nothing, so the hash of an instance without packs
+/// does not depend on them).
+pub fn config_hash(
+    config_data: &BTreeMap<String, String>,
+    init_command: &[String],
+    skill_packs: Option<&str>,
+) -> String {
+    let mut input = Value::Object(
         [
             ("version".to_string(), Value::from(1)),
             (
@@ -65,6 +73,9 @@ pub fn config_hash(config_data: &BTreeMap<String, String>, init_command: &[Strin
         .into_iter()
         .collect(),
     );
+    if let (Some(digest), Value::Object(map)) = (skill_packs, &mut input) {
+        map.insert("skillPacks".to_string(), Value::from(digest));
+    }
     short_sha256(json::compact(&input).as_bytes())
 }
 
@@ -75,13 +86,22 @@ mod tests {
     #[test]
     fn sixteen_hex_chars_and_stable() {
         let data = BTreeMap::from([("openclaw.json".to_string(), "{}\n".to_string())]);
-        let h = config_hash(&data, &["node".into()]);
+        let h = config_hash(&data, &["node".into()], None);
         assert_eq!(h.len(), 16);
         assert!(
             h.bytes()
                 .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
         );
-        assert_eq!(h, config_hash(&data.clone(), &["node".into()]));
-        assert_ne!(h, config_hash(&data, &["node".into(), "merge".into()]));
+        assert_eq!(h, config_hash(&data.clone(), &["node".into()], None));
+        assert_ne!(
+            h,
+            config_hash(&data, &["node".into(), "merge".into()], None)
+        );
+        let packs = config_hash(&data, &["node".into()], Some("0123456789abcdef"));
+        assert_ne!(h, packs);
+        assert_ne!(
+            packs,
+            config_hash(&data, &["node".into()], Some("fedcba9876543210"))
+        );
     }
 }

@@ -61,7 +61,7 @@ pub mod skillpacks;
 pub mod statefulset;
 pub mod workspace;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use openclaw_api::clusterdefaults::OpenClawClusterDefaultsSpec;
@@ -105,7 +105,38 @@ pub struct Observed {
     pub backup_jobs: bool,
     /// Skill packs the controller resolved (empty: none, or not resolved: the instance starts
     /// without them).
-    pub skill_packs: skillpacks::SkillPacks,
+    pub skill_packs: SkillPacks,
+}
+
+/// The resolved skill packs of one workspace (see [`skillpacks`]), merged in the order of their references (later packs win on
+/// the same file or entry).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ResolvedPacks {
+    /// The `pack:` references that resolved, in spec order (for messages).
+    pub references: Vec<String>,
+    /// Workspace-relative file path (`skills/foo/SKILL.md`) -> content. Paths are relative,
+    /// normalized (no `.`/`..` segments, no leading `/`); the resolver guarantees it.
+    pub files: BTreeMap<String, Vec<u8>>,
+    /// Workspace-relative directories to create, without duplicates.
+    pub directories: BTreeSet<String>,
+    /// `skills.entries.<name>` objects from the packs' manifests.
+    pub skill_entries: BTreeMap<String, serde_json::Value>,
+}
+
+impl ResolvedPacks {
+    /// Nothing resolved.
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty() && self.directories.is_empty() && self.skill_entries.is_empty()
+    }
+}
+
+/// Every workspace's resolved packs.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SkillPacks {
+    /// The default workspace (`spec.skills`).
+    pub default: ResolvedPacks,
+    /// Additional workspaces (`spec.workspace.additionalWorkspaces[].skills`), by name.
+    pub workspaces: BTreeMap<String, ResolvedPacks>,
 }
 
 /// Where backups go and how rclone authenticates (the `s3-backup-credentials` Secret, parsed
@@ -491,7 +522,11 @@ pub fn render(instance: &OpenClawInstance, observed: &Observed) -> Result<Render
     let workspace = workspace::render(&m, config.mode, &mut warnings);
     let secret = simple::gateway_token_secret(&m)?;
     service::check_ports(&m, &mut warnings);
-    let config_hash = hash::config_hash(&config.data, &statefulset::init_command(&m, &config));
+    let config_hash = hash::config_hash(
+        &config.data,
+        &statefulset::init_command(&m, &config),
+        workspace.packs_digest.as_deref(),
+    );
 
     use {Phase as P, StatusSlot as S};
     let mut objects = Vec::new();

@@ -246,6 +246,13 @@ impl<'a> Model<'a> {
         }
     }
 
+    /// `spec.skillPackUpdatePolicy` selects create-only seeding of skill-pack files: only the
+    /// exact value `CreateOnly` does; unset, `Replace` or anything else means Replace (as with
+    /// the Go operator 0.38).
+    pub fn skill_packs_create_only(&self) -> bool {
+        self.spec.skill_pack_update_policy.as_deref() == Some("CreateOnly")
+    }
+
     /// The agent may request changes through OpenClawSelfConfig.
     pub fn self_configure(&self) -> bool {
         self.spec.self_configure.as_ref().and_then(|s| s.enabled) == Some(true)

@@ -26,6 +26,12 @@
 /// - Seeding follows the plan (see `crate::workspace`); paths are checked to stay inside the
 ///   data directory. A file that cannot be seeded is reported on stderr and skipped, so one bad
 ///   file does not keep the gateway from starting; a config that cannot be applied fails.
+/// - A workspace with a skill-pack `manifest` (Replace policy) is first pruned: every entry of
+///   the manifest on the volume (one relative path a line) that the plan no longer lists as a
+///   `replace` file is removed when it is a file or a symbolic link whose directory really lies
+///   inside the workspace, then its parent directories while they are empty. Nothing the
+///   manifest does not name is ever removed. After seeding, the manifest lists the plan's
+///   `replace` files (it is removed when there are none).
 pub const APPLY: &str = r#"'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -90,6 +96,30 @@ function applyConfig() {
   }
   write(target, out);
 }
+function prune(root, manifest, keep) {
+  const old = read(manifest);
+  if (old === null) return;
+  const real = fs.realpathSync(root);
+  for (const rel of old.toString('utf8').split('\n')) {
+    if (rel === '' || keep.has(rel) || path.isAbsolute(rel) || rel.split('/').some((s) => s === '' || s === '.' || s === '..')) continue;
+    try {
+      const file = inside(root, rel);
+      let dir;
+      try { dir = fs.realpathSync(path.dirname(file)); } catch (e) { if (e.code === 'ENOENT') continue; throw e; }
+      if (dir !== real && !dir.startsWith(real + path.sep)) continue;
+      const target = path.join(dir, path.basename(file));
+      let st = null;
+      try { st = fs.lstatSync(target); } catch (e) { if (e.code !== 'ENOENT') throw e; }
+      if (st !== null && st.isDirectory()) continue;
+      if (st !== null) fs.unlinkSync(target);
+      for (let d = dir; d !== real && d.startsWith(real + path.sep); d = path.dirname(d)) {
+        try { fs.rmdirSync(d); } catch (e) { break; }
+      }
+    } catch (e) {
+      console.error('openclaw-operator: cannot remove ' + rel + ' of an earlier skill pack: ' + e.message);
+    }
+  }
+}
 function seed() {
   const plan = JSON.parse(fs.readFileSync(path.join(seedDir, '.operator-seed-plan.json'), 'utf8'));
   for (const d of plan.directories) fs.mkdirSync(inside(dataDir, d), { recursive: true });
@@ -97,17 +127,26 @@ function seed() {
     const root = inside(dataDir, ws.dir);
     const fresh = !fs.existsSync(root);
     fs.mkdirSync(root, { recursive: true });
+    const manifest = ws.manifest ? inside(dataDir, ws.manifest) : null;
+    const tracked = ws.files.filter((f) => f.when === 'replace').map((f) => f.path);
+    if (manifest) prune(root, manifest, new Set(tracked));
     for (const d of ws.directories) fs.mkdirSync(inside(root, d), { recursive: true });
     for (const f of ws.files) {
       try {
         const dst = inside(root, f.path);
         if (f.when === 'new-workspace' && !fresh) continue;
-        if (f.when !== 'always' && exists(dst)) continue;
+        if (f.when !== 'always' && f.when !== 'replace' && exists(dst)) continue;
         fs.mkdirSync(path.dirname(dst), { recursive: true });
         write(dst, fs.readFileSync(path.join(seedDir, f.key)));
       } catch (e) {
         console.error('openclaw-operator: cannot seed ' + ws.dir + '/' + f.path + ': ' + e.message);
       }
+    }
+    try {
+      if (manifest && tracked.length) write(manifest, Buffer.from(tracked.map((p) => p + '\n').join('')));
+      else if (manifest) fs.rmSync(manifest, { force: true });
+    } catch (e) {
+      console.error('openclaw-operator: cannot update ' + ws.manifest + ': ' + e.message);
     }
   }
 }
@@ -295,7 +334,7 @@ mod tests {
     #[test]
     fn apply_knows_the_plan_format() {
         assert!(APPLY.contains(&format!("'{SEED_PLAN_KEY}'")));
-        for when in [When::Always, When::NewWorkspace] {
+        for when in [When::Always, When::NewWorkspace, When::Replace] {
             let name = serde_json::to_value(when).unwrap();
             assert!(
                 APPLY.contains(&format!("'{}'", name.as_str().unwrap())),

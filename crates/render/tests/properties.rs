@@ -151,6 +151,7 @@ fn observed() -> impl Strategy<Value = Observed> {
             basic_auth_password,
             s3_credentials,
             backup_jobs,
+            skill_packs: Default::default(),
         })
 }
 

@@ -5,12 +5,21 @@
 //!   directory, loaded natively); those of an additional workspace to `workspace-<n>/skills`.
 //! - npm skills are global (`npm install -g`, prefix `~/.local`), so their binaries are on the
 //!   main container's `PATH` (`~/.local/bin`).
-//! - `pack:` entries are validated and skipped here (they are seeded through the workspace).
+//! - `pack:` entries are validated and skipped here: the controller resolves them
+//!   ([`crate::skillpacks`]) and the workspace seeds their files. The `config` entries of their
+//!   manifests go into `skills.entries` of `openclaw.json` (this feature's `enrich`): the
+//!   default workspace's, then each additional workspace's by name (later wins on the same
+//!   name; config entries are instance-wide), each only where the user's config has no entry
+//!   of that name. An entry that is not an object, or that the instance's OpenClaw version
+//!   would reject, is skipped with a warning (one bad pack never stops the gateway).
 //!
 //! The container runs the constant program [`programs::INSTALL_SKILLS`] with the plan as its
 //! single JSON argument; no spec value is ever interpolated into a shell script.
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
+use serde_json::{Map, Value};
 
 use super::hooks::{Feature, PodParts};
 use super::install::{LOCAL_BIN, NPM_CACHE, NPM_PREFIX, env, node_container, npm_mounts};
@@ -148,6 +157,97 @@ pub fn plan(m: &Model, warnings: &mut Vec<String>) -> Vec<Install> {
     out
 }
 
+/// The `skills.entries` of every workspace's resolved packs, merged: the default workspace's,
+/// then the additional workspaces' by name (a later one wins on the same name).
+pub fn pack_entries(m: &Model) -> BTreeMap<String, Value> {
+    let packs = &m.observed.skill_packs;
+    let mut out = packs.default.skill_entries.clone();
+    for resolved in packs.workspaces.values() {
+        out.extend(
+            resolved
+                .skill_entries
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone())),
+        );
+    }
+    out
+}
+
+/// Why OpenClaw would reject `skills.entries.<name> = value` (`None`: it accepts it, or no
+/// schema is at hand).
+fn entry_issue(m: &Model, name: &str, value: &Value) -> Option<String> {
+    if !value.is_object() {
+        return Some("not an object".to_string());
+    }
+    if m.skip_config_check {
+        return None;
+    }
+    let schema = m.openclaw()?.0.supported.schema().ok()?;
+    let config = serde_json::json!({"skills": {"entries": {name: value}}});
+    let issues = schema.check(&config);
+    (!issues.is_empty()).then(|| {
+        issues
+            .iter()
+            .map(|i| format!("{}: {}", i.path, i.message))
+            .collect::<Vec<_>>()
+            .join("; ")
+    })
+}
+
+/// Add the packs' `skills.entries` the user's config does not have.
+fn inject_pack_entries(m: &Model, config: &mut Map<String, Value>, warnings: &mut Vec<String>) {
+    let entries = pack_entries(m);
+    if entries.is_empty() {
+        return;
+    }
+    if !m.openclaw_wants("skills.entries") {
+        warnings.push(
+            "the skill packs' config entries are not added: this OpenClaw version has no skills.entries".to_string(),
+        );
+        return;
+    }
+    let user = match config.get("skills") {
+        None => None,
+        Some(Value::Object(skills)) => match skills.get("entries") {
+            None => None,
+            Some(Value::Object(entries)) => Some(entries),
+            Some(_) => {
+                warnings.push("openclaw.json: skills.entries is not an object, so the skill packs' config entries are not added".to_string());
+                return;
+            }
+        },
+        Some(_) => {
+            warnings.push("openclaw.json: skills is not an object, so the skill packs' config entries are not added".to_string());
+            return;
+        }
+    };
+    let mut add = Vec::new();
+    for (name, value) in entries {
+        if user.is_some_and(|u| u.contains_key(&name)) {
+            continue;
+        }
+        match entry_issue(m, &name, &value) {
+            Some(issue) => warnings.push(format!(
+                "skill packs: config entry {name:?} skipped: OpenClaw would reject it ({issue})"
+            )),
+            None => add.push((name, value)),
+        }
+    }
+    if add.is_empty() {
+        return;
+    }
+    let skills = config
+        .entry("skills".to_string())
+        .or_insert_with(|| Value::Object(Map::new()));
+    if let Value::Object(skills) = skills
+        && let Value::Object(target) = skills
+            .entry("entries".to_string())
+            .or_insert_with(|| Value::Object(Map::new()))
+    {
+        target.extend(add);
+    }
+}
+
 /// Skills installation.
 pub struct Skills;
 
@@ -160,11 +260,19 @@ impl Feature for Skills {
     }
 
     fn enabled(&self, m: &Model) -> bool {
-        !plan(m, &mut Vec::new()).is_empty()
+        !plan(m, &mut Vec::new()).is_empty() || !pack_entries(m).is_empty()
+    }
+
+    fn enrich(&self, m: &Model, config: &mut Map<String, Value>, warnings: &mut Vec<String>) {
+        inject_pack_entries(m, config, warnings);
     }
 
     fn pod(&self, m: &Model, parts: &mut PodParts, warnings: &mut Vec<String>) {
         let plan = plan(m, warnings);
+        if plan.is_empty() {
+            // Only pack config entries: nothing to install.
+            return;
+        }
         let argument = serde_json::to_value(&plan)
             .map(|v| json::compact(&v))
             .unwrap_or_default();
