@@ -229,7 +229,16 @@ impl RunArgs {
                 Some(webhook::WebhookConfig { bind: addr, certs })
             }
         };
+        // GITHUB_TOKEN, GITHUB_API_URL, GITHUB_CA_FILE (docs/features/skill-packs.md).
+        let skill_packs = openclaw_operator::skillpacks::Resolver::new(
+            openclaw_operator::skillpacks::Options::from_env(),
+        )
+        .map_err(|e| {
+            tracing::warn!("skill packs cannot be resolved: {e}");
+            e.to_string()
+        });
         Ok(process::RunConfig {
+            skill_packs,
             scope,
             concurrency: self.concurrency.max(1),
             metrics_bind: bind("metrics-bind-address", &self.metrics_bind_address)?,

@@ -87,6 +87,8 @@ pub struct RunConfig {
     pub webhook: Option<webhook::WebhookConfig>,
     /// OTLP push of metrics and traces (`None`: off).
     pub telemetry: Option<crate::telemetry::Telemetry>,
+    /// Resolves `pack:` skills from GitHub (`Err`: why resolution is off).
+    pub skill_packs: Result<crate::skillpacks::Resolver, String>,
     /// Backups and restores.
     pub backup: crate::controller::backup::BackupOptions,
     /// Self-configuration requests.
@@ -252,6 +254,7 @@ pub async fn run(config: kube::Config, rc: RunConfig) -> Result<(), ProcessError
             cleanup_steps: Vec::new(),
             backup: rc.backup,
             selfconfig: rc.selfconfig,
+            skill_packs: rc.skill_packs,
         },
     )
     .await;

@@ -121,6 +121,10 @@ pub struct ResolvedPacks {
     pub directories: BTreeSet<String>,
     /// `skills.entries.<name>` objects from the packs' manifests.
     pub skill_entries: BTreeMap<String, serde_json::Value>,
+    /// Some of the workspace's packs could not be resolved (GitHub down, rate limited, a
+    /// broken pack): the files seeded earlier are left alone (no manifest clean-up), so an
+    /// outage never deletes what a pack installed.
+    pub incomplete: bool,
 }
 
 impl ResolvedPacks {

@@ -40,6 +40,7 @@ use super::kinds;
 use super::lifecycle::{self, Observed as LifecycleObserved};
 use super::observe::{Inputs, observe};
 use super::report::{
+    SkillPackFacts,
     AppliedFacts as Applied, Facts, Failure, FailureClass, InputFacts, KindResult, Next, Report,
     Workload,
 };
@@ -137,6 +138,10 @@ async fn steps(
         return Ok(None);
     };
     inputs.observed.cluster_defaults = defaults;
+    if let Some((packs, pack_facts)) = skill_pack_step(&merged.spec, ctx).await {
+        inputs.observed.skill_packs = packs;
+        facts.skill_packs = Some(pack_facts);
+    }
     // lifecycle
     let old = instance.status.clone().unwrap_or_default();
     let mut decision = lifecycle::decide(
@@ -201,6 +206,98 @@ async fn steps(
             .and_then(|c| c.image.clone()),
         _ => None,
     }))
+}
+
+/// Part of step validate: the `pack:` skills of every workspace, resolved from GitHub (through
+/// the resolver's caches). A pack that cannot be resolved is left out (the instance starts
+/// without it, and what it seeded earlier stays); `None` when no workspace has a pack.
+async fn skill_pack_step(
+    spec: &OpenClawInstanceSpec,
+    ctx: &Context,
+) -> Option<(openclaw_render::skillpacks::SkillPacks, SkillPackFacts)> {
+    use crate::skillpacks::pack_references;
+    let default = pack_references(spec.skills.as_deref().unwrap_or_default());
+    let workspaces: Vec<(String, Vec<String>)> = spec
+        .workspace
+        .as_ref()
+        .and_then(|w| w.additional_workspaces.as_ref())
+        .into_iter()
+        .flatten()
+        .map(|w| {
+            (
+                w.name.clone(),
+                pack_references(w.skills.as_deref().unwrap_or_default()),
+            )
+        })
+        .filter(|(_, refs)| !refs.is_empty())
+        .collect();
+    if default.is_empty() && workspaces.is_empty() {
+        return None;
+    }
+    let mut packs = openclaw_render::skillpacks::SkillPacks::default();
+    let mut facts = SkillPackFacts::default();
+    let resolver = match &ctx.skill_packs {
+        Ok(r) => r,
+        Err(why) => {
+            facts.errors.push(format!("skill packs cannot be resolved: {why}"));
+            packs.default.incomplete = !default.is_empty();
+            for (name, _) in workspaces {
+                packs.workspaces.insert(
+                    name,
+                    openclaw_render::skillpacks::ResolvedPacks {
+                        incomplete: true,
+                        ..Default::default()
+                    },
+                );
+            }
+            return Some((packs, facts));
+        }
+    };
+    if !default.is_empty() {
+        let r = resolver.resolve("default", &default).await;
+        packs.default = record_resolution(&mut facts, None, &default, r);
+    }
+    for (name, refs) in workspaces {
+        let r = resolver.resolve(&name, &refs).await;
+        let resolved = record_resolution(&mut facts, Some(&name), &refs, r);
+        packs.workspaces.insert(name, resolved);
+    }
+    Some((packs, facts))
+}
+
+/// Adds one workspace's resolution to `facts`; its packs, marked incomplete when one failed.
+fn record_resolution(
+    facts: &mut SkillPackFacts,
+    workspace: Option<&str>,
+    references: &[String],
+    r: crate::skillpacks::Resolution,
+) -> openclaw_render::skillpacks::ResolvedPacks {
+    let prefix = workspace
+        .map(|n| format!("workspace {n:?}: "))
+        .unwrap_or_default();
+    facts.resolved += references.len().saturating_sub(r.errors.len());
+    facts.errors.extend(
+        r.errors
+            .iter()
+            .map(|(reference, e)| format!("{prefix}{reference}: {e}")),
+    );
+    facts.stale.extend(r.stale.iter().map(|s| {
+        format!(
+            "{prefix}{}: the copy fetched at {} ({})",
+            s.reference,
+            crate::skillpacks::error::rfc3339(s.fetched),
+            s.error
+        )
+    }));
+    if let Some(at) = r.retry_at {
+        let wait = at
+            .duration_since(std::time::SystemTime::now())
+            .unwrap_or(Duration::ZERO);
+        facts.retry_in = Some(facts.retry_in.map_or(wait, |w| w.min(wait)));
+    }
+    let mut resolved = r.packs;
+    resolved.incomplete = !r.errors.is_empty();
+    resolved
 }
 
 /// Step observe: the spec with the cluster defaults merged, and the workload from the caches.

@@ -121,6 +121,7 @@ pub fn start(
     rt: &Runtime,
     cleanup_steps: Vec<Arc<dyn finalizer::CleanupStep>>,
     backup: BackupOptions,
+    skill_packs: Result<crate::skillpacks::Resolver, String>,
 ) -> BoxFuture<'static, ()> {
     let metrics = rt.metrics.clone();
     metrics.register_controller(NAME, rt.concurrency);
@@ -291,6 +292,7 @@ pub fn start(
         cleanup_steps,
         backup,
         backup_credentials,
+        skill_packs,
         released: Default::default(),
         active: rt.active.clone(),
         failures: Failures::default(),

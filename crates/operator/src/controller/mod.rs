@@ -81,6 +81,8 @@ pub struct Context {
     /// The cache of the `s3-backup-credentials` Secret (`None`: backups are off).
     pub backup_credentials:
         Option<kube::runtime::reflector::Store<k8s_openapi::api::core::v1::Secret>>,
+    /// Resolves `pack:` skills from GitHub (`Err`: why resolution is off).
+    pub skill_packs: Result<crate::skillpacks::Resolver, String>,
     /// Whether this replica may write (leader, caches synced).
     active: runtime::Active,
     /// Consecutive failures per instance, for backoff.
@@ -142,6 +144,8 @@ pub struct Options {
     pub backup: backup::BackupOptions,
     /// Self-configuration requests: how long finished ones are kept.
     pub selfconfig: selfconfig::SelfConfigOptions,
+    /// Resolves `pack:` skills (`Err`: why resolution is off, e.g. an unreadable CA file).
+    pub skill_packs: Result<crate::skillpacks::Resolver, String>,
 }
 
 impl Options {
@@ -172,6 +176,8 @@ impl Options {
             cleanup_steps: Vec::new(),
             backup: backup::BackupOptions::default(),
             selfconfig: selfconfig::SelfConfigOptions::default(),
+            skill_packs: crate::skillpacks::Resolver::new(crate::skillpacks::Options::from_env())
+                .map_err(|e| e.to_string()),
         }
     }
 }
@@ -187,8 +193,11 @@ pub fn controllers(options: &Options) -> Vec<Start> {
         }));
     }
     let selfconfig = options.selfconfig.clone();
+    let skill_packs = options.skill_packs.clone();
     vec![
-        Box::new(move |rt: &Runtime| instance_controller::start(rt, cleanup_steps, backup)),
+        Box::new(move |rt: &Runtime| {
+            instance_controller::start(rt, cleanup_steps, backup, skill_packs)
+        }),
         Box::new(move |rt: &Runtime| selfconfig::start(rt, selfconfig)),
     ]
 }

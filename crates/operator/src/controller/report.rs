@@ -22,6 +22,8 @@ use super::status::{FALSE, TRUE, condition, phase, remove_condition, set_conditi
 
 /// Drift check interval when nothing else happens.
 pub const RESYNC: Duration = Duration::from_secs(600);
+/// Condition: every `pack:` skill resolved (only while the instance has one).
+pub const SKILL_PACKS_READY: &str = "SkillPacksReady";
 /// Condition: the periodic backup CronJob is in place.
 pub const SCHEDULED_BACKUP_READY: &str = "ScheduledBackupReady";
 /// Condition: the last one-shot backup (on delete, on demand) succeeded.
@@ -166,6 +168,21 @@ pub struct Facts {
     pub deletion: Option<Deletion>,
     /// The data-protection workflows.
     pub backup: super::backup::BackupFacts,
+    /// Skill-pack resolution (`None`: no `pack:` skill anywhere).
+    pub skill_packs: Option<SkillPackFacts>,
+}
+
+/// How the `pack:` skills resolved.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SkillPackFacts {
+    /// Packs resolved (fresh or from the cache).
+    pub resolved: usize,
+    /// One line per pack that could not be resolved (left out).
+    pub errors: Vec<String>,
+    /// Packs served from an older copy because the refresh failed.
+    pub stale: Vec<String>,
+    /// GitHub's rate limit is exhausted: when to look again.
+    pub retry_in: Option<Duration>,
 }
 
 /// What to do after a pass.
@@ -367,6 +384,7 @@ pub fn report(old: &OpenClawInstanceStatus, facts: &Facts, now: &Time) -> Report
     feature_conditions(&mut b, applied);
     object_conditions(&mut b, facts, &inputs, applied);
     backup_conditions(&mut b, &facts.backup);
+    let packs_failed = skill_pack_conditions(&mut b, facts.skill_packs.as_ref());
     if inputs.token_generated {
         b.events.push(event(
             EventType::Normal,
@@ -377,7 +395,8 @@ pub fn report(old: &OpenClawInstanceStatus, facts: &Facts, now: &Time) -> Report
 
     let degraded = !inputs.missing_secrets.is_empty()
         || !inputs.workspace_problems.is_empty()
-        || inputs.missing_claim.is_some();
+        || inputs.missing_claim.is_some()
+        || packs_failed;
     let new_phase = match &facts.lifecycle_phase {
         Some((p, message)) => {
             b.set("Ready", FALSE, p, message);
@@ -413,10 +432,52 @@ pub fn report(old: &OpenClawInstanceStatus, facts: &Facts, now: &Time) -> Report
     } else if inputs.missing_claim.is_some() {
         // A user's PVC is not watched: look again soon while it is missing.
         Next::Requeue(Duration::from_secs(15))
+    } else if let Some(wait) = facts.skill_packs.as_ref().and_then(|p| p.retry_in) {
+        // GitHub's rate limit resets then (no request goes out before).
+        Next::Requeue(wait.clamp(Duration::from_secs(1), RESYNC))
+    } else if facts.skill_packs.as_ref().is_some_and(|p| !p.errors.is_empty()) {
+        // The resolver's cache expires after 5 minutes: try the failed packs again then.
+        Next::Requeue(Duration::from_secs(300))
     } else {
         Next::Requeue(RESYNC)
     };
     b.finish(new_phase, next)
+}
+
+/// `SkillPacksReady` and the `SkillPackResolutionFailed` event; true when a pack failed (the
+/// instance is Degraded: it runs without that pack).
+fn skill_pack_conditions(b: &mut Builder<'_>, facts: Option<&SkillPackFacts>) -> bool {
+    let Some(p) = facts else {
+        // No pack left: nothing to report (the Go operator kept a stale condition).
+        remove_condition(&mut b.conditions, SKILL_PACKS_READY);
+        return false;
+    };
+    if p.errors.is_empty() {
+        let mut message = format!("Successfully resolved {} skill pack(s)", p.resolved);
+        if !p.stale.is_empty() {
+            message.push_str(&format!(
+                "; GitHub could not be asked again, so these are served from an earlier copy: {}",
+                p.stale.join("; ")
+            ));
+        }
+        b.set(SKILL_PACKS_READY, TRUE, "Resolved", message);
+        return false;
+    }
+    let message = format!("Failed to resolve skill packs: {}", p.errors.join("; "));
+    let same = b
+        .old_condition(SKILL_PACKS_READY)
+        .is_some_and(|c| c.reason == "ResolutionFailed" && c.message == message);
+    if !same {
+        b.events.push(event(
+            EventType::Warning,
+            "SkillPackResolutionFailed",
+            format!(
+                "{message}. The instance runs without these packs; what they seeded earlier stays."
+            ),
+        ));
+    }
+    b.set(SKILL_PACKS_READY, FALSE, "ResolutionFailed", message);
+    true
 }
 
 /// The conditions, status fields and events of the data-protection workflows.

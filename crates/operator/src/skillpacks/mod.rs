@@ -27,7 +27,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
-use futures::StreamExt as _;
+use futures::{FutureExt as _, StreamExt as _};
 use openclaw_api::validation::{PackRef, parse_pack};
 pub use openclaw_render::skillpacks::ResolvedPacks;
 
@@ -408,7 +408,11 @@ impl Resolver {
                 let content = self.contents_file(p, &url, &file, &body)?;
                 Ok::<_, ResolveError>((workspace_path.clone(), content))
             }
+            .boxed()
         });
+        // Collected first: a stream over the closure is not `Send` for every lifetime, which
+        // the controller's reconcile future must be.
+        let fetches: Vec<_> = fetches.collect();
         let mut stream = futures::stream::iter(fetches).buffered(PARALLEL_FETCHES);
         let mut pack = Pack {
             directories: manifest.directories,
@@ -477,7 +481,9 @@ impl Resolver {
                 let content = self.blob(p, repo, sha).await?;
                 Ok::<_, ResolveError>((path.clone(), content))
             }
+            .boxed()
         });
+        let fetches: Vec<_> = fetches.collect();
         let mut stream = futures::stream::iter(fetches).buffered(PARALLEL_FETCHES);
         let mut pack = Pack {
             directories: plan.directories.clone(),

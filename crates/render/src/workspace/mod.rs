@@ -183,6 +183,8 @@ struct Packs {
     references: Vec<String>,
     files: BTreeMap<String, Vec<u8>>,
     directories: BTreeSet<String>,
+    /// Not every pack resolved: no manifest clean-up.
+    incomplete: bool,
 }
 
 /// Why a pack path cannot be seeded: it must be relative and normalized (no empty, `.` or `..`
@@ -216,6 +218,7 @@ fn checked_packs(
     };
     let mut out = Packs {
         references: resolved.references.clone(),
+        incomplete: resolved.incomplete,
         ..Packs::default()
     };
     for (path, content) in &resolved.files {
@@ -341,7 +344,9 @@ fn build(workspaces: &[Workspace], with_packs: &[bool], create_only: bool) -> Bu
                 dir: ws.dir.clone(),
                 directories,
                 files,
-                manifest: (seeded && !create_only).then(|| ws.manifest.clone()),
+                // An incomplete resolution keeps what earlier revisions seeded.
+                manifest: (seeded && !create_only && !ws.packs.incomplete)
+                    .then(|| ws.manifest.clone()),
             }
         })
         .collect();
