@@ -1648,26 +1648,5 @@ pub fn not_yet_acted_on(spec: &OpenClawInstanceSpec) -> Vec<NotActedOn> {
             "automatic updates are not implemented yet: the image is not updated".into(),
         );
     }
-    let pack = "skill packs are not installed yet: the entry is kept but nothing is installed";
-    for (i, s) in spec.skills.iter().flatten().enumerate() {
-        if s.starts_with("pack:") {
-            add(format!("spec.skills[{i}]"), format!("{s:?}: {pack}"));
-        }
-    }
-    for (i, aw) in spec
-        .workspace
-        .iter()
-        .flat_map(|w| w.additional_workspaces.iter().flatten())
-        .enumerate()
-    {
-        for (j, s) in aw.skills.iter().flatten().enumerate() {
-            if s.starts_with("pack:") {
-                add(
-                    format!("spec.workspace.additionalWorkspaces[{i}].skills[{j}]"),
-                    format!("{s:?}: {pack}"),
-                );
-            }
-        }
-    }
     out
 }
