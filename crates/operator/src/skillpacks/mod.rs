@@ -466,7 +466,10 @@ impl Resolver {
                 &url,
                 Conditional::Yes,
                 &repo,
-                &format!("ref {}", reference.unwrap_or("HEAD")),
+                &match reference {
+                    Some(r) => format!("ref {r}"),
+                    None => "default branch".to_string(),
+                },
             )
             .await?;
         let tree = github::decode_tree(&body).map_err(|reason| ResolveError::BadResponse {

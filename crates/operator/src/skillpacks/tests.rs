@@ -469,7 +469,7 @@ async fn one_failing_pack_does_not_drop_the_others() {
     assert_eq!(r.errors[0].0, "pack:o/missing/x");
     assert_eq!(
         r.errors[0].1.to_string(),
-        "o/missing: path or ref not found (ref HEAD); a private repository needs a token with access"
+        "o/missing: repository, path or ref not found (default branch); a private repository needs a token with access"
     );
     assert_eq!(r.errors[1].0, "pack:bad");
     assert!(matches!(
