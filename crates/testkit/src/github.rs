@@ -35,9 +35,10 @@
 //!   `.raw+json`, or the older `application/vnd.github.v3.raw`) a file is answered with its
 //!   bytes.
 //! - `GET /repos/{owner}/{repo}/git/trees/{tree_sha}[?recursive=1]`: `tree_sha` may be a tree
-//!   or commit SHA (full 40 hex) or a branch or tag name; the answer's `sha` is the tree's.
-//!   Any value of `recursive` recurses (GitHub: "setting recursive to any value"). At most
-//!   [`GitHub::set_tree_limit`] entries are returned, then `"truncated": true`.
+//!   or commit SHA (full 40 hex), a branch or tag name, or `HEAD` (the default branch); the
+//!   answer's `sha` is the tree's. Any value of `recursive` recurses (GitHub: "setting recursive
+//!   to any value"). At most [`GitHub::set_tree_limit`] entries are returned, then
+//!   `"truncated": true`.
 //! - `GET /repos/{owner}/{repo}/git/blobs/{sha}`: the blob in base64 (or raw, as above).
 //! - `GET /raw/{owner}/{repo}/{ref}/{path}`: the bytes of a file, standing in for
 //!   `raw.githubusercontent.com` (the `download_url` of contents answers points here); not
@@ -482,8 +483,20 @@ impl Repo {
 
     // --- what the server reads ---
 
-    /// The commit a ref (branch, tag or full commit SHA) names.
+    /// The commit a ref (branch, tag, full commit SHA, or `HEAD`: the default branch) names.
     async fn resolve_commit(&self, reference: &str) -> Result<Option<String>, Error> {
+        // GitHub reads `HEAD` as the default branch (`git/trees/HEAD`, `?ref=HEAD`).
+        if reference == "HEAD" {
+            let branch = format!("refs/heads/{}^{{commit}}", self.default_branch());
+            let args = [
+                "rev-parse",
+                "--verify",
+                "--quiet",
+                "--end-of-options",
+                &branch,
+            ];
+            return Ok(git_async(self.path(), &args).await?.map(|o| trimmed(&o)));
+        }
         let mut candidates = Vec::new();
         if plausible_ref_name(reference) {
             candidates.push(format!("refs/heads/{reference}^{{commit}}"));

@@ -40,9 +40,8 @@ use super::kinds;
 use super::lifecycle::{self, Observed as LifecycleObserved};
 use super::observe::{Inputs, observe};
 use super::report::{
-    SkillPackFacts,
     AppliedFacts as Applied, Facts, Failure, FailureClass, InputFacts, KindResult, Next, Report,
-    Workload,
+    SkillPackFacts, Workload,
 };
 use super::{Context, Error, finalizer};
 
@@ -239,7 +238,9 @@ async fn skill_pack_step(
     let resolver = match &ctx.skill_packs {
         Ok(r) => r,
         Err(why) => {
-            facts.errors.push(format!("skill packs cannot be resolved: {why}"));
+            facts
+                .errors
+                .push(format!("skill packs cannot be resolved: {why}"));
             packs.default.incomplete = !default.is_empty();
             for (name, _) in workspaces {
                 packs.workspaces.insert(

@@ -435,7 +435,11 @@ pub fn report(old: &OpenClawInstanceStatus, facts: &Facts, now: &Time) -> Report
     } else if let Some(wait) = facts.skill_packs.as_ref().and_then(|p| p.retry_in) {
         // GitHub's rate limit resets then (no request goes out before).
         Next::Requeue(wait.clamp(Duration::from_secs(1), RESYNC))
-    } else if facts.skill_packs.as_ref().is_some_and(|p| !p.errors.is_empty()) {
+    } else if facts
+        .skill_packs
+        .as_ref()
+        .is_some_and(|p| !p.errors.is_empty())
+    {
         // The resolver's cache expires after 5 minutes: try the failed packs again then.
         Next::Requeue(Duration::from_secs(300))
     } else {

@@ -22,7 +22,7 @@ pub enum ResolveError {
     /// 404: the repository, the path or the ref does not exist (or is private and no token
     /// with access is configured).
     #[error(
-        "{repo}: path or ref not found ({resource}); a private repository needs a token with access"
+        "{repo}: repository, path or ref not found ({resource}); a private repository needs a token with access"
     )]
     NotFound {
         /// `owner/repo`.

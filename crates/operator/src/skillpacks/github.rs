@@ -484,7 +484,7 @@ mod tests {
         r.body = br#"{"message":"Not Found"}"#.to_vec();
         assert_eq!(
             status_error("o/r", "tree main", "u", &r).to_string(),
-            "o/r: path or ref not found (tree main); a private repository needs a token with access"
+            "o/r: repository, path or ref not found (tree main); a private repository needs a token with access"
         );
         r.status = 401;
         assert!(matches!(

@@ -49,6 +49,8 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DEFAULT_ETAG_CACHE_BYTES: usize = 8 * 1024 * 1024;
 /// Default bound of the blob cache (by sha, never stale).
 pub const DEFAULT_BLOB_CACHE_BYTES: usize = 16 * 1024 * 1024;
+/// Bound of the remembered raw-mode pack names (see [`Resolver::fetch_pack`]).
+const RAW_PACKS_BYTES: usize = 1024 * 1024;
 /// How many files of one pack are fetched at once.
 const PARALLEL_FETCHES: usize = 4;
 
@@ -225,6 +227,8 @@ struct State {
     packs: PackCache,
     validated: ByteLru<String, Arc<Validated>>,
     blobs: ByteLru<String, Arc<Vec<u8>>>,
+    /// Packs (by label) that resolved in raw mode last time.
+    raw_packs: ByteLru<String, ()>,
     gate: Gate,
 }
 
@@ -254,6 +258,7 @@ impl Resolver {
             packs: PackCache::default(),
             validated: ByteLru::new(options.etag_cache_bytes),
             blobs: ByteLru::new(options.blob_cache_bytes),
+            raw_packs: ByteLru::new(RAW_PACKS_BYTES),
             gate: Gate::default(),
         };
         Ok(Resolver {
@@ -357,7 +362,19 @@ impl Resolver {
     }
 
     /// Manifest mode if `skillpack.json` exists, else raw mode.
+    ///
+    /// A pack that resolved in raw mode last time starts with the (conditional) tree, which
+    /// shows whether a manifest appeared: probing for the manifest would cost a 404 on every
+    /// refresh, and GitHub counts 404s against the rate limit, 304s to a token not.
     async fn fetch_pack(&self, p: &PackRef) -> Result<Pack, ResolveError> {
+        let pack_label = label(p);
+        if self.state().raw_packs.get(&pack_label).is_some() {
+            let tree = self.fetch_tree(p).await?;
+            if !tree.truncated && !pack::tree_has_manifest(p, &tree) {
+                return self.raw_from_tree(p, &tree).await;
+            }
+            self.state().raw_packs.remove(&pack_label);
+        }
         let repo = repo_name(p);
         let reference = p.reference.as_deref();
         let manifest_path = format!("{}/{MANIFEST}", p.path);
@@ -368,7 +385,13 @@ impl Resolver {
         let resource = resource(&manifest_path, reference);
         match self.get(&url, Conditional::Yes, &repo, &resource).await {
             Ok(body) => self.manifest_mode(p, &url, &body).await,
-            Err(ResolveError::NotFound { .. }) => self.raw_mode(p).await,
+            Err(ResolveError::NotFound { .. }) => {
+                let tree = self.fetch_tree(p).await?;
+                let pack = self.raw_from_tree(p, &tree).await?;
+                let size = pack_label.len();
+                self.state().raw_packs.insert(pack_label, (), size);
+                Ok(pack)
+            }
             Err(e) => Err(e),
         }
     }
@@ -457,7 +480,8 @@ impl Resolver {
         }
     }
 
-    async fn raw_mode(&self, p: &PackRef) -> Result<Pack, ResolveError> {
+    /// The recursive tree at the pack's ref.
+    async fn fetch_tree(&self, p: &PackRef) -> Result<github::Tree, ResolveError> {
         let repo = repo_name(p);
         let reference = p.reference.as_deref();
         let url = self.inner.api.tree(&p.owner, &p.repo, reference);
@@ -466,15 +490,20 @@ impl Resolver {
                 &url,
                 Conditional::Yes,
                 &repo,
-                &format!("ref {}", reference.unwrap_or("HEAD")),
+                &match reference {
+                    Some(r) => format!("ref {r}"),
+                    None => "default branch".to_string(),
+                },
             )
             .await?;
-        let tree = github::decode_tree(&body).map_err(|reason| ResolveError::BadResponse {
-            url: url.clone(),
-            reason,
-        })?;
+        github::decode_tree(&body).map_err(|reason| ResolveError::BadResponse { url, reason })
+    }
+
+    /// Raw mode: the pack directory of `tree`, blobs by sha.
+    async fn raw_from_tree(&self, p: &PackRef, tree: &github::Tree) -> Result<Pack, ResolveError> {
+        let repo = repo_name(p);
         let budget = self.inner.options.budget_bytes;
-        let plan = pack::plan_raw(p, &tree, budget)?;
+        let plan = pack::plan_raw(p, tree, budget)?;
         let fetches = plan.blobs.iter().map(|(path, sha)| {
             let repo = &repo;
             async move {

@@ -181,6 +181,14 @@ pub fn parse_manifest(bytes: &[u8]) -> Result<Manifest, String> {
     Ok(manifest)
 }
 
+/// Whether `tree` has a `skillpack.json` at the pack path (a truncated tree may not show it).
+pub fn tree_has_manifest(pack: &PackRef, tree: &Tree) -> bool {
+    let manifest = format!("{}/{MANIFEST}", pack.path.trim_matches('/'));
+    tree.tree
+        .iter()
+        .any(|e| e.kind == "blob" && e.path == manifest)
+}
+
 /// What raw mode fetches for a pack: blobs by sha to their workspace paths, and the
 /// directories to create.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
