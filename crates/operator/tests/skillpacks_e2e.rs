@@ -86,7 +86,10 @@ async fn instance(client: &Client, ns: &str, name: &str) -> OpenClawInstance {
         .unwrap()
 }
 
-fn condition<'a>(i: &'a OpenClawInstance, type_: &str) -> Option<&'a k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition> {
+fn condition<'a>(
+    i: &'a OpenClawInstance,
+    type_: &str,
+) -> Option<&'a k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition> {
     i.status
         .as_ref()?
         .conditions
@@ -218,7 +221,11 @@ async fn packs_are_seeded_and_follow_a_bumped_ref() {
         .iter()
         .filter_map(Value::as_str)
         .collect();
-    for d in ["skills/weather/cache", "skills/notes", "skills/notes/templates"] {
+    for d in [
+        "skills/weather/cache",
+        "skills/notes",
+        "skills/notes/templates",
+    ] {
         assert!(dirs.contains(&d), "{d} in {dirs:?}");
     }
     assert_eq!(default["manifest"], ".skillpack-manifest");
@@ -229,16 +236,25 @@ async fn packs_are_seeded_and_follow_a_bumped_ref() {
 
     // openclaw.json: the pack's skills.entries.
     let config = cms.get("agent-config").await.unwrap();
-    let json: Value =
-        serde_json::from_str(data(Some(&config), "openclaw.json").unwrap()).unwrap();
-    assert_eq!(json["skills"]["entries"]["weather"]["enabled"], true, "{json}");
+    let json: Value = serde_json::from_str(data(Some(&config), "openclaw.json").unwrap()).unwrap();
+    assert_eq!(
+        json["skills"]["entries"]["weather"]["enabled"], true,
+        "{json}"
+    );
 
     // The install step gets only the ClawHub skill, never a pack.
     let sts = Api::<StatefulSet>::namespaced(client.clone(), &n)
         .get("agent")
         .await
         .unwrap();
-    let inits = sts.spec.unwrap().template.spec.unwrap().init_containers.unwrap();
+    let inits = sts
+        .spec
+        .unwrap()
+        .template
+        .spec
+        .unwrap()
+        .init_containers
+        .unwrap();
     let skills = inits
         .iter()
         .find(|c| c.name == "init-skills")
@@ -311,16 +327,24 @@ async fn a_pack_that_cannot_be_resolved_degrades_without_blocking() {
     )
     .await
     .unwrap();
-    wait_until(&client, &n, "agent", &op, "the failure reported", |i, cm| {
-        condition(i, "SkillPacksReady").is_some_and(|c| c.status == "False")
-            && data(cm, "skills--notes--SKILL.md").is_some()
-    })
+    wait_until(
+        &client,
+        &n,
+        "agent",
+        &op,
+        "the failure reported",
+        |i, cm| {
+            condition(i, "SkillPacksReady").is_some_and(|c| c.status == "False")
+                && data(cm, "skills--notes--SKILL.md").is_some()
+        },
+    )
     .await;
     let i = instance(&client, &n, "agent").await;
     let c = condition(&i, "SkillPacksReady").unwrap();
     assert_eq!(c.reason, "ResolutionFailed");
     assert!(
-        c.message.starts_with("Failed to resolve skill packs: pack:acme/missing/weather: "),
+        c.message
+            .starts_with("Failed to resolve skill packs: pack:acme/missing/weather: "),
         "{}",
         c.message
     );

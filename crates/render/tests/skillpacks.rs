@@ -25,6 +25,7 @@ fn resolved(reference: &str, files: &[(&str, &[u8])], dirs: &[&str]) -> Resolved
             .collect(),
         directories: dirs.iter().map(|d| d.to_string()).collect(),
         skill_entries: BTreeMap::new(),
+        incomplete: false,
     }
 }
 
@@ -169,6 +170,29 @@ fn only_the_exact_create_only_selects_create_only() {
             "{policy:?}"
         );
     }
+}
+
+#[test]
+fn an_incomplete_resolution_prunes_nothing() {
+    // A pack GitHub could not serve: the resolved ones are written, but without the manifest
+    // the clean-up does not run, so an outage never deletes what the failed pack seeded.
+    let mut packs = resolved(
+        "pack:a/b/weather",
+        &[("skills/weather/SKILL.md", b"w")],
+        &[],
+    );
+    packs.incomplete = true;
+    let r = render_ok(&minimal_with(json!({})), &with_packs(packs, &[]));
+    let p = plan(&r);
+    assert_eq!(p["workspaces"][0]["manifest"], Value::Null);
+    assert!(
+        workspace_cm(&r)
+            .data
+            .as_ref()
+            .unwrap()
+            .contains_key("skills--weather--SKILL.md"),
+        "the resolved pack is still seeded"
+    );
 }
 
 #[test]

@@ -2514,3 +2514,83 @@ fn an_on_demand_backup_records_its_request_path_and_time() {
     // The last successful backup stays recorded.
     assert_eq!(failed.status.last_backup_time, Some(at(1_700_000_300)));
 }
+
+fn with_packs(packs: SkillPackFacts) -> Facts {
+    Facts {
+        skill_packs: Some(packs),
+        ..running()
+    }
+}
+
+#[test]
+fn resolved_skill_packs_are_ready_and_keep_running() {
+    let r = first(&with_packs(SkillPackFacts {
+        resolved: 2,
+        ..Default::default()
+    }));
+    let c = has(&r, SKILL_PACKS_READY, TRUE, "Resolved");
+    assert_eq!(c.message, "Successfully resolved 2 skill pack(s)");
+    assert_eq!(phase_of(&r), "Running");
+    assert!(warnings(&r).is_empty());
+    // A stale copy is still ready, and says so.
+    let r = again(
+        &r,
+        &with_packs(SkillPackFacts {
+            resolved: 2,
+            stale: vec!["pack:a/b/c: the copy fetched at T (GitHub answered 502)".into()],
+            ..Default::default()
+        }),
+    );
+    let c = has(&r, SKILL_PACKS_READY, TRUE, "Resolved");
+    assert!(c.message.contains("earlier copy: pack:a/b/c"), "{c:?}");
+    assert_eq!(phase_of(&r), "Running");
+    // No pack left: the condition goes (the Go operator kept it forever).
+    let r = again(&r, &running());
+    absent(&r, SKILL_PACKS_READY);
+}
+
+#[test]
+fn a_failed_skill_pack_degrades_warns_once_and_requeues() {
+    let failed = with_packs(SkillPackFacts {
+        resolved: 1,
+        errors: vec!["pack:a/missing/x: a/missing: repository, path or ref not found".into()],
+        ..Default::default()
+    });
+    let r = first(&failed);
+    let c = has(&r, SKILL_PACKS_READY, FALSE, "ResolutionFailed");
+    assert_eq!(
+        c.message,
+        "Failed to resolve skill packs: pack:a/missing/x: a/missing: repository, path or ref not found"
+    );
+    assert_eq!(phase_of(&r), "Degraded");
+    assert_eq!(warnings(&r), ["SkillPackResolutionFailed"]);
+    assert!(
+        events(&r)[0]
+            .2
+            .ends_with("runs without these packs; what they seeded earlier stays."),
+        "{:?}",
+        events(&r)
+    );
+    assert_eq!(r.next, Next::Requeue(Duration::from_secs(300)));
+    // The same failure again: no second event, nothing changes.
+    let r2 = again(&r, &failed);
+    assert!(warnings(&r2).is_empty());
+    assert_eq!(r2.status, r.status);
+    // Rate limited: requeued at the reset.
+    let limited = with_packs(SkillPackFacts {
+        errors: vec!["pack:a/b/c: GitHub API rate limit exhausted".into()],
+        retry_in: Some(Duration::from_secs(42)),
+        ..Default::default()
+    });
+    assert_eq!(first(&limited).next, Next::Requeue(Duration::from_secs(42)));
+    // Fixed: ready again, Running.
+    let r3 = again(
+        &r2,
+        &with_packs(SkillPackFacts {
+            resolved: 2,
+            ..Default::default()
+        }),
+    );
+    has(&r3, SKILL_PACKS_READY, TRUE, "Resolved");
+    assert_eq!(phase_of(&r3), "Running");
+}
