@@ -423,7 +423,9 @@ cmd_up() {
 	# The fake provisioner's StorageClass, as the default class.
 	kc apply -f "$build/kwok/storage-class.yaml" >&2
 
-	# kwok's stages, with the pods of backup Jobs left to hack/control-plane/stages/.
+	# kwok's stages, with the pods of backup Jobs left to hack/control-plane/stages/, and the
+	# pods of a "broken" OpenClaw version (an image tag ending in .999, other than Job pods)
+	# never made Ready, so that the auto-update tests see a failed rollout for real.
 	local stages=$CLUSTER_DIR/kwok-stages.yaml
 	awk '
 		/^  name: / { stage = $2 }
@@ -432,8 +434,15 @@ cmd_up() {
 			print "    - key: '"'"'.metadata.labels[\"openclaw.rocks/job-type\"]'"'"'"
 			print "      operator: '"'"'DoesNotExist'"'"'"
 		}
+		stage == "pod-ready" && /^    matchExpressions:$/ {
+			print "    - key: '"'"'(.spec.containers.[0].image | endswith(\".999\")) and (.metadata.labels[\"openclaw.rocks/job-type\"] == null)'"'"'"
+			print "      operator: '"'"'NotIn'"'"'"
+			print "      values:"
+			print "      - '"'"'true'"'"'"
+		}
 	' "$build/kwok/stages.yaml" >"$stages"
 	grep -q 'openclaw.rocks/job-type' "$stages" || die "kwok stages: pod-complete not found in $build/kwok/stages.yaml"
+	grep -q 'endswith' "$stages" || die "kwok stages: pod-ready not found in $build/kwok/stages.yaml"
 	{
 		echo "---"
 		cat "$CP_SCRIPT_DIR/stages/backup-jobs.yaml"

@@ -1359,4 +1359,9 @@ pub struct AutoUpdateStatus {
     pub failed_version: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rollback_count: Option<i32>,
+    /// What started the update in progress: `AutoUpdate` (a newer version in the registry) or
+    /// `ImageChange` (the image was changed in the spec; migrated, not rolled back).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("enum" = ["AutoUpdate", "ImageChange"]))]
+    pub update_trigger: Option<String>,
 }

@@ -237,8 +237,16 @@ impl RunArgs {
             tracing::warn!("skill packs cannot be resolved: {e}");
             e.to_string()
         });
+        let registry = openclaw_operator::registry::Resolver::new(
+            openclaw_operator::controller::update::REGISTRY_TTL,
+        )
+        .map_err(|e| {
+            tracing::warn!(error = %e, "auto-update cannot ask registries");
+            e.to_string()
+        });
         Ok(process::RunConfig {
             skill_packs,
+            registry,
             scope,
             concurrency: self.concurrency.max(1),
             metrics_bind: bind("metrics-bind-address", &self.metrics_bind_address)?,

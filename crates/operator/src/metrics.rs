@@ -232,6 +232,9 @@ pub struct Metrics {
     rest_requests: Family<RequestLabels, Counter>,
     leader: Family<LeaseLabels, Gauge>,
     backups: Family<BackupLabels, Counter>,
+    autoupdate_checks: Family<ResultLabels, Counter>,
+    autoupdate_applied: Family<InstanceLabels, Counter>,
+    autoupdate_rollbacks: Family<InstanceLabels, Counter>,
     selfconfig_requests: Family<RequestPhaseLabels, Counter>,
     selfconfig_applies: Counter,
     /// Last successful backup per instance (`namespace/name` -> seconds since the epoch).
@@ -413,6 +416,24 @@ impl Metrics {
             "Changes self-configuration applied to instances (one per batch of requests)",
             selfconfig_applies.clone(),
         );
+        let autoupdate_checks = Family::<ResultLabels, Counter>::default();
+        registry.register(
+            "openclaw_autoupdate_checks",
+            "Auto-update registry checks, by result (success, error)",
+            autoupdate_checks.clone(),
+        );
+        let autoupdate_applied = Family::<InstanceLabels, Counter>::default();
+        registry.register(
+            "openclaw_autoupdate_applied",
+            "Auto-updates applied (the new version rolled out)",
+            autoupdate_applied.clone(),
+        );
+        let autoupdate_rollbacks = Family::<InstanceLabels, Counter>::default();
+        registry.register(
+            "openclaw_autoupdate_rollbacks",
+            "Auto-updates rolled back (the new version failed its migration or health check)",
+            autoupdate_rollbacks.clone(),
+        );
         let backups = Family::<BackupLabels, Counter>::default();
         registry.register(
             "openclaw_backups",
@@ -463,6 +484,9 @@ impl Metrics {
             rest_requests,
             leader,
             backups,
+            autoupdate_checks,
+            autoupdate_applied,
+            autoupdate_rollbacks,
             selfconfig_requests,
             selfconfig_applies,
             last_backup,
@@ -759,6 +783,32 @@ impl Metrics {
         }
     }
 
+    /// An auto-update event of an instance: a registry check (`Some(success)`), or an update
+    /// applied (`None`, `rolled_back: false`) or rolled back.
+    pub fn autoupdate(&self, namespace: &str, name: &str, check: Option<bool>, rolled_back: bool) {
+        let instance = InstanceLabels {
+            instance: name.into(),
+            namespace: namespace.into(),
+        };
+        match check {
+            Some(ok) => {
+                self.autoupdate_checks
+                    .get_or_create(&ResultLabels {
+                        instance: name.into(),
+                        namespace: namespace.into(),
+                        result: if ok { "success" } else { "error" }.into(),
+                    })
+                    .inc();
+            }
+            None if rolled_back => {
+                self.autoupdate_rollbacks.get_or_create(&instance).inc();
+            }
+            None => {
+                self.autoupdate_applied.get_or_create(&instance).inc();
+            }
+        }
+    }
+
     /// A self-configuration request reached its final `phase`.
     pub fn selfconfig_request(&self, phase: &str) {
         self.selfconfig_requests
@@ -818,6 +868,15 @@ impl Metrics {
             });
         }
         self.reconcile_duration.remove(&instance);
+        self.autoupdate_applied.remove(&instance);
+        self.autoupdate_rollbacks.remove(&instance);
+        for r in ["success", "error"] {
+            self.autoupdate_checks.remove(&ResultLabels {
+                instance: name.into(),
+                namespace: namespace.into(),
+                result: r.into(),
+            });
+        }
         self.ready.remove(&instance);
         if let Some(old) = lock(&self.info_labels).remove(&key(namespace, name)) {
             self.info.remove(&old);

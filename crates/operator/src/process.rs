@@ -89,6 +89,8 @@ pub struct RunConfig {
     pub telemetry: Option<crate::telemetry::Telemetry>,
     /// Resolves `pack:` skills from GitHub (`Err`: why resolution is off).
     pub skill_packs: Result<crate::skillpacks::Resolver, String>,
+    /// Asks image registries for new versions (auto-update).
+    pub registry: Result<crate::registry::Resolver, String>,
     /// Backups and restores.
     pub backup: crate::controller::backup::BackupOptions,
     /// Self-configuration requests.
@@ -255,6 +257,7 @@ pub async fn run(config: kube::Config, rc: RunConfig) -> Result<(), ProcessError
             backup: rc.backup,
             selfconfig: rc.selfconfig,
             skill_packs: rc.skill_packs,
+            registry: rc.registry,
         },
     )
     .await;

@@ -50,6 +50,7 @@ pub mod hash;
 pub mod image;
 pub mod json;
 pub mod k8s;
+pub mod migration;
 pub mod model;
 pub mod networkpolicy;
 pub mod programs;

@@ -175,6 +175,27 @@ async fn steps(
     .cloned();
     inputs.observed.backup_jobs = backup.restore.is_some() || backup.on_demand.is_some();
     facts.backup = backup;
+    let missing = facts.inputs.as_ref().and_then(|i| i.missing_claim.clone());
+    let update =
+        super::update::lifecycle_step(instance, &merged, ctx, missing.as_deref(), now).await?;
+    decision.hold_replicas |= update.hold;
+    if decision.pin_image.is_none() {
+        decision.pin_image = update.pin_image.clone();
+    }
+    if decision.phase.is_none() {
+        decision.phase = update.phase.clone();
+    }
+    for c in &update.counts {
+        use super::update_plan::Count;
+        let (check, rolled_back) = match c {
+            Count::Check(ok) => (Some(*ok), false),
+            Count::Applied => (None, false),
+            Count::RolledBack => (None, true),
+        };
+        ctx.metrics
+            .autoupdate(&facts.namespace, &facts.name, check, rolled_back);
+    }
+    facts.update = Some(update);
     facts.lifecycle_phase = decision.phase.clone();
     // render
     let mut rendered = match render(&merged, &inputs.observed) {

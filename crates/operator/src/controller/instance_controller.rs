@@ -122,6 +122,7 @@ pub fn start(
     cleanup_steps: Vec<Arc<dyn finalizer::CleanupStep>>,
     backup: BackupOptions,
     skill_packs: Result<crate::skillpacks::Resolver, String>,
+    registry: Result<crate::registry::Resolver, String>,
 ) -> BoxFuture<'static, ()> {
     let metrics = rt.metrics.clone();
     metrics.register_controller(NAME, rt.concurrency);
@@ -293,6 +294,7 @@ pub fn start(
         backup,
         backup_credentials,
         skill_packs,
+        registry,
         released: Default::default(),
         active: rt.active.clone(),
         failures: Failures::default(),

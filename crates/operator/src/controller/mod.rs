@@ -27,6 +27,10 @@ pub mod runtime;
 pub mod selfconfig;
 pub mod selfconfig_plan;
 pub mod status;
+pub mod update;
+pub mod update_plan;
+#[cfg(test)]
+mod update_plan_tests;
 
 use std::sync::Arc;
 
@@ -83,6 +87,8 @@ pub struct Context {
         Option<kube::runtime::reflector::Store<k8s_openapi::api::core::v1::Secret>>,
     /// Resolves `pack:` skills from GitHub (`Err`: why resolution is off).
     pub skill_packs: Result<crate::skillpacks::Resolver, String>,
+    /// Asks image registries for new versions (`Err`: why auto-update cannot check).
+    pub registry: Result<crate::registry::Resolver, String>,
     /// Whether this replica may write (leader, caches synced).
     active: runtime::Active,
     /// Consecutive failures per instance, for backoff.
@@ -146,6 +152,8 @@ pub struct Options {
     pub selfconfig: selfconfig::SelfConfigOptions,
     /// Resolves `pack:` skills (`Err`: why resolution is off, e.g. an unreadable CA file).
     pub skill_packs: Result<crate::skillpacks::Resolver, String>,
+    /// Asks image registries for new versions (auto-update; shared by every instance).
+    pub registry: Result<crate::registry::Resolver, String>,
 }
 
 impl Options {
@@ -178,6 +186,8 @@ impl Options {
             selfconfig: selfconfig::SelfConfigOptions::default(),
             skill_packs: crate::skillpacks::Resolver::new(crate::skillpacks::Options::from_env())
                 .map_err(|e| e.to_string()),
+            registry: crate::registry::Resolver::new(update::REGISTRY_TTL)
+                .map_err(|e| e.to_string()),
         }
     }
 }
@@ -194,9 +204,10 @@ pub fn controllers(options: &Options) -> Vec<Start> {
     }
     let selfconfig = options.selfconfig.clone();
     let skill_packs = options.skill_packs.clone();
+    let registry = options.registry.clone();
     vec![
         Box::new(move |rt: &Runtime| {
-            instance_controller::start(rt, cleanup_steps, backup, skill_packs)
+            instance_controller::start(rt, cleanup_steps, backup, skill_packs, registry)
         }),
         Box::new(move |rt: &Runtime| selfconfig::start(rt, selfconfig)),
     ]

@@ -170,6 +170,8 @@ pub struct Facts {
     pub backup: super::backup::BackupFacts,
     /// Skill-pack resolution (`None`: no `pack:` skill anywhere).
     pub skill_packs: Option<SkillPackFacts>,
+    /// The update workflow's plan (`None`: the pass stopped before it).
+    pub update: Option<super::update_plan::Plan>,
 }
 
 /// How the `pack:` skills resolved.
@@ -384,6 +386,7 @@ pub fn report(old: &OpenClawInstanceStatus, facts: &Facts, now: &Time) -> Report
     feature_conditions(&mut b, applied);
     object_conditions(&mut b, facts, &inputs, applied);
     backup_conditions(&mut b, &facts.backup);
+    update_conditions(&mut b, facts.update.as_ref());
     let packs_failed = skill_pack_conditions(&mut b, facts.skill_packs.as_ref());
     if inputs.token_generated {
         b.events.push(event(
@@ -425,8 +428,11 @@ pub fn report(old: &OpenClawInstanceStatus, facts: &Facts, now: &Time) -> Report
     b.status.managed_resources = Some(applied.managed.clone());
     b.status.gateway_endpoint = Some(format!("{}.{}.svc:18789", facts.name, facts.namespace));
     b.status.canvas_endpoint = Some(format!("{}.{}.svc:18793", facts.name, facts.namespace));
+    let update_soon = facts.update.as_ref().and_then(|u| u.requeue);
     let next = if applied.soon {
         Next::Requeue(Duration::from_secs(3))
+    } else if let Some(soon) = update_soon.filter(|s| *s < Duration::from_secs(60)) {
+        Next::Requeue(soon.max(Duration::from_secs(1)))
     } else if let Some(soon) = facts.backup.requeue {
         Next::Requeue(soon)
     } else if inputs.missing_claim.is_some() {
@@ -442,10 +448,47 @@ pub fn report(old: &OpenClawInstanceStatus, facts: &Facts, now: &Time) -> Report
     {
         // The resolver's cache expires after 5 minutes: try the failed packs again then.
         Next::Requeue(Duration::from_secs(300))
+    } else if let Some(soon) = update_soon {
+        Next::Requeue(soon.min(RESYNC))
     } else {
         Next::Requeue(RESYNC)
     };
     b.finish(new_phase, next)
+}
+
+/// The update workflow's status, conditions and events.
+fn update_conditions(b: &mut Builder<'_>, plan: Option<&super::update_plan::Plan>) {
+    use super::update_plan::Cond;
+    let Some(plan) = plan else {
+        return;
+    };
+    if let Some(au) = &plan.status {
+        b.status.auto_update = Some(au.clone());
+    }
+    for c in &plan.conditions {
+        match c {
+            Cond::Set(t, s, r, m) => {
+                let changed = b
+                    .old_condition(t)
+                    .is_none_or(|o| o.status != *s || o.reason != *r || o.message != *m);
+                if changed
+                    && let Some((_, reason)) = plan.warn_on_change.iter().find(|(ty, _)| ty == t)
+                {
+                    b.events.push(event(EventType::Warning, reason, m.clone()));
+                }
+                b.set(t, s, r, m.clone());
+            }
+            Cond::Remove(t) => remove_condition(&mut b.conditions, t),
+        }
+    }
+    for (warning, reason, message) in &plan.events {
+        let t = if *warning {
+            EventType::Warning
+        } else {
+            EventType::Normal
+        };
+        b.events.push(event(t, reason, message.clone()));
+    }
 }
 
 /// `SkillPacksReady` and the `SkillPackResolutionFailed` event; true when a pack failed (the
