@@ -772,6 +772,7 @@ fn in_progress(
                             .as_deref()
                             .unwrap_or("no S3 credentials are configured")
                     );
+                    plan.pin_image = Some(old_image);
                     plan.set(
                         BACKUP_REQUIRED,
                         "True",
