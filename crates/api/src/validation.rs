@@ -1635,18 +1635,10 @@ pub struct NotActedOn {
 /// The fields of `spec` whose feature is not built yet, when set to a value that would make
 /// the feature do something (unset, empty, default or disabled values are not reported).
 /// The webhook returns each as a warning; the controller reports them in a condition.
-pub fn not_yet_acted_on(spec: &OpenClawInstanceSpec) -> Vec<NotActedOn> {
-    let mut out = Vec::new();
-    let mut add = |field: String, message: String| out.push(NotActedOn { field, message });
-    if spec
-        .auto_update
-        .as_ref()
-        .is_some_and(|a| enabled(a.enabled))
-    {
-        add(
-            "spec.autoUpdate.enabled".into(),
-            "automatic updates are not implemented yet: the image is not updated".into(),
-        );
-    }
-    out
+///
+/// Every feature of the API is built now, so this is empty; it stays as the one place a field
+/// accepted ahead of its feature is listed (the webhook's warnings, the `FieldsNotActedOn`
+/// condition).
+pub fn not_yet_acted_on(_spec: &OpenClawInstanceSpec) -> Vec<NotActedOn> {
+    Vec::new()
 }

@@ -809,6 +809,26 @@ impl Metrics {
         }
     }
 
+    /// An instance with auto-update on: its counters exist from the start (at 0), so that a
+    /// rate over them starts at the first update, not at the second.
+    pub fn autoupdate_enabled(&self, namespace: &str, name: &str) {
+        let instance = InstanceLabels {
+            instance: name.into(),
+            namespace: namespace.into(),
+        };
+        self.autoupdate_applied.get_or_create(&instance).inc_by(0);
+        self.autoupdate_rollbacks.get_or_create(&instance).inc_by(0);
+        for r in ["success", "error"] {
+            self.autoupdate_checks
+                .get_or_create(&ResultLabels {
+                    instance: name.into(),
+                    namespace: namespace.into(),
+                    result: r.into(),
+                })
+                .inc_by(0);
+        }
+    }
+
     /// A self-configuration request reached its final `phase`.
     pub fn selfconfig_request(&self, phase: &str) {
         self.selfconfig_requests

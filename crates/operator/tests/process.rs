@@ -232,7 +232,18 @@ async fn metrics_move_and_every_registered_family_is_updated() {
     let watch = format!("--watch-namespaces={n},{n2}");
     let op = Operator::start(&format!("{n}-op"), &[watch.as_str()]);
     op.wait_role("single replica").await;
-    apply_instance(&client, &n, "good").await;
+    // With auto-update on, against a registry that refuses connections: its counters exist.
+    testkit::apply_instance(
+        &client,
+        &n,
+        "good",
+        json!({
+            "image": {"repository": "127.0.0.1:9/openclaw/openclaw", "tag": "2026.9.6"},
+            "autoUpdate": {"enabled": true},
+        }),
+    )
+    .await
+    .unwrap();
     apply_instance(&client, &n2, "blocked").await;
     wait_phase(&client, &n, "good", "Running").await;
     // The blocked instance fails to apply its NetworkPolicy and is retried.

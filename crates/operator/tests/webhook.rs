@@ -750,7 +750,6 @@ async fn run_webhook_scenario(client: Client, ns: String, config_name: String) {
     assert_eq!(status, 201, "{warnings:#?}");
     for expected in [
         "has 2 fields; a schedule has 5",
-        "spec.autoUpdate.enabled: automatic updates are not implemented yet",
         "the path is relative to the bucket",
         "spec.networking.ingress has no hosts",
     ] {

@@ -185,6 +185,10 @@ async fn steps(
     if decision.phase.is_none() {
         decision.phase = update.phase.clone();
     }
+    if super::update_plan::Settings::of(&merged.spec).enabled {
+        ctx.metrics
+            .autoupdate_enabled(&facts.namespace, &facts.name);
+    }
     for c in &update.counts {
         use super::update_plan::Count;
         let (check, rolled_back) = match c {
