@@ -2594,3 +2594,58 @@ fn a_failed_skill_pack_degrades_warns_once_and_requeues() {
     has(&r3, SKILL_PACKS_READY, TRUE, "Resolved");
     assert_eq!(phase_of(&r3), "Running");
 }
+
+#[test]
+fn update_plan_conditions_events_and_status_reach_the_report_and_warn_once() {
+    use crate::controller::update_plan::{BACKUP_REQUIRED, Cond, Plan};
+    let au = openclaw_api::AutoUpdateStatus {
+        pending_version: Some("1.1.0".into()),
+        ..Default::default()
+    };
+    let plan = Plan {
+        status: Some(au.clone()),
+        conditions: vec![Cond::Set(
+            BACKUP_REQUIRED,
+            "True",
+            "S3CredentialsMissing",
+            "needs a backup".into(),
+        )],
+        warn_on_change: vec![(BACKUP_REQUIRED, "BackupRequired")],
+        events: vec![(false, "AutoUpdateAvailable", "New version 1.1.0".into())],
+        requeue: Some(Duration::from_secs(60)),
+        ..Plan::default()
+    };
+    let f = Facts {
+        update: Some(plan.clone()),
+        ..running()
+    };
+    let r1 = first(&f);
+    has(&r1, BACKUP_REQUIRED, TRUE, "S3CredentialsMissing");
+    assert_eq!(r1.status.auto_update.as_ref(), Some(&au));
+    let reasons: Vec<&str> = r1.events.iter().map(|e| e.reason.as_str()).collect();
+    assert!(reasons.contains(&"BackupRequired"), "{reasons:?}");
+    assert!(reasons.contains(&"AutoUpdateAvailable"), "{reasons:?}");
+    assert_eq!(r1.next, Next::Requeue(Duration::from_secs(60)));
+    // The same condition again: no second warning.
+    let f2 = Facts {
+        update: Some(Plan {
+            events: Vec::new(),
+            ..plan
+        }),
+        ..running()
+    };
+    let r2 = again(&r1, &f2);
+    assert!(!warnings(&r2).contains(&"BackupRequired".to_string()));
+    // Removed by the plan: gone.
+    let f3 = Facts {
+        update: Some(Plan {
+            conditions: vec![Cond::Remove(BACKUP_REQUIRED)],
+            ..Plan::default()
+        }),
+        ..running()
+    };
+    let r3 = again(&r2, &f3);
+    assert!(cond(&r3.status, BACKUP_REQUIRED).is_none());
+    // A plan without a status keeps the recorded one.
+    assert_eq!(r3.status.auto_update.as_ref(), Some(&au));
+}
