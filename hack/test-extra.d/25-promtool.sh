@@ -6,7 +6,9 @@
 #      PrometheusRule and the dashboards on, under a dotted name (escaping) and with an
 #      autoscaling-style claim; the rule's spec.groups must pass `promtool check rules`;
 #   2. `promtool test rules`: the PVC alert fires for both `<name>-data` and `data-<name>-0`,
-#      not for another instance's claims (the regex fix over the Go operator);
+#      not for another instance's claims (the regex fix over the Go operator); the stale-backup
+#      alert; the auto-update rollback alert (fires after a rollback, also the one that creates
+#      the counter's series, resolves an hour later, stays silent without one);
 #   3. every dashboard expression, with the Grafana variables replaced by literals, goes into a
 #      recording-rule file that must pass `promtool check rules` (a PromQL syntax check).
 #
@@ -185,6 +187,123 @@ tests:
 EOF2
 log "promtool test rules (the stale-backup alert)"
 (cd "$WORK" && "$PROMTOOL" test rules backup-test.yaml >&2)
+
+# 2c. The auto-update rollback alert, for this instance only:
+#     - a counter that exists at 0 and grows (Go's `increase(...[1h]) > 0`): fires, and
+#       resolves an hour later;
+#     - a counter whose series is created by the rollback (series are created on first use):
+#       fires as well (`increase` alone needs two samples), and resolves an hour later;
+#     - no rollback (the counter stays at 0): silent;
+#     - Prometheus starting to scrape an operator whose counter is already non-zero (lost data,
+#       new ServiceMonitor): silent, both series start together.
+cat >"$WORK/rollback-test.yaml" <<'EOF2'
+rule_files:
+  - rules.yaml
+evaluation_interval: 1m
+tests:
+  - name: counter grows
+    interval: 1m
+    input_series:
+      - series: 'openclaw_instance_ready{namespace="default",instance="agent.v2",pod="operator-a"}'
+        values: '1x180'
+      - series: 'openclaw_autoupdate_rollbacks_total{namespace="default",instance="agent.v2",pod="operator-a"}'
+        values: '0x29 1x150'
+      - series: 'openclaw_instance_ready{namespace="default",instance="other",pod="operator-a"}'
+        values: '1x180'
+      - series: 'openclaw_autoupdate_rollbacks_total{namespace="default",instance="other",pod="operator-a"}'
+        values: '0x9 1x10 2x160'
+    alert_rule_test:
+      - eval_time: 20m
+        alertname: OpenClawAutoUpdateRollback
+        exp_alerts: []
+      - eval_time: 35m
+        alertname: OpenClawAutoUpdateRollback
+        exp_alerts:
+          - exp_labels:
+              severity: warning
+              namespace: default
+              instance: agent.v2
+            exp_annotations:
+              summary: "OpenClaw instance default/agent.v2 rolled back an auto-update in the last hour."
+              description: "An automatic update did not pass its health check and the instance was returned to its previous version. status.autoUpdate.failedVersion is not retried; after 3 rollbacks in a row auto-update pauses until spec.image.tag is changed by hand."
+              runbook_url: "https://github.com/openclaw-rs/openclaw-operator/blob/main/docs/runbooks/OpenClawAutoUpdateRollback.md"
+      - eval_time: 85m
+        alertname: OpenClawAutoUpdateRollback
+        exp_alerts:
+          - exp_labels:
+              severity: warning
+              namespace: default
+              instance: agent.v2
+            exp_annotations:
+              summary: "OpenClaw instance default/agent.v2 rolled back an auto-update in the last hour."
+              description: "An automatic update did not pass its health check and the instance was returned to its previous version. status.autoUpdate.failedVersion is not retried; after 3 rollbacks in a row auto-update pauses until spec.image.tag is changed by hand."
+              runbook_url: "https://github.com/openclaw-rs/openclaw-operator/blob/main/docs/runbooks/OpenClawAutoUpdateRollback.md"
+      - eval_time: 100m
+        alertname: OpenClawAutoUpdateRollback
+        exp_alerts: []
+  - name: series created by the rollback
+    interval: 1m
+    input_series:
+      - series: 'openclaw_instance_ready{namespace="default",instance="agent.v2",pod="operator-a"}'
+        values: '1x180'
+      - series: 'openclaw_autoupdate_rollbacks_total{namespace="default",instance="agent.v2",pod="operator-a"}'
+        values: '_x39 1x140'
+    alert_rule_test:
+      - eval_time: 30m
+        alertname: OpenClawAutoUpdateRollback
+        exp_alerts: []
+      - eval_time: 41m
+        alertname: OpenClawAutoUpdateRollback
+        exp_alerts:
+          - exp_labels:
+              severity: warning
+              namespace: default
+              instance: agent.v2
+            exp_annotations:
+              summary: "OpenClaw instance default/agent.v2 rolled back an auto-update in the last hour."
+              description: "An automatic update did not pass its health check and the instance was returned to its previous version. status.autoUpdate.failedVersion is not retried; after 3 rollbacks in a row auto-update pauses until spec.image.tag is changed by hand."
+              runbook_url: "https://github.com/openclaw-rs/openclaw-operator/blob/main/docs/runbooks/OpenClawAutoUpdateRollback.md"
+      - eval_time: 95m
+        alertname: OpenClawAutoUpdateRollback
+        exp_alerts:
+          - exp_labels:
+              severity: warning
+              namespace: default
+              instance: agent.v2
+            exp_annotations:
+              summary: "OpenClaw instance default/agent.v2 rolled back an auto-update in the last hour."
+              description: "An automatic update did not pass its health check and the instance was returned to its previous version. status.autoUpdate.failedVersion is not retried; after 3 rollbacks in a row auto-update pauses until spec.image.tag is changed by hand."
+              runbook_url: "https://github.com/openclaw-rs/openclaw-operator/blob/main/docs/runbooks/OpenClawAutoUpdateRollback.md"
+      - eval_time: 110m
+        alertname: OpenClawAutoUpdateRollback
+        exp_alerts: []
+  - name: no rollback, or an old one Prometheus has just started to see
+    interval: 1m
+    input_series:
+      - series: 'openclaw_instance_ready{namespace="default",instance="agent.v2",pod="operator-a"}'
+        values: '1x180'
+      - series: 'openclaw_autoupdate_rollbacks_total{namespace="default",instance="agent.v2",pod="operator-a"}'
+        values: '0x180'
+      - series: 'openclaw_instance_ready{namespace="default",instance="agent.v2",pod="operator-b"}'
+        values: '_x9 1x170'
+      - series: 'openclaw_autoupdate_rollbacks_total{namespace="default",instance="agent.v2",pod="operator-b"}'
+        values: '_x9 2x170'
+    alert_rule_test:
+      - eval_time: 5m
+        alertname: OpenClawAutoUpdateRollback
+        exp_alerts: []
+      - eval_time: 11m
+        alertname: OpenClawAutoUpdateRollback
+        exp_alerts: []
+      - eval_time: 40m
+        alertname: OpenClawAutoUpdateRollback
+        exp_alerts: []
+      - eval_time: 120m
+        alertname: OpenClawAutoUpdateRollback
+        exp_alerts: []
+EOF2
+log "promtool test rules (the auto-update rollback alert)"
+(cd "$WORK" && "$PROMTOOL" test rules rollback-test.yaml >&2)
 
 # 3. Every dashboard expression parses.
 log "promtool check rules (the dashboard expressions)"

@@ -372,7 +372,7 @@ fn alerts_use_only_known_metrics() {
         })
         .unwrap();
     let rules = rule["groups"][0]["rules"].as_array().unwrap();
-    assert_eq!(rules.len(), 7);
+    assert_eq!(rules.len(), 8);
     for r in rules {
         let expr = r["expr"].as_str().unwrap();
         for n in metric_names(expr) {
@@ -419,7 +419,7 @@ fn every_alert_links_to_a_runbook_of_this_repository() {
             })
             .unwrap();
         let rules = spec["groups"][0]["rules"].as_array().unwrap();
-        assert_eq!(rules.len(), 8, "with the backup alert");
+        assert_eq!(rules.len(), 9, "with the backup alert");
         for r in rules {
             let alert = r["alert"].as_str().unwrap();
             assert_eq!(

@@ -1,7 +1,7 @@
-//! `monitoring.coreos.com/v1` PrometheusRule `<name>-alerts`: seven alerts scoped to one
-//! instance, and an eighth with periodic backups (`OpenClawScheduledBackupStale`).
+//! `monitoring.coreos.com/v1` PrometheusRule `<name>-alerts`: eight alerts scoped to one
+//! instance, and a ninth with periodic backups (`OpenClawScheduledBackupStale`).
 //!
-//! Four alerts use the operator's own metrics (`openclaw_*`), three use kube-state-metrics and
+//! Five alerts use the operator's own metrics (`openclaw_*`), three use kube-state-metrics and
 //! the kubelet ([`super::CLUSTER_METRICS`]), which a Prometheus Operator setup normally
 //! scrapes. Differences from the Go operator's rule:
 //! - the PVC alert matches the instance's own claims: `<name>-data` (or
@@ -12,8 +12,10 @@
 //! - the slow-reconcile threshold is 10 s, the top bucket of the duration histogram (Go's 30 s
 //!   could never be reached: `histogram_quantile` never returns more than the top bucket);
 //! - the OOM alert fires only while the container is restarting after the kill, not forever;
-//! - `OpenClawAutoUpdateRollback` (a metric no one registers: auto-update does not exist yet)
-//!   is replaced by `OpenClawInstanceNotReady`.
+//! - `OpenClawAutoUpdateRollback` also fires for the rollback that creates the counter's series
+//!   (Go's `increase(...[1h]) > 0` needs two samples of a series, so it missed the first
+//!   rollback of an instance after each operator start: counter series are created lazily);
+//! - `OpenClawInstanceNotReady` is new.
 
 use serde_json::{Value, json};
 
@@ -174,10 +176,32 @@ fn alerts(m: &Model) -> Vec<Alert> {
             summary: "OpenClaw instance {{ $labels.namespace }}/{{ $labels.instance }} has not been ready for 15 minutes.",
             description: "The instance is not suspended but its Ready condition has been False for 15 minutes: the pod does not start, does not pass its probes, or its volume does not bind.",
         },
+        Alert {
+            name: "OpenClawAutoUpdateRollback",
+            expr: rollback_expr(&inst),
+            for_: None,
+            severity: "warning",
+            summary: "OpenClaw instance {{ $labels.namespace }}/{{ $labels.instance }} rolled back an auto-update in the last hour.",
+            description: "An automatic update did not pass its health check and the instance was returned to its previous version. status.autoUpdate.failedVersion is not retried; after 3 rollbacks in a row auto-update pauses until spec.image.tag is changed by hand.",
+        },
     ]
     .into_iter()
     .chain(backup_alert(m, &inst))
     .collect()
+}
+
+/// A rollback in the last hour: the counter grew (`increase`, once its series has two samples),
+/// or its series appeared, non-zero, within the hour while the same scrape target already
+/// exported the instance's `openclaw_instance_ready` (the counter's first rollback: series are
+/// created on first use). Comparing the two series' sample counts, rather than testing the
+/// counter's absence an hour ago, keeps old rollbacks quiet when Prometheus lost its data or
+/// has only just started scraping the operator: both series then start together.
+fn rollback_expr(inst: &str) -> String {
+    let rollbacks = format!("openclaw_autoupdate_rollbacks_total{{{inst}}}");
+    let ready = format!("openclaw_instance_ready{{{inst}}}");
+    format!(
+        "(sum by (namespace, instance) (increase({rollbacks}[1h])) > 0) or (count by (namespace, instance) ((count_over_time({rollbacks}[1h]) < count_over_time({ready}[1h])) and ({rollbacks} > 0)))"
+    )
 }
 
 /// With periodic backups: the last successful backup is older than twice the longest gap of
