@@ -4,8 +4,8 @@
 //! `controller_runtime_*`, `workqueue_*`, `rest_client_requests_total`,
 //! `leader_election_master_status`), so its Grafana dashboard and PrometheusRule keep working.
 //! Unlike the Go operator, every registered metric is updated, and per-instance series are
-//! removed when the instance is deleted. Metrics that belong to features not built yet
-//! (auto-update) are not registered. See docs/operations.md.
+//! removed when the instance is deleted. The auto-update counters start at 0 for each instance
+//! with auto-update on. See docs/operations.md.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
