@@ -84,7 +84,7 @@ pub fn command() -> Vec<String> {
 /// again; another version gets another Job.
 pub fn migration_job_name(instance: &str, version: &str) -> String {
     let hash = short_sha256(version.as_bytes());
-    let suffix = format!("-{JOB_TYPE}-{}", &hash[..HASH_CHARS]);
+    let suffix = format!("-{JOB_TYPE}-{}", hash.get(..HASH_CHARS).unwrap_or(&hash));
     let room = NAME_MAX.saturating_sub(suffix.len());
     let mut prefix: String = instance.chars().take(room).collect();
     // A shortened name does not end in a separator before the suffix.
@@ -194,14 +194,12 @@ fn used_volumes(
     init_containers: &[Container],
     migrate: &Container,
 ) -> Vec<Volume> {
-    let data = match crate::simple::backup_claim(m) {
-        Some(claim) => pvc_volume(volume::DATA, &claim),
-        None => empty_dir(volume::DATA),
-    };
-    match volumes.iter_mut().find(|v| v.name == volume::DATA) {
-        Some(v) if crate::simple::backup_claim(m).is_some() => *v = data,
-        Some(_) => {}
-        None => volumes.insert(0, data),
+    let claim = crate::simple::backup_claim(m);
+    match (volumes.iter_mut().find(|v| v.name == volume::DATA), claim) {
+        (Some(v), Some(claim)) => *v = pvc_volume(volume::DATA, &claim),
+        (Some(_), None) => {}
+        (None, Some(claim)) => volumes.insert(0, pvc_volume(volume::DATA, &claim)),
+        (None, None) => volumes.insert(0, empty_dir(volume::DATA)),
     }
     let mounted: Vec<&str> = init_containers
         .iter()
