@@ -37,6 +37,8 @@
 //!    only through the registry, never a feature module by name: the CA bundle and autoscaling
 //!    are post-passes over the pod and the StatefulSet, the metrics port is a required Service
 //!    port, and so on.
+//!    [`migration`] builds the state-migration Job of an upgrade from the rendered StatefulSet
+//!    (the controller creates it; [`render`] does not).
 //! 7. **The entry point**, [`render`], which assembles everything. Each object comes as a
 //!    [`Desired`]: the object, its write mode, its apply phase and its status slot.
 //!
@@ -74,6 +76,8 @@ pub use k8s::meta::MANAGER as FIELD_MANAGER;
 /// `app.kubernetes.io/instance=<name>`, `app.kubernetes.io/managed-by=openclaw-operator`) and
 /// the labels selecting an instance's pods (name and instance, without managed-by).
 pub use k8s::meta::{labels, selector_labels};
+/// The state-migration Job of an upgrade and its name (see [`migration`]).
+pub use migration::{migration_job, migration_job_name};
 
 /// What the controller read from the cluster (or generated) before rendering.
 #[derive(Clone, Debug, Default, PartialEq)]

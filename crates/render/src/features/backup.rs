@@ -63,6 +63,8 @@ pub const JOB_TYPE_LABEL: &str = "openclaw.rocks/job-type";
 pub const PATH_ANNOTATION: &str = "openclaw.rocks/backup-path";
 /// `job-type` of the periodic CronJob and its Jobs.
 pub const PERIODIC_JOB_TYPE: &str = "periodic-backup";
+/// The container of the backup Jobs.
+pub const RCLONE_CONTAINER: &str = "rclone";
 /// Where the data volume is mounted in the rclone container.
 pub const DATA_MOUNT: &str = "/data";
 
@@ -348,8 +350,9 @@ pub fn remote_dir(creds: &S3Credentials, path: &str) -> String {
 
 /// The labels of backup pods (and, besides the standard ones, of backup objects): never the
 /// instance's pod selector labels, so a backup pod is not mistaken for the agent (Service,
-/// PodDisruptionBudget, NetworkPolicy, StatefulSet).
-fn backup_labels(m: &Model, job_type: &str) -> BTreeMap<String, String> {
+/// PodDisruptionBudget, NetworkPolicy, StatefulSet). Also the labels of the state-migration
+/// Job ([`crate::migration`]).
+pub fn backup_labels(m: &Model, job_type: &str) -> BTreeMap<String, String> {
     BTreeMap::from([
         (MANAGED_BY_LABEL.to_string(), MANAGER.to_string()),
         (TENANT_LABEL.to_string(), tenant_of(m)),
@@ -365,7 +368,14 @@ fn tenant_of(m: &Model) -> String {
 /// Metadata of a backup object: the standard labels (for the operator's caches and pruning),
 /// `app.kubernetes.io/component=backup`, and the Go operator's backup labels.
 fn meta(m: &Model, name: String, job_type: &str) -> ObjectMeta {
-    let mut metadata = component_meta(m, name, "backup");
+    job_meta(m, name, "backup", job_type)
+}
+
+/// Metadata of a one-shot lifecycle object (the backup objects, the state-migration Job): the
+/// standard labels, the controller reference, `app.kubernetes.io/component=<component>` and
+/// [`backup_labels`] with `job_type`.
+pub fn job_meta(m: &Model, name: String, component: &str, job_type: &str) -> ObjectMeta {
+    let mut metadata = component_meta(m, name, component);
     metadata
         .labels
         .get_or_insert_with(BTreeMap::new)
@@ -486,7 +496,7 @@ fn pod(
 
 fn rclone_container(m: &Model, creds: &S3Credentials, command: Vec<String>) -> Container {
     Container {
-        name: "rclone".to_string(),
+        name: RCLONE_CONTAINER.to_string(),
         image: Some(image()),
         image_pull_policy: Some("IfNotPresent".to_string()),
         command: Some(command),
@@ -499,8 +509,9 @@ fn rclone_container(m: &Model, creds: &S3Credentials, command: Vec<String>) -> C
 /// The Jobs' pod failure policy: a permanent rclone error fails the Job at once; a pod evicted
 /// or preempted (a node drain) does not count as a failure. A one-shot Job (no pod retries)
 /// fails through the policy on every non-zero exit code, so that its `Failed` condition names
-/// the code whatever it is (the backoff limit's message does not).
-fn failure_policy(one_shot: bool) -> PodFailurePolicy {
+/// the code whatever it is (the backoff limit's message does not). `container`: the container
+/// whose exit codes count (`None`: every container, init containers included).
+pub fn failure_policy(one_shot: bool, container: Option<&str>) -> PodFailurePolicy {
     let (operator, values) = if one_shot {
         ("NotIn", vec![0])
     } else {
@@ -511,7 +522,7 @@ fn failure_policy(one_shot: bool) -> PodFailurePolicy {
             PodFailurePolicyRule {
                 action: "FailJob".to_string(),
                 on_exit_codes: Some(PodFailurePolicyOnExitCodesRequirement {
-                    container_name: Some("rclone".to_string()),
+                    container_name: container.map(str::to_string),
                     operator: operator.to_string(),
                     values,
                 }),
@@ -598,7 +609,7 @@ pub fn job(m: &Model, kind: JobKind, path: &str, creds: &S3Credentials, claim: &
         metadata,
         spec: Some(JobSpec {
             backoff_limit: Some(ONE_SHOT_BACKOFF_LIMIT),
-            pod_failure_policy: Some(failure_policy(true)),
+            pod_failure_policy: Some(failure_policy(true, Some(RCLONE_CONTAINER))),
             ttl_seconds_after_finished: Some(JOB_TTL_SECONDS),
             template: pod(
                 m,
@@ -742,7 +753,7 @@ pub fn cron_job(m: &Model, creds: &S3Credentials, claim: &str) -> Option<CronJob
                 spec: Some(JobSpec {
                     active_deadline_seconds: Some(PERIODIC_DEADLINE_SECONDS),
                     backoff_limit: Some(JOB_BACKOFF_LIMIT),
-                    pod_failure_policy: Some(failure_policy(false)),
+                    pod_failure_policy: Some(failure_policy(false, Some(RCLONE_CONTAINER))),
                     ttl_seconds_after_finished: Some(JOB_TTL_SECONDS),
                     template,
                     ..Default::default()
