@@ -176,8 +176,15 @@ async fn steps(
     inputs.observed.backup_jobs = backup.restore.is_some() || backup.on_demand.is_some();
     facts.backup = backup;
     let missing = facts.inputs.as_ref().and_then(|i| i.missing_claim.clone());
-    let update =
-        super::update::lifecycle_step(instance, &merged, ctx, missing.as_deref(), now).await?;
+    let update = super::update::lifecycle_step(
+        instance,
+        &merged,
+        ctx,
+        missing.as_deref(),
+        &inputs.observed,
+        now,
+    )
+    .await?;
     decision.hold_replicas |= update.hold;
     if decision.pin_image.is_none() {
         decision.pin_image = update.pin_image.clone();

@@ -33,6 +33,7 @@ pub async fn lifecycle_step(
     merged: &OpenClawInstance,
     ctx: &Context,
     missing_claim: Option<&str>,
+    render_observed: &openclaw_render::Observed,
     now: &Time,
 ) -> Result<Plan, Error> {
     let status = instance
@@ -42,8 +43,7 @@ pub async fn lifecycle_step(
     let spec = &merged.spec;
     let name = instance.name_any();
     let ns = instance.namespace().unwrap_or_default();
-    let render_observed = openclaw_render::Observed::default();
-    let Ok(model) = Model::new(merged, &render_observed) else {
+    let Ok(model) = Model::new(merged, render_observed) else {
         return Ok(Plan::default());
     };
     let claim =
