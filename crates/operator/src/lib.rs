@@ -9,6 +9,7 @@ pub mod logging;
 pub mod metrics;
 pub mod process;
 pub mod rbac;
+pub mod registry;
 pub mod skillpacks;
 pub mod telemetry;
 pub mod tls;

@@ -1,0 +1,205 @@
+//! The resolver's policies without a registry: the cache and its keys, errors, query encoding.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use super::*;
+
+fn closed_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn creds(secret: &str, password: &str) -> Credentials {
+    Credentials {
+        secret: secret.into(),
+        kind: CredentialKind::Basic {
+            username: "u".into(),
+            password: password.into(),
+        },
+    }
+}
+
+fn seed(resolver: &Resolver, repository: &str, credentials: Option<&Credentials>, tags: &[&str]) {
+    let key = CacheKey {
+        repository: parse_repository(repository).unwrap(),
+        credentials: credentials
+            .map(Credentials::fingerprint)
+            .unwrap_or_default(),
+        ca: hash_bytes(None),
+    };
+    lock(&resolver.inner.cache).insert(
+        key,
+        (
+            Instant::now(),
+            Arc::new(tags.iter().map(|t| t.to_string()).collect()),
+        ),
+    );
+}
+
+#[tokio::test]
+async fn a_cached_list_is_served_without_requests_and_per_constraint() {
+    let resolver = Resolver::new(DEFAULT_TTL).unwrap();
+    let repo = format!("127.0.0.1:{}/x", closed_port());
+    seed(
+        &resolver,
+        &repo,
+        None,
+        &["latest", "1.0.0", "2026.9.1", "2026.10.0"],
+    );
+    let mut req = Request {
+        repository: &repo,
+        credentials: None,
+        ca_bundle: None,
+        constraint: None,
+    };
+    let latest = resolver.latest(&req).await.unwrap();
+    assert_eq!(
+        latest,
+        Latest {
+            tag: "2026.10.0".into(),
+            from_cache: true
+        }
+    );
+    req.constraint = Some("2026.9");
+    assert_eq!(resolver.latest(&req).await.unwrap().tag, "2026.9.1");
+    req.constraint = Some("3");
+    let e = resolver.latest(&req).await.unwrap_err();
+    assert!(matches!(e, Error::NoStableTags { .. }), "{e}");
+    assert_eq!(
+        e.to_string(),
+        format!("no stable semver tags found in {repo} matching 3")
+    );
+    req.constraint = Some(">=1");
+    assert!(matches!(
+        resolver.latest(&req).await.unwrap_err(),
+        Error::InvalidConstraint { .. }
+    ));
+    assert_eq!(resolver.requests(), 0);
+}
+
+#[tokio::test]
+async fn a_failure_neither_evicts_nor_poisons_another_key() {
+    let resolver = Resolver::new(DEFAULT_TTL).unwrap();
+    let repo = format!("127.0.0.1:{}/x", closed_port());
+    let good = creds("good", "right");
+    seed(&resolver, &repo, Some(&good), &["1.2.3"]);
+    // Other credentials: not in the cache, the registry is down: an error.
+    let bad = Request {
+        repository: &repo,
+        credentials: Some(creds("bad", "wrong")),
+        ca_bundle: None,
+        constraint: None,
+    };
+    let e = resolver.latest(&bad).await.unwrap_err();
+    assert!(matches!(e, Error::Unreachable { .. }), "{e}");
+    assert!(
+        e.to_string().starts_with(&format!(
+            "registry {} is unreachable: ",
+            repo.trim_end_matches("/x")
+        )),
+        "{e}"
+    );
+    // ... and again (failures are not cached).
+    assert!(resolver.latest(&bad).await.is_err());
+    let ok = Request {
+        repository: &repo,
+        credentials: Some(good),
+        ca_bundle: None,
+        constraint: None,
+    };
+    assert_eq!(
+        resolver.latest(&ok).await.unwrap(),
+        Latest {
+            tag: "1.2.3".into(),
+            from_cache: true
+        }
+    );
+}
+
+#[tokio::test]
+async fn an_expired_entry_is_fetched_again() {
+    let resolver = Resolver::new(Duration::ZERO).unwrap();
+    let repo = format!("127.0.0.1:{}/x", closed_port());
+    seed(&resolver, &repo, None, &["1.2.3"]);
+    let req = Request {
+        repository: &repo,
+        credentials: None,
+        ca_bundle: None,
+        constraint: None,
+    };
+    assert!(matches!(
+        resolver.latest(&req).await.unwrap_err(),
+        Error::Unreachable { .. }
+    ));
+    assert!(resolver.requests() > 0);
+}
+
+#[tokio::test]
+async fn bad_inputs_are_named() {
+    let resolver = Resolver::new(DEFAULT_TTL).unwrap();
+    let req = Request {
+        repository: "https://ghcr.io/x",
+        credentials: None,
+        ca_bundle: None,
+        constraint: None,
+    };
+    let e = resolver.latest(&req).await.unwrap_err().to_string();
+    assert!(
+        e.starts_with("invalid image repository \"https://ghcr.io/x\""),
+        "{e}"
+    );
+    let req = Request {
+        repository: "127.0.0.1:1/x",
+        credentials: None,
+        ca_bundle: Some(b"not pem"),
+        constraint: None,
+    };
+    let e = resolver.latest(&req).await.unwrap_err().to_string();
+    assert!(e.contains("CA bundle"), "{e}");
+    assert_eq!(resolver.requests(), 0);
+}
+
+#[test]
+fn error_messages() {
+    let e = Error::RateLimited {
+        registry: "ghcr.io".into(),
+        retry_after: Some(Duration::from_secs(30)),
+    };
+    assert_eq!(
+        e.to_string(),
+        "registry ghcr.io is rate-limiting requests (HTTP 429); retry after 30s"
+    );
+    assert_eq!(e.retry_after(), Some(Duration::from_secs(30)));
+    let e = Error::AuthRequired {
+        registry: "ghcr.io".into(),
+        repository: "a/b".into(),
+    };
+    assert!(e.to_string().ends_with("set spec.image.pullSecrets"), "{e}");
+    assert_eq!(e.retry_after(), None);
+    let e = Error::CredentialsRejected {
+        registry: "ghcr.io".into(),
+        secret: "pull".into(),
+        status: 401,
+    };
+    assert_eq!(
+        e.to_string(),
+        "registry ghcr.io rejected the credentials of pull secret pull (HTTP 401)"
+    );
+}
+
+#[test]
+fn query_encoding_and_loopback_realms() {
+    assert_eq!(
+        encode_query(&[("scope", "repository:a/b:pull"), ("service", "r e")]),
+        "scope=repository%3Aa%2Fb%3Apull&service=r%20e"
+    );
+    assert!(is_loopback_url("http://127.0.0.1:5001/token"));
+    assert!(is_loopback_url("http://localhost/token?x=1"));
+    assert!(!is_loopback_url("http://auth.example/token"));
+    assert!(is_certificate_error(
+        "invalid peer certificate: UnknownIssuer"
+    ));
+    assert!(!is_certificate_error("connection refused"));
+}
