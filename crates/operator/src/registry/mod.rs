@@ -298,7 +298,8 @@ impl Resolver {
         })
     }
 
-    /// HTTP requests sent so far (registry and token services).
+    /// HTTP requests answered so far, by registries and token services (what their access
+    /// logs show; attempts that failed to connect are not counted).
     pub fn requests(&self) -> u64 {
         self.inner.requests.load(Ordering::Relaxed)
     }
@@ -610,11 +611,7 @@ impl Resolver {
                     realm: realm.clone(),
                     reason,
                 };
-                if !(realm.starts_with("https://")
-                    || (realm.starts_with("http://") && is_loopback_url(&realm)))
-                {
-                    return Err(bad("the realm must be an https:// URL".into()));
-                }
+                realm_allowed(&realm, host).map_err(bad)?;
                 let scope = format!("repository:{}:pull", session.repo.name);
                 let mut query = vec![("scope", scope.as_str())];
                 if let Some(s) = service.as_deref() {
@@ -736,12 +733,14 @@ impl Resolver {
                 form.unwrap_or_default(),
             )))
             .map_err(|e| unreachable(format!("invalid request {method} {url}: {e}")))?;
-        self.inner.requests.fetch_add(1, Ordering::Relaxed);
         let exchange = async {
             let response = client
                 .request(request)
                 .await
                 .map_err(|e| unreachable(format!("{method} {url}: {}", cause_chain(&e))))?;
+            // Counted once a server answered (a refused connection or a failed TLS handshake
+            // reaches no HTTP server).
+            self.inner.requests.fetch_add(1, Ordering::Relaxed);
             let (parts, body) = response.into_parts();
             let body = http_body_util::Limited::new(body, MAX_BODY_BYTES)
                 .collect()
@@ -784,10 +783,51 @@ fn is_certificate_error(cause: &str) -> bool {
     c.contains("certificate") || c.contains("invalidcert")
 }
 
-fn is_loopback_url(url: &str) -> bool {
+/// The `host[:port]` of an `http(s)://` URL.
+fn url_authority(url: &str) -> &str {
     let rest = url.split_once("://").map_or(url, |(_, r)| r);
-    let host = rest.split(['/', '?']).next().unwrap_or_default();
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    authority.rsplit_once('@').map_or(authority, |(_, h)| h)
+}
+
+fn is_loopback_url(url: &str) -> bool {
+    let host = url_authority(url);
     parse_repository(&format!("{host}/x")).is_ok_and(|r| r.is_loopback())
+}
+
+/// Whether the operator may send (credentials) to a token realm the registry named: HTTPS,
+/// or plain HTTP on loopback; and, against SSRF into the cluster network, no private,
+/// loopback or link-local IP literal unless it is the registry's own `host:port` (the rule of
+/// go-containerregistry, which crane and many tools share). Host names are not resolved.
+fn realm_allowed(realm: &str, registry_host: &str) -> Result<(), String> {
+    let https = realm.starts_with("https://");
+    if !https && !(realm.starts_with("http://") && is_loopback_url(realm)) {
+        return Err("the realm must be an https:// URL (http:// only on loopback)".into());
+    }
+    let authority = url_authority(realm);
+    if authority.eq_ignore_ascii_case(registry_host) {
+        return Ok(());
+    }
+    let host = reference::host_without_port(authority);
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    let private = match bare.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(ip)) => {
+            ip.is_private() || ip.is_loopback() || ip.is_link_local() || ip.is_unspecified()
+        }
+        Ok(std::net::IpAddr::V6(ip)) => {
+            ip.is_loopback()
+                || ip.is_unspecified()
+                || (ip.segments()[0] & 0xfe00) == 0xfc00
+                || (ip.segments()[0] & 0xffc0) == 0xfe80
+        }
+        Err(_) => false,
+    };
+    if private {
+        return Err(format!(
+            "the realm's host {host} is a private, loopback or link-local address other than the registry's"
+        ));
+    }
+    Ok(())
 }
 
 /// `k=v&k=v`, percent-encoded (RFC 3986 unreserved characters kept).

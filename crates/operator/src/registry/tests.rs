@@ -203,3 +203,30 @@ fn query_encoding_and_loopback_realms() {
     ));
     assert!(!is_certificate_error("connection refused"));
 }
+
+#[test]
+fn realms() {
+    let reg = "127.0.0.1:5000";
+    assert!(realm_allowed("https://auth.docker.io/token", "registry-1.docker.io").is_ok());
+    assert!(realm_allowed("http://auth.docker.io/token", "registry-1.docker.io").is_err());
+    assert!(
+        realm_allowed("http://127.0.0.1:5000/token", reg).is_ok(),
+        "the registry itself"
+    );
+    assert!(
+        realm_allowed("http://localhost:5001/token", reg).is_ok(),
+        "host names are not resolved"
+    );
+    for bad in [
+        "http://127.0.0.1:5001/token",
+        "https://10.0.0.1/token",
+        "https://192.168.1.1/token",
+        "https://169.254.169.254/latest",
+        "https://[fd00:ec2::254]/token",
+        "https://user@10.0.0.1/token",
+    ] {
+        let e = realm_allowed(bad, reg).unwrap_err();
+        assert!(e.contains("private") || e.contains("https"), "{bad}: {e}");
+    }
+    assert!(realm_allowed("https://10.0.0.1:443/token", "10.0.0.1:443").is_ok());
+}
