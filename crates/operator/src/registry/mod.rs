@@ -229,10 +229,13 @@ struct CacheKey {
     ca: u64,
 }
 
+/// When a tag list was fetched, and the list.
+type CachedTags = (Instant, Arc<Vec<String>>);
+
 struct Inner {
     ttl: Duration,
     requests: AtomicU64,
-    cache: Mutex<HashMap<CacheKey, (Instant, Arc<Vec<String>>)>>,
+    cache: Mutex<HashMap<CacheKey, CachedTags>>,
     clients: Mutex<HashMap<u64, HttpClient>>,
     schemes: Mutex<HashMap<String, &'static str>>,
 }
@@ -801,7 +804,7 @@ fn is_loopback_url(url: &str) -> bool {
 /// go-containerregistry, which crane and many tools share). Host names are not resolved.
 fn realm_allowed(realm: &str, registry_host: &str) -> Result<(), String> {
     let https = realm.starts_with("https://");
-    if !https && !(realm.starts_with("http://") && is_loopback_url(realm)) {
+    if !(https || (realm.starts_with("http://") && is_loopback_url(realm))) {
         return Err("the realm must be an https:// URL (http:// only on loopback)".into());
     }
     let authority = url_authority(realm);
