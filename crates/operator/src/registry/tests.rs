@@ -133,7 +133,8 @@ async fn an_expired_entry_is_fetched_again() {
         resolver.latest(&req).await.unwrap_err(),
         Error::Unreachable { .. }
     ));
-    assert!(resolver.requests() > 0);
+    // Fetched again: the registry is down, so nothing was answered (and counted).
+    assert_eq!(resolver.requests(), 0);
 }
 
 #[tokio::test]
@@ -229,4 +230,169 @@ fn realms() {
         assert!(e.contains("private") || e.contains("https"), "{bad}: {e}");
     }
     assert!(realm_allowed("https://10.0.0.1:443/token", "10.0.0.1:443").is_ok());
+}
+
+/// A loopback HTTP server answering each request with the next canned answer (then 500s);
+/// TLS handshakes (the resolver's HTTPS probe) are closed. Returns the port and the request
+/// lines it saw.
+fn scripted(answers: Vec<String>) -> (u16, Arc<Mutex<Vec<String>>>) {
+    use std::io::{Read as _, Write as _};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = Arc::clone(&seen);
+    std::thread::spawn(move || {
+        let mut answers = answers.into_iter();
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") {
+                match stream.read(&mut byte) {
+                    Ok(1) => head.push(byte[0]),
+                    _ => break,
+                }
+                if head.first() == Some(&0x16) {
+                    break; // a TLS ClientHello
+                }
+            }
+            if head.first() == Some(&0x16) || head.is_empty() {
+                continue;
+            }
+            let text = String::from_utf8_lossy(&head);
+            log.lock()
+                .unwrap()
+                .push(text.lines().next().unwrap_or_default().to_string());
+            let answer = answers.next().unwrap_or_else(|| {
+                "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n".into()
+            });
+            let _ = stream.write_all(answer.as_bytes());
+        }
+    });
+    (port, seen)
+}
+
+fn answer(status: &str, headers: &str, body: &str) -> String {
+    format!(
+        "HTTP/1.1 {status}\r\nConnection: close\r\nContent-Length: {}\r\n{headers}\r\n{body}",
+        body.len()
+    )
+}
+
+#[tokio::test]
+async fn rate_limits_carry_retry_after() {
+    let (port, _) = scripted(vec![answer(
+        "429 Too Many Requests",
+        "Retry-After: 42\r\n",
+        "",
+    )]);
+    let repo = format!("127.0.0.1:{port}/x");
+    let resolver = Resolver::new(DEFAULT_TTL).unwrap();
+    let req = Request {
+        repository: &repo,
+        credentials: None,
+        ca_bundle: None,
+        constraint: None,
+    };
+    let e = resolver.latest(&req).await.unwrap_err();
+    assert_eq!(e.retry_after(), Some(Duration::from_secs(42)));
+    assert_eq!(
+        e.to_string(),
+        format!("registry 127.0.0.1:{port} is rate-limiting requests (HTTP 429); retry after 42s")
+    );
+}
+
+#[tokio::test]
+async fn a_malformed_link_header_is_an_error_not_a_truncation() {
+    let (port, seen) = scripted(vec![answer(
+        "200 OK",
+        "Content-Type: application/json\r\nLink: /v2/x/tags/list?last=b; rel=next\r\n",
+        r#"{"name":"x","tags":["1.0.0"]}"#,
+    )]);
+    let repo = format!("127.0.0.1:{port}/x");
+    let resolver = Resolver::new(DEFAULT_TTL).unwrap();
+    let req = Request {
+        repository: &repo,
+        credentials: None,
+        ca_bundle: None,
+        constraint: None,
+    };
+    let e = resolver.latest(&req).await.unwrap_err();
+    assert!(matches!(e, Error::MalformedLink { .. }), "{e}");
+    assert!(e.to_string().contains("malformed Link header"), "{e}");
+    assert_eq!(
+        seen.lock().unwrap().as_slice(),
+        ["GET /v2/x/tags/list?n=100 HTTP/1.1"]
+    );
+}
+
+#[tokio::test]
+async fn bad_token_answers_and_access_token_answers() {
+    // A realm that answers 500: a bad token response.
+    let (realm, _) = scripted(vec![]);
+    let challenge = |realm: u16| {
+        answer(
+            "401 Unauthorized",
+            &format!(
+                "WWW-Authenticate: Bearer realm=\"http://localhost:{realm}/token\",service=\"s\"\r\n"
+            ),
+            "",
+        )
+    };
+    let (port, _) = scripted(vec![challenge(realm)]);
+    let repo = format!("127.0.0.1:{port}/x");
+    let resolver = Resolver::new(DEFAULT_TTL).unwrap();
+    let req = Request {
+        repository: &repo,
+        credentials: None,
+        ca_bundle: None,
+        constraint: None,
+    };
+    let e = resolver.latest(&req).await.unwrap_err();
+    assert!(matches!(e, Error::BadToken { .. }), "{e}");
+    assert!(e.to_string().contains("HTTP 500"), "{e}");
+
+    // A realm answering JSON without a token.
+    let (realm, _) = scripted(vec![answer("200 OK", "", r#"{"expires_in":60}"#)]);
+    let (port, _) = scripted(vec![challenge(realm)]);
+    let repo = format!("127.0.0.1:{port}/x");
+    let req = Request {
+        repository: &repo,
+        credentials: None,
+        ca_bundle: None,
+        constraint: None,
+    };
+    let e = resolver.latest(&req).await.unwrap_err();
+    assert!(
+        e.to_string().contains("neither token nor access_token"),
+        "{e}"
+    );
+
+    // A realm answering access_token only; the token is sent on every page.
+    let (realm, realm_seen) = scripted(vec![answer("200 OK", "", r#"{"access_token":"abc"}"#)]);
+    let (port, seen) = scripted(vec![
+        challenge(realm),
+        answer(
+            "200 OK",
+            "Link: </v2/x/tags/list?last=1.0.0&n=100>; rel=\"next\"\r\n",
+            r#"{"tags":["1.0.0"]}"#,
+        ),
+        answer("200 OK", "", r#"{"tags":["1.2.0","latest"]}"#),
+    ]);
+    let repo = format!("127.0.0.1:{port}/x");
+    let req = Request {
+        repository: &repo,
+        credentials: None,
+        ca_bundle: None,
+        constraint: None,
+    };
+    assert_eq!(resolver.latest(&req).await.unwrap().tag, "1.2.0");
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 3, "{seen:?}");
+    assert!(seen[2].contains("last=1.0.0"), "{seen:?}");
+    let realm_seen = realm_seen.lock().unwrap().clone();
+    assert_eq!(
+        realm_seen,
+        ["GET /token?scope=repository%3Ax%3Apull&service=s HTTP/1.1"]
+    );
 }
