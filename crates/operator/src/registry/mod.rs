@@ -8,6 +8,10 @@
 //! sent as Bearer directly. The first request goes straight to the tags list; the challenge of
 //! its 401 names the realm, so no separate `GET /v2/` ping is sent.
 //!
+//! The answer to a challenge (token or Basic) is reused per (host, repository, credentials)
+//! until the token's `expires_in` (less 10 s; Basic: 5 min), so `tag_exists` right after a
+//! check is one request; a 401 with a reused token answers the challenge afresh.
+//!
 //! HTTPS with the system roots plus the instance's CA bundle. Loopback registries (`localhost`,
 //! `127.0.0.0/8`, `::1`) are tried over HTTPS and, when that fails for any reason but a
 //! certificate error, over plain HTTP (as Docker treats them as insecure registries); the
@@ -238,7 +242,18 @@ struct Inner {
     cache: Mutex<HashMap<CacheKey, CachedTags>>,
     clients: Mutex<HashMap<u64, HttpClient>>,
     schemes: Mutex<HashMap<String, &'static str>>,
+    /// Authorizations that answered a challenge, per (host, repository, credentials
+    /// fingerprint), until they expire: a `tag_exists` right after a check sends one request.
+    tokens: Mutex<HashMap<TokenKey, (Instant, String)>>,
 }
+
+/// (registry host, repository name, credentials fingerprint).
+type TokenKey = (String, String, String);
+
+/// How long a Basic authorization is reused without a new challenge.
+const BASIC_REUSE: Duration = Duration::from_secs(5 * 60);
+/// Taken off a token's `expires_in` (clock skew, request time).
+const TOKEN_MARGIN: Duration = Duration::from_secs(10);
 
 /// The resolver; cheap to clone (shared cache and clients).
 #[derive(Clone)]
@@ -283,6 +298,8 @@ struct Session<'r> {
     authorization: Option<String>,
     /// Whether `authorization` answers a challenge already (a second 401 is final).
     answered: bool,
+    /// Where the answer is remembered.
+    token_key: TokenKey,
 }
 
 impl Resolver {
@@ -297,6 +314,7 @@ impl Resolver {
                 cache: Mutex::new(HashMap::new()),
                 clients: Mutex::new(HashMap::new()),
                 schemes: Mutex::new(HashMap::new()),
+                tokens: Mutex::new(HashMap::new()),
             }),
         })
     }
@@ -462,9 +480,20 @@ impl Resolver {
         req: &'r Request<'_>,
     ) -> Result<Session<'r>, Error> {
         let client = self.client(req.ca_bundle)?;
+        let token_key = (
+            repo.host.clone(),
+            repo.name.clone(),
+            req.credentials
+                .as_ref()
+                .map(Credentials::fingerprint)
+                .unwrap_or_default(),
+        );
         let authorization = match req.credentials.as_ref().map(|c| &c.kind) {
             Some(CredentialKind::Bearer(token)) => Some(format!("Bearer {token}")),
-            _ => None,
+            _ => lock(&self.inner.tokens)
+                .get(&token_key)
+                .filter(|(until, _)| Instant::now() < *until)
+                .map(|(_, a)| a.clone()),
         };
         let remembered = lock(&self.inner.schemes).get(&repo.host).copied();
         let scheme = match remembered {
@@ -507,6 +536,7 @@ impl Resolver {
             credentials: req.credentials.as_ref(),
             authorization,
             answered: false,
+            token_key,
         })
     }
 
@@ -546,7 +576,13 @@ impl Resolver {
             else {
                 return Err(self.unauthorized(session, 401));
             };
-            session.authorization = Some(self.answer(session, challenge).await?);
+            lock(&self.inner.tokens).remove(&session.token_key);
+            let (authorization, lifetime) = self.answer(session, challenge).await?;
+            lock(&self.inner.tokens).insert(
+                session.token_key.clone(),
+                (Instant::now() + lifetime, authorization.clone()),
+            );
+            session.authorization = Some(authorization);
             session.answered = true;
             self.send(
                 &session.client,
@@ -588,18 +624,18 @@ impl Resolver {
         }
     }
 
-    /// The `Authorization` value for a challenge.
+    /// The `Authorization` value for a challenge, and how long it may be reused.
     async fn answer(
         &self,
         session: &Session<'_>,
         challenge: auth::Challenge,
-    ) -> Result<String, Error> {
+    ) -> Result<(String, Duration), Error> {
         let b64 = base64::engine::general_purpose::STANDARD;
         match challenge {
             auth::Challenge::Basic => match session.credentials.map(|c| &c.kind) {
-                Some(CredentialKind::Basic { username, password }) => Ok(format!(
-                    "Basic {}",
-                    b64.encode(format!("{username}:{password}"))
+                Some(CredentialKind::Basic { username, password }) => Ok((
+                    format!("Basic {}", b64.encode(format!("{username}:{password}"))),
+                    BASIC_REUSE,
                 )),
                 _ => Err(self.unauthorized(session, 401)),
             },
@@ -683,6 +719,9 @@ impl Resolver {
                     token: Option<String>,
                     #[serde(default)]
                     access_token: Option<String>,
+                    /// Seconds; the spec's default is 60.
+                    #[serde(default)]
+                    expires_in: Option<u64>,
                 }
                 let answer: TokenAnswer = serde_json::from_slice(&response.body)
                     .map_err(|e| bad(format!("the answer is not JSON: {e}")))?;
@@ -691,7 +730,9 @@ impl Resolver {
                     .filter(|t| !t.is_empty())
                     .or(answer.access_token.filter(|t| !t.is_empty()))
                     .ok_or_else(|| bad("the answer has neither token nor access_token".into()))?;
-                Ok(format!("Bearer {token}"))
+                let lifetime = Duration::from_secs(answer.expires_in.unwrap_or(60))
+                    .saturating_sub(TOKEN_MARGIN);
+                Ok((format!("Bearer {token}"), lifetime))
             }
         }
     }

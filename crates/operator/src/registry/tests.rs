@@ -396,3 +396,43 @@ async fn bad_token_answers_and_access_token_answers() {
         ["GET /token?scope=repository%3Ax%3Apull&service=s HTTP/1.1"]
     );
 }
+
+#[tokio::test]
+async fn a_reused_token_that_is_refused_is_renewed() {
+    let (realm, realm_seen) = scripted(vec![answer(
+        "200 OK",
+        "",
+        r#"{"token":"new","expires_in":300}"#,
+    )]);
+    let challenge = answer(
+        "401 Unauthorized",
+        &format!("WWW-Authenticate: Bearer realm=\"http://localhost:{realm}/token\"\r\n"),
+        "",
+    );
+    let (port, seen) = scripted(vec![
+        challenge,
+        answer("200 OK", "", r#"{"tags":["1.0.0"]}"#),
+    ]);
+    let repo = format!("127.0.0.1:{port}/x");
+    let resolver = Resolver::new(DEFAULT_TTL).unwrap();
+    let key = (format!("127.0.0.1:{port}"), "x".to_string(), String::new());
+    lock(&resolver.inner.tokens).insert(
+        key.clone(),
+        (
+            Instant::now() + Duration::from_secs(60),
+            "Bearer old".into(),
+        ),
+    );
+    let req = Request {
+        repository: &repo,
+        credentials: None,
+        ca_bundle: None,
+        constraint: None,
+    };
+    assert_eq!(resolver.latest(&req).await.unwrap().tag, "1.0.0");
+    assert_eq!(seen.lock().unwrap().len(), 2);
+    assert_eq!(realm_seen.lock().unwrap().len(), 1);
+    let renewed = lock(&resolver.inner.tokens).get(&key).cloned().unwrap();
+    assert_eq!(renewed.1, "Bearer new");
+    assert!(renewed.0 > Instant::now() + Duration::from_secs(200));
+}
