@@ -356,7 +356,11 @@ impl Resolver {
             Some(tags) => (tags, true),
             None => {
                 let tags = Arc::new(self.list_tags(&repo, req).await?);
-                lock(&self.inner.cache).insert(key, (Instant::now(), Arc::clone(&tags)));
+                let mut cache = lock(&self.inner.cache);
+                // Expired entries go when a new one comes (the map stays as large as the set
+                // of repositories checked within one TTL).
+                cache.retain(|_, (at, _)| at.elapsed() < self.inner.ttl);
+                cache.insert(key, (Instant::now(), Arc::clone(&tags)));
                 (tags, false)
             }
         };
@@ -578,10 +582,15 @@ impl Resolver {
             };
             lock(&self.inner.tokens).remove(&session.token_key);
             let (authorization, lifetime) = self.answer(session, challenge).await?;
-            lock(&self.inner.tokens).insert(
-                session.token_key.clone(),
-                (Instant::now() + lifetime, authorization.clone()),
-            );
+            {
+                let mut tokens = lock(&self.inner.tokens);
+                let now = Instant::now();
+                tokens.retain(|_, (until, _)| now < *until);
+                tokens.insert(
+                    session.token_key.clone(),
+                    (now + lifetime, authorization.clone()),
+                );
+            }
             session.authorization = Some(authorization);
             session.answered = true;
             self.send(
