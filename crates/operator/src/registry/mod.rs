@@ -70,6 +70,12 @@ pub enum Error {
         /// Why.
         reason: String,
     },
+    /// Not a valid tag (`[A-Za-z0-9_][A-Za-z0-9._-]{0,127}`).
+    #[error("invalid image tag {tag:?}")]
+    InvalidTag {
+        /// As given.
+        tag: String,
+    },
     /// The version constraint cannot be read.
     #[error(
         "invalid version constraint {constraint:?}: expected one to three numbers such as 2026.9"
@@ -383,6 +389,19 @@ impl Resolver {
             repository: req.repository.to_string(),
             reason,
         })?;
+        let valid = tag.len() <= 128
+            && tag
+                .bytes()
+                .next()
+                .is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_')
+            && tag
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
+        if !valid {
+            return Err(Error::InvalidTag {
+                tag: tag.to_string(),
+            });
+        }
         let mut session = self.session(repo, req).await?;
         let path = format!("/v2/{}/manifests/{tag}", session.repo.name);
         let response = self

@@ -436,3 +436,19 @@ async fn a_reused_token_that_is_refused_is_renewed() {
     assert_eq!(renewed.1, "Bearer new");
     assert!(renewed.0 > Instant::now() + Duration::from_secs(200));
 }
+
+#[tokio::test]
+async fn invalid_tags_are_refused_before_any_request() {
+    let resolver = Resolver::new(DEFAULT_TTL).unwrap();
+    let req = Request {
+        repository: "127.0.0.1:1/x",
+        credentials: None,
+        ca_bundle: None,
+        constraint: None,
+    };
+    for tag in ["", "../x", "a/b", "a?b", ".hidden", "-x", &"a".repeat(129)] {
+        let e = resolver.tag_exists(&req, tag).await.unwrap_err();
+        assert!(matches!(e, Error::InvalidTag { .. }), "{tag}: {e}");
+    }
+    assert_eq!(resolver.requests(), 0);
+}
