@@ -8,10 +8,12 @@
 #   4. start the local cluster, or reuse one that is already up (and leave it up)
 #   5. install (or reuse) the real OpenClaw and nginx for the conformance tests, fetch
 #      the third-party CRDs, build (or reuse) the S3 server and rclone for the backup
-#      tests, and build (or reuse) an OpenTelemetry Collector for the telemetry tests
-#      (all from package registries / the Go module proxy)
+#      tests, build (or reuse) an OpenTelemetry Collector for the telemetry tests, and
+#      build (or reuse) the CNCF Distribution registry and crane for the registry-resolver
+#      tests (all from package registries / the Go module proxy)
 #   6. cargo test --workspace --all-targets, then --doc, with OPENCLAW_REQUIRE_CLUSTER=1,
-#      OPENCLAW_REQUIRE_RUNTIME=1, OPENCLAW_REQUIRE_S3=1 and OPENCLAW_REQUIRE_OTELCOL=1
+#      OPENCLAW_REQUIRE_RUNTIME=1, OPENCLAW_REQUIRE_S3=1, OPENCLAW_REQUIRE_OTELCOL=1 and
+#      OPENCLAW_REQUIRE_REGISTRY=1
 #   7. every hack/test-extra.d/*.sh, in name order (optional extra steps)
 #   8. stop the cluster if step 4 started it (also on failure or Ctrl-C)
 #
@@ -141,6 +143,16 @@ OPENCLAW_OTELCOL_BIN=$(bash hack/otelcol/build.sh)
 export OPENCLAW_OTELCOL_BIN
 export OPENCLAW_REQUIRE_OTELCOL=1
 echo "[test.sh] OPENCLAW_OTELCOL_BIN=$OPENCLAW_OTELCOL_BIN"
+step_done
+
+# The CNCF Distribution registry and crane, for the tests of the auto-update registry resolver;
+# built from their Go modules and cached by version (hack/registry/versions.sh). The tests find
+# them through OPENCLAW_REGISTRY_BIN_DIR (the directory of both).
+step "OCI registry and crane (build or reuse)"
+OPENCLAW_REGISTRY_BIN_DIR=$(bash hack/registry/build.sh)
+export OPENCLAW_REGISTRY_BIN_DIR
+export OPENCLAW_REQUIRE_REGISTRY=1
+echo "[test.sh] OPENCLAW_REGISTRY_BIN_DIR=$OPENCLAW_REGISTRY_BIN_DIR"
 step_done
 
 step "cargo test --workspace --all-targets"

@@ -30,6 +30,7 @@ mod namespace;
 pub mod openclaw;
 pub mod otelcol;
 pub mod process;
+pub mod registry;
 pub mod s3;
 pub mod selfconfig_script;
 pub mod third_party;

@@ -21,7 +21,7 @@ pub mod cache;
 pub mod error;
 pub mod github;
 pub mod pack;
-mod transport;
+pub(crate) mod transport;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};

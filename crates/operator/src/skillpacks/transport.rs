@@ -95,35 +95,65 @@ impl Transport for HttpsTransport {
 
 /// The system roots plus the PEM certificates of `ca_file` (as the OTLP push does).
 pub(crate) fn tls_config(ca_file: Option<&Path>) -> Result<rustls::ClientConfig, SetupError> {
+    let pem = match ca_file {
+        Some(path) => Some(std::fs::read(path).map_err(|e| SetupError::CaFile {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })?),
+        None => None,
+    };
+    tls_config_pem(pem.as_deref()).map_err(|e| match (e, ca_file) {
+        (TlsSetupError::Bundle(reason), Some(path)) => SetupError::CaFile {
+            path: path.to_path_buf(),
+            reason,
+        },
+        (TlsSetupError::Bundle(reason) | TlsSetupError::Tls(reason), _) => SetupError::Tls(reason),
+    })
+}
+
+/// Why [`tls_config_pem`] failed.
+#[derive(Debug)]
+pub(crate) enum TlsSetupError {
+    /// The extra CA bundle is unusable.
+    Bundle(String),
+    /// rustls refused the configuration.
+    Tls(String),
+}
+
+/// A rustls client config trusting the system roots plus the PEM certificates in `extra_pem`
+/// (shared by the skill-pack and the image-registry resolvers).
+pub(crate) fn tls_config_pem(
+    extra_pem: Option<&[u8]>,
+) -> Result<rustls::ClientConfig, TlsSetupError> {
     use rustls_pki_types::CertificateDer;
     use rustls_pki_types::pem::PemObject;
     let mut roots = rustls::RootCertStore::empty();
     let native = rustls_native_certs::load_native_certs();
     for e in &native.errors {
-        tracing::debug!("skill packs TLS: loading a system root certificate: {e}");
+        tracing::debug!("TLS: loading a system root certificate: {e}");
     }
     roots.add_parsable_certificates(native.certs);
-    if let Some(path) = ca_file {
-        let bad = |reason: String| SetupError::CaFile {
-            path: path.to_path_buf(),
-            reason,
-        };
-        let certs = CertificateDer::pem_file_iter(path)
-            .and_then(|it| it.collect::<Result<Vec<_>, _>>())
-            .map_err(|e| bad(e.to_string()))?;
+    if let Some(pem) = extra_pem {
+        let certs = CertificateDer::pem_slice_iter(pem)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| TlsSetupError::Bundle(e.to_string()))?;
         if certs.is_empty() {
-            return Err(bad("no PEM certificate in the file".into()));
+            return Err(TlsSetupError::Bundle(
+                "no PEM certificate in the file".into(),
+            ));
         }
         let (added, _ignored) = roots.add_parsable_certificates(certs);
         if added == 0 {
-            return Err(bad("no usable CA certificate in the file".into()));
+            return Err(TlsSetupError::Bundle(
+                "no usable CA certificate in the file".into(),
+            ));
         }
     }
     Ok(rustls::ClientConfig::builder_with_provider(Arc::new(
         rustls::crypto::ring::default_provider(),
     ))
     .with_safe_default_protocol_versions()
-    .map_err(|e| SetupError::Tls(e.to_string()))?
+    .map_err(|e| TlsSetupError::Tls(e.to_string()))?
     .with_root_certificates(roots)
     .with_no_client_auth())
 }
