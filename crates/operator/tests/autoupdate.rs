@@ -104,6 +104,9 @@ impl Env {
             credentials_namespace: Some(self.ns.name().to_string()),
             clear_restore_from: false,
         };
+        // Tags are pushed during the tests: answers are reused for a second, not 5 minutes.
+        options.registry = openclaw_operator::registry::Resolver::new(Duration::from_secs(1))
+            .map_err(|e| e.to_string());
         let mut handle = self.controller.lock().unwrap();
         handle.abort();
         *handle = tokio::spawn(controller::run_with(self.client.clone(), options));
@@ -174,7 +177,11 @@ impl Env {
 
     async fn patch_spec(&self, patch: serde_json::Value) {
         self.api::<OpenClawInstance>()
-            .patch(NAME, &PatchParams::default(), &Patch::Merge(json!({"spec": patch})))
+            .patch(
+                NAME,
+                &PatchParams::default(),
+                &Patch::Merge(json!({"spec": patch})),
+            )
             .await
             .unwrap();
     }
@@ -296,7 +303,11 @@ impl Env {
         .await;
         let start = std::time::Instant::now();
         while self.sts_image().await != self.image(tag) {
-            assert!(start.elapsed() < common::TIMEOUT, "{}", self.sts_image().await);
+            assert!(
+                start.elapsed() < common::TIMEOUT,
+                "{}",
+                self.sts_image().await
+            );
             tokio::time::sleep(Duration::from_millis(300)).await;
         }
     }
@@ -311,16 +322,20 @@ fn run_rclone(pod: &Pod, secrets: &Secrets, volume: &Path, bin: &Path) -> i32 {
         Ok(out) => {
             let code = out.status.code().unwrap_or(128);
             if code != 0 {
-                eprintln!(
-                    "{} exited {code}: {}",
+                let log = format!(
+                    "{} exited {code}: {}{}",
                     pod.name_any(),
+                    String::from_utf8_lossy(&out.stdout),
                     String::from_utf8_lossy(&out.stderr)
                 );
+                eprintln!("{log}");
+                let _ = std::fs::write(format!("/tmp/au-{}.log", pod.name_any()), log);
             }
             code
         }
         Err(e) => {
             eprintln!("{}: {e}", pod.name_any());
+            let _ = std::fs::write(format!("/tmp/au-{}.log", pod.name_any()), e.to_string());
             127
         }
     }
@@ -354,10 +369,13 @@ async fn an_update_is_backed_up_migrated_rolled_out_and_confirmed_through_restar
     env.registry.push_tags(REPO, &["2026.9.5"]).unwrap();
     env.credentials().await;
     write(&env.volume, "before.txt", "state of 2026.9.5");
-    env.apply(env.spec("2026.9.5", json!({"enabled": true}))).await;
+    env.apply(env.spec("2026.9.5", json!({"enabled": true})))
+        .await;
     env.running_on("2026.9.5").await;
     let s = env
-        .wait("checked", common::TIMEOUT, |s| au(s).last_check_time.is_some())
+        .wait("checked", common::TIMEOUT, |s| {
+            au(s).last_check_time.is_some()
+        })
         .await;
     assert_eq!(au(&s).latest_version.as_deref(), Some("2026.9.5"));
     assert_eq!(au(&s).current_version.as_deref(), Some("2026.9.5"));
@@ -402,7 +420,10 @@ async fn an_update_is_backed_up_migrated_rolled_out_and_confirmed_through_restar
         .unwrap()
         .items;
     let ready = pods.iter().any(|p| {
-        p.spec.as_ref().and_then(|s| s.containers.first()).and_then(|c| c.image.clone())
+        p.spec
+            .as_ref()
+            .and_then(|s| s.containers.first())
+            .and_then(|c| c.image.clone())
             == Some(env.image("2026.9.6"))
             && p.status
                 .as_ref()
@@ -413,7 +434,12 @@ async fn an_update_is_backed_up_migrated_rolled_out_and_confirmed_through_restar
 
     // One Job of each, whatever the restarts; the migration ran the new image.
     let backups = env.jobs("pre-update-backup").await;
-    assert_eq!(backups.len(), 1, "{:?}", backups.iter().map(|j| j.name_any()).collect::<Vec<_>>());
+    assert_eq!(
+        backups.len(),
+        1,
+        "{:?}",
+        backups.iter().map(|j| j.name_any()).collect::<Vec<_>>()
+    );
     let migrations = env.jobs("migrate").await;
     assert_eq!(migrations.len(), 1);
     let image = migrations[0]
@@ -465,11 +491,16 @@ async fn a_broken_version_is_rolled_back_with_its_data_and_pauses_the_third_time
     env.registry.push_tags(REPO, &["2026.9.6"]).unwrap();
     env.credentials().await;
     write(&env.volume, "before.txt", "state of 2026.9.6");
-    env.apply(env.spec("2026.9.6", json!({"enabled": true, "healthCheckTimeout": "2m"})))
-        .await;
+    env.apply(env.spec(
+        "2026.9.6",
+        json!({"enabled": true, "healthCheckTimeout": "2m"}),
+    ))
+    .await;
     env.running_on("2026.9.6").await;
-    env.wait("checked", common::TIMEOUT, |s| au(s).last_check_time.is_some())
-        .await;
+    env.wait("checked", common::TIMEOUT, |s| {
+        au(s).last_check_time.is_some()
+    })
+    .await;
 
     // Two rollbacks happened before (the breaker counts consecutive ones).
     env.registry.push_tags(REPO, &["2026.9.999"]).unwrap();
@@ -488,7 +519,10 @@ async fn a_broken_version_is_rolled_back_with_its_data_and_pauses_the_third_time
     assert_eq!(au(&s).rollback_count, Some(3));
     assert_eq!(au(&s).current_version.as_deref(), Some("2026.9.6"));
     assert!(
-        au(&s).last_update_error.unwrap_or_default().contains("did not become Ready"),
+        au(&s)
+            .last_update_error
+            .unwrap_or_default()
+            .contains("did not become Ready"),
         "{s:?}"
     );
     assert!(env.volume.join("before.txt").exists());
@@ -553,14 +587,21 @@ async fn backup_required_suspension_and_a_failed_migration_keep_the_old_version(
     let Some(env) = Env::start("au-guard", registry::Options::default()).await else {
         return;
     };
-    env.registry.push_tags(REPO, &["2026.9.5", "2026.9.6"]).unwrap();
+    env.registry
+        .push_tags(REPO, &["2026.9.5", "2026.9.6"])
+        .unwrap();
     let mut spec = env.spec("2026.9.5", json!({"enabled": true}));
     spec["suspended"] = json!(true);
     env.apply(spec).await;
-    env.wait("suspended", common::TIMEOUT, |s| s.phase.as_deref() == Some("Suspended"))
-        .await;
+    env.wait("suspended", common::TIMEOUT, |s| {
+        s.phase.as_deref() == Some("Suspended")
+    })
+    .await;
     tokio::time::sleep(Duration::from_secs(3)).await;
-    assert!(au(&env.status().await).last_check_time.is_none(), "checked while suspended");
+    assert!(
+        au(&env.status().await).last_check_time.is_none(),
+        "checked while suspended"
+    );
 
     env.patch_spec(json!({"suspended": false})).await;
     let s = env
@@ -575,7 +616,8 @@ async fn backup_required_suspension_and_a_failed_migration_keep_the_old_version(
     env.running_on("2026.9.5").await;
     assert_eq!(env.spec_tag().await, "2026.9.5");
 
-    env.patch_spec(json!({"autoUpdate": {"backupBeforeUpdate": false}})).await;
+    env.patch_spec(json!({"autoUpdate": {"backupBeforeUpdate": false}}))
+        .await;
     env.wait("updated without a backup", LONG, |s| {
         au(s).current_version.as_deref() == Some("2026.9.6") && au(s).pending_version.is_none()
     })
@@ -632,7 +674,8 @@ async fn latest_needs_the_pull_secret_and_a_registry_down_changes_nothing() {
     env.registry
         .push_tags(REPO, &["2026.9.5", "2026.9.6", "latest", "2026.10.0-rc.1"])
         .unwrap();
-    env.apply(env.spec("latest", json!({"enabled": true}))).await;
+    env.apply(env.spec("latest", json!({"enabled": true})))
+        .await;
     let s = env
         .wait("check failed", common::TIMEOUT, |s| {
             condition(s, "AutoUpdateReady").is_some_and(|c| c.1 == "CheckFailed")
@@ -641,9 +684,16 @@ async fn latest_needs_the_pull_secret_and_a_registry_down_changes_nothing() {
     let (_, _, message) = condition(&s, "AutoUpdateReady").unwrap();
     assert!(message.contains("pullSecrets"), "{message}");
     let reasons = env.reasons().await;
-    assert!(reasons.iter().any(|r| r == "AutoUpdateCheckFailed"), "{reasons:?}");
-    assert!(reasons.iter().any(|r| r == "AutoUpdateResolveFailed"), "{reasons:?}");
-    env.wait("running", LONG, |s| s.phase.as_deref() == Some("Running")).await;
+    assert!(
+        reasons.iter().any(|r| r == "AutoUpdateCheckFailed"),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.iter().any(|r| r == "AutoUpdateResolveFailed"),
+        "{reasons:?}"
+    );
+    env.wait("running", LONG, |s| s.phase.as_deref() == Some("Running"))
+        .await;
 
     // A pull secret with the registry's credentials.
     let user = registry::ADMIN_USER;
@@ -656,8 +706,12 @@ async fn latest_needs_the_pull_secret_and_a_registry_down_changes_nothing() {
         "stringData": {".dockerconfigjson": config},
     }))
     .unwrap();
-    env.api::<Secret>().create(&PostParams::default(), &secret).await.unwrap();
-    env.patch_spec(json!({"image": {"pullSecrets": [{"name": "regcred"}]}})).await;
+    env.api::<Secret>()
+        .create(&PostParams::default(), &secret)
+        .await
+        .unwrap();
+    env.patch_spec(json!({"image": {"pullSecrets": [{"name": "regcred"}]}}))
+        .await;
     env.check_now(json!({})).await;
     env.wait("latest resolved", common::TIMEOUT, |s| {
         au(s).current_version.as_deref() == Some("2026.9.6")
@@ -665,10 +719,17 @@ async fn latest_needs_the_pull_secret_and_a_registry_down_changes_nothing() {
     .await;
     assert_eq!(env.spec_tag().await, "2026.9.6");
     env.running_on("2026.9.6").await;
-    assert!(env.reasons().await.iter().any(|r| r == "AutoUpdateTagResolved"));
+    assert!(
+        env.reasons()
+            .await
+            .iter()
+            .any(|r| r == "AutoUpdateTagResolved")
+    );
 
     // The registry goes down: reported, nothing changes.
     env.registry.stop();
+    // Past the resolver's 1-second cache (the tests' TTL).
+    tokio::time::sleep(Duration::from_secs(2)).await;
     env.check_now(json!({})).await;
     let s = env
         .wait("check failed again", common::TIMEOUT, |s| {

@@ -196,6 +196,13 @@ async fn steps(
         ctx.metrics
             .autoupdate_enabled(&facts.namespace, &facts.name);
     }
+    // The backup Jobs of an update read the mirrored credentials Secret: keep it.
+    inputs.observed.backup_jobs |= update.acts.iter().any(|a| {
+        matches!(
+            a,
+            super::update_plan::Act::Backup | super::update_plan::Act::Restore(_)
+        )
+    });
     for c in &update.counts {
         use super::update_plan::Count;
         let (check, rolled_back) = match c {
