@@ -292,6 +292,14 @@ async fn metrics_move_and_every_registered_family_is_updated() {
     )
     .is_some());
     assert_eq!(sample(&text, "openclaw_managed_instances "), Some(2.0));
+    // Auto-update is on for "good": its counters exist from the first pass.
+    for name in [
+        format!("openclaw_autoupdate_checks_total{{{good},result=\"error\"}}"),
+        format!("openclaw_autoupdate_applied_total{{{good}}}"),
+        format!("openclaw_autoupdate_rollbacks_total{{{good}}}"),
+    ] {
+        assert!(sample(&text, &name).is_some(), "{name} missing:\n{text}");
+    }
     assert!(sample(&text, "workqueue_adds_total{name=\"openclawinstance\"}").unwrap() >= 2.0);
     assert!(text.contains("rest_client_requests_total{code=\"201\",method=\"POST\""));
 
