@@ -49,6 +49,8 @@ struct Env {
     volume: PathBuf,
     /// The exit code migration pods end with.
     migration_exit: Arc<AtomicI32>,
+    /// Job types whose pods end with this exit code instead of running.
+    exits: Arc<Mutex<BTreeMap<String, i32>>>,
     controller: Mutex<tokio::task::JoinHandle<()>>,
     kubelet: Option<Kubelet>,
     _dir: tempfile::TempDir,
@@ -84,6 +86,7 @@ impl Env {
             registry,
             volume,
             migration_exit: Arc::new(AtomicI32::new(0)),
+            exits: Arc::default(),
             controller: Mutex::new(tokio::spawn(async {})),
             kubelet: None,
             _dir: dir,
@@ -123,12 +126,16 @@ impl Env {
         let volume = self.volume.clone();
         let bin = self.bin.clone();
         let exit = self.migration_exit.clone();
+        let exits = self.exits.clone();
         Arc::new(move |pod: &Pod, secrets: &Secrets| {
             let job_type = pod
                 .labels()
                 .get("openclaw.rocks/job-type")
                 .cloned()
                 .unwrap_or_default();
+            if let Some(code) = exits.lock().unwrap().get(&job_type) {
+                return *code;
+            }
             if job_type == "migrate" {
                 return exit.load(Ordering::SeqCst);
             }
@@ -505,17 +512,30 @@ async fn a_broken_version_is_rolled_back_with_its_data_and_pauses_the_third_time
     // Two rollbacks happened before (the breaker counts consecutive ones).
     env.registry.push_tags(REPO, &["2026.9.999"]).unwrap();
     env.check_now(json!({"rollbackCount": 2})).await;
-    env.wait("health-checking 2026.9.999", LONG, |s| {
-        au(s).update_phase.as_deref() == Some("HealthCheck")
-    })
-    .await;
-    // The new version writes after the snapshot.
-    write(&env.volume, "after.txt", "written by 2026.9.999");
-    let s = env
-        .wait("rolled back", LONG, |s| {
-            au(s).failed_version.as_deref() == Some("2026.9.999") && au(s).pending_version.is_none()
-        })
-        .await;
+    // The operator is killed each time the update moves on; once the new version runs, it
+    // writes after the snapshot.
+    let mut seen: Vec<String> = Vec::new();
+    let start = std::time::Instant::now();
+    let s = loop {
+        let s = env.status().await;
+        let a = au(&s);
+        let step = a.update_phase.clone().unwrap_or_default();
+        if seen.last() != Some(&step) {
+            if step == "HealthCheck" {
+                write(&env.volume, "after.txt", "written by 2026.9.999");
+            }
+            seen.push(step.clone());
+            env.restart();
+        }
+        if a.failed_version.as_deref() == Some("2026.9.999") && a.pending_version.is_none() {
+            break s;
+        }
+        assert!(start.elapsed() < LONG, "stuck at {step:?}: {s:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    for phase in ["BackingUp", "ApplyingUpdate", "HealthCheck", "RollingBack"] {
+        assert!(seen.iter().any(|s| s == phase), "{phase} not seen: {seen:?}");
+    }
     assert_eq!(au(&s).rollback_count, Some(3));
     assert_eq!(au(&s).current_version.as_deref(), Some("2026.9.6"));
     assert!(
@@ -744,4 +764,116 @@ async fn latest_needs_the_pull_secret_and_a_registry_down_changes_nothing() {
 fn base64_encode(s: &str) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.encode(s)
+}
+
+/// A pre-update backup that fails aborts the update before anything changed; a tag that
+/// disappears between the check and the update aborts it too.
+#[tokio::test]
+async fn a_failed_backup_or_a_vanished_tag_aborts_and_keeps_the_old_version() {
+    let Some(env) = Env::start("au-abort", registry::Options::default()).await else {
+        return;
+    };
+    env.registry.push_tags(REPO, &["2026.9.5"]).unwrap();
+    env.registry.push_distinct(REPO, "2026.9.6").unwrap();
+    env.credentials().await;
+    env.exits
+        .lock()
+        .unwrap()
+        .insert("pre-update-backup".into(), 1);
+    env.apply(env.spec("2026.9.5", json!({"enabled": true}))).await;
+    let s = env
+        .wait("aborted", LONG, |s| {
+            au(s)
+                .last_update_error
+                .is_some_and(|e| e.contains("backup failed"))
+        })
+        .await;
+    assert!(au(&s).pending_version.is_none(), "{s:?}");
+    assert_eq!(
+        condition(&s, "AutoUpdateReady").map(|c| c.1),
+        Some("UpdateAborted".into())
+    );
+    assert_eq!(env.jobs("pre-update-backup").await.len(), 3);
+    assert!(env.jobs("migrate").await.is_empty());
+    assert!(env.reasons().await.iter().any(|r| r == "AutoUpdateAborted"));
+    env.running_on("2026.9.5").await;
+    assert_eq!(env.spec_tag().await, "2026.9.5");
+
+    // The next check finds 2026.9.6 again; without credentials it waits (BackupRequired), and
+    // the tag disappears meanwhile.
+    env.exits.lock().unwrap().clear();
+    env.api::<Secret>()
+        .delete("s3-backup-credentials", &DeleteParams::default())
+        .await
+        .unwrap();
+    env.check_now(json!({})).await;
+    env.wait("backup required", common::TIMEOUT, |s| {
+        condition(s, "BackupRequired").is_some_and(|c| c.0 == "True")
+    })
+    .await;
+    env.registry.delete_tag(REPO, "2026.9.6").unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    env.check_now(json!({"pendingVersion": "2026.9.6"})).await;
+    let s = env
+        .wait("aborted: tag gone", common::TIMEOUT, |s| {
+            au(s)
+                .last_update_error
+                .is_some_and(|e| e.contains("no longer in"))
+        })
+        .await;
+    assert!(au(&s).pending_version.is_none(), "{s:?}");
+    env.running_on("2026.9.5").await;
+    assert_eq!(env.spec_tag().await, "2026.9.5");
+}
+
+/// A rollback whose restore fails keeps the workload at zero: neither version starts on state
+/// that was not restored. Once the restore works (the failed Jobs deleted), it finishes.
+#[tokio::test]
+async fn a_failed_rollback_restore_holds_the_workload_until_it_works() {
+    let Some(env) = Env::start("au-hold", registry::Options::default()).await else {
+        return;
+    };
+    env.registry.push_tags(REPO, &["2026.9.6"]).unwrap();
+    env.credentials().await;
+    write(&env.volume, "before.txt", "state of 2026.9.6");
+    env.exits
+        .lock()
+        .unwrap()
+        .insert("rollback-restore".into(), 1);
+    env.apply(env.spec("2026.9.6", json!({"enabled": true, "healthCheckTimeout": "2m"})))
+        .await;
+    env.running_on("2026.9.6").await;
+    env.wait("checked", common::TIMEOUT, |s| au(s).last_check_time.is_some())
+        .await;
+    env.registry.push_tags(REPO, &["2026.9.999"]).unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    env.check_now(json!({})).await;
+    let s = env
+        .wait("restore failed", LONG, |s| {
+            condition(s, "AutoUpdateReady").is_some_and(|c| c.1 == "RollbackRestoreFailed")
+        })
+        .await;
+    assert_eq!(s.phase.as_deref(), Some("Failed"));
+    let sts = env.api::<StatefulSet>().get(NAME).await.unwrap();
+    assert_eq!(sts.spec.as_ref().and_then(|s| s.replicas), Some(0));
+    assert!(env.reasons().await.iter().any(|r| r == "RollbackRestoreFailed"));
+    assert_eq!(au(&s).pending_version.as_deref(), Some("2026.9.999"));
+
+    // Fixed: the failed Jobs go, the restore runs again, the rollback finishes.
+    env.exits.lock().unwrap().clear();
+    env.api::<Job>()
+        .delete_collection(
+            &DeleteParams::background(),
+            &ListParams::default().labels("openclaw.rocks/job-type=rollback-restore"),
+        )
+        .await
+        .unwrap();
+    let s = env
+        .wait("rolled back", LONG, |s| {
+            au(s).failed_version.as_deref() == Some("2026.9.999") && au(s).pending_version.is_none()
+        })
+        .await;
+    assert_eq!(au(&s).rollback_count, Some(1));
+    env.running_on("2026.9.6").await;
+    assert!(env.volume.join("before.txt").exists());
 }
