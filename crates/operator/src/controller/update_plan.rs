@@ -1086,7 +1086,6 @@ fn rolled_out(
 ) {
     plan.hold = false;
     plan.pin_image = None;
-    plan.counts.push(Count::Applied);
     if manual {
         plan.event(
             false,
@@ -1100,6 +1099,7 @@ fn rolled_out(
         plan.conditions.push(Cond::Remove(AUTO_UPDATE_READY));
         return;
     }
+    plan.counts.push(Count::Applied);
     if !settings.rollback_on_failure {
         plan.event(
             false,
