@@ -309,11 +309,17 @@ pub fn instance_detail(
             }
         };
         push("phase", u.update_phase.clone());
+        push("trigger", u.update_trigger.clone());
         push("current", u.current_version.clone());
         push("latest", u.latest_version.clone());
         push("pending", u.pending_version.clone());
         push("previous", u.previous_version.clone());
         push("failed", u.failed_version.clone());
+        push(
+            "rollbacks",
+            u.rollback_count.filter(|n| *n > 0).map(|n| format!("{n}/3")),
+        );
+        push("backup", u.pre_update_backup_path.clone());
         push("last check", u.last_check_time.as_ref().map(rfc3339));
         push("last update", u.last_update_time.as_ref().map(rfc3339));
         push("error", u.last_update_error.clone());
