@@ -317,7 +317,9 @@ pub fn instance_detail(
         push("failed", u.failed_version.clone());
         push(
             "rollbacks",
-            u.rollback_count.filter(|n| *n > 0).map(|n| format!("{n}/3")),
+            u.rollback_count
+                .filter(|n| *n > 0)
+                .map(|n| format!("{n}/3")),
         );
         push("backup", u.pre_update_backup_path.clone());
         push("last check", u.last_check_time.as_ref().map(rfc3339));

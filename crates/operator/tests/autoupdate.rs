@@ -534,7 +534,10 @@ async fn a_broken_version_is_rolled_back_with_its_data_and_pauses_the_third_time
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     for phase in ["BackingUp", "ApplyingUpdate", "HealthCheck", "RollingBack"] {
-        assert!(seen.iter().any(|s| s == phase), "{phase} not seen: {seen:?}");
+        assert!(
+            seen.iter().any(|s| s == phase),
+            "{phase} not seen: {seen:?}"
+        );
     }
     assert_eq!(au(&s).rollback_count, Some(3));
     assert_eq!(au(&s).current_version.as_deref(), Some("2026.9.6"));
@@ -780,7 +783,8 @@ async fn a_failed_backup_or_a_vanished_tag_aborts_and_keeps_the_old_version() {
         .lock()
         .unwrap()
         .insert("pre-update-backup".into(), 1);
-    env.apply(env.spec("2026.9.5", json!({"enabled": true}))).await;
+    env.apply(env.spec("2026.9.5", json!({"enabled": true})))
+        .await;
     let s = env
         .wait("aborted", LONG, |s| {
             au(s)
@@ -840,11 +844,16 @@ async fn a_failed_rollback_restore_holds_the_workload_until_it_works() {
         .lock()
         .unwrap()
         .insert("rollback-restore".into(), 1);
-    env.apply(env.spec("2026.9.6", json!({"enabled": true, "healthCheckTimeout": "2m"})))
-        .await;
+    env.apply(env.spec(
+        "2026.9.6",
+        json!({"enabled": true, "healthCheckTimeout": "2m"}),
+    ))
+    .await;
     env.running_on("2026.9.6").await;
-    env.wait("checked", common::TIMEOUT, |s| au(s).last_check_time.is_some())
-        .await;
+    env.wait("checked", common::TIMEOUT, |s| {
+        au(s).last_check_time.is_some()
+    })
+    .await;
     env.registry.push_tags(REPO, &["2026.9.999"]).unwrap();
     tokio::time::sleep(Duration::from_secs(2)).await;
     env.check_now(json!({})).await;
@@ -856,7 +865,12 @@ async fn a_failed_rollback_restore_holds_the_workload_until_it_works() {
     assert_eq!(s.phase.as_deref(), Some("Failed"));
     let sts = env.api::<StatefulSet>().get(NAME).await.unwrap();
     assert_eq!(sts.spec.as_ref().and_then(|s| s.replicas), Some(0));
-    assert!(env.reasons().await.iter().any(|r| r == "RollbackRestoreFailed"));
+    assert!(
+        env.reasons()
+            .await
+            .iter()
+            .any(|r| r == "RollbackRestoreFailed")
+    );
     assert_eq!(au(&s).pending_version.as_deref(), Some("2026.9.999"));
 
     // Fixed: the failed Jobs go, the restore runs again, the rollback finishes.
