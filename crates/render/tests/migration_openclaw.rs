@@ -99,7 +99,10 @@ impl Volumes {
     fn new() -> Volumes {
         let dir = tempfile::Builder::new()
             .prefix("migration-")
-            .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+            // Not CARGO_TARGET_TMPDIR: the gateway runs as uid 1000, which cannot traverse a
+            // target dir under /root (mode 0700). Not /tmp either: the job runner mounts over
+            // it (`testkit::jobrun`).
+            .tempdir_in("/var/tmp")
             .unwrap();
         give(dir.path(), 0, 0, 0o755);
         let data = dir.path().join("data");
