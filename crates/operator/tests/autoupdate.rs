@@ -403,6 +403,9 @@ async fn an_update_is_backed_up_migrated_rolled_out_and_confirmed_through_restar
         );
         if seen.last() != Some(&step) {
             seen.push(step.clone());
+            // Killed in that step, once the pass that reached it has sent its events (events
+            // are best effort: a kill between the status write and them loses them).
+            tokio::time::sleep(Duration::from_millis(300)).await;
             env.restart();
         }
         if a.current_version.as_deref() == Some("2026.9.6") && a.pending_version.is_none() {
@@ -525,6 +528,7 @@ async fn a_broken_version_is_rolled_back_with_its_data_and_pauses_the_third_time
                 write(&env.volume, "after.txt", "written by 2026.9.999");
             }
             seen.push(step.clone());
+            tokio::time::sleep(Duration::from_millis(300)).await;
             env.restart();
         }
         if a.failed_version.as_deref() == Some("2026.9.999") && a.pending_version.is_none() {
