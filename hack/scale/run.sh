@@ -8,6 +8,10 @@
 #   hack/scale/run.sh                 N = 100 500 1000, 5-minute steady window
 #   hack/scale/run.sh 1000            one N
 #   STEADY_SECS=30 hack/scale/run.sh 20
+#   REGISTRY=token hack/scale/run.sh 100
+#                                     auto-update on in every instance, against a real registry
+#                                     (hack/registry/build.sh) with token auth; also counts the
+#                                     registry's requests (REGISTRY=anonymous: no token service)
 #
 # Environment: STEADY_SECS (300), SETTLE_SECS (15), NAMESPACES (10), CONCURRENCY (4, the
 # operator's --concurrency), PROFILE (release; `debug` reuses the test build), TIMEOUT_SECS (1200
@@ -42,6 +46,10 @@ cargo build --quiet "${profile_flag[@]}" -p openclaw-operator -p openclaw-scale
 if ! bash "$CLUSTER" status >/dev/null 2>&1; then
 	bash "$CLUSTER" up
 fi
+if [[ ${REGISTRY:-none} != none && -z ${OPENCLAW_REGISTRY_BIN_DIR:-} ]]; then
+	OPENCLAW_REGISTRY_BIN_DIR=$(bash hack/registry/build.sh)
+	export OPENCLAW_REGISTRY_BIN_DIR
+fi
 eval "$(bash "$CLUSTER" env)"
 export KUBECONFIG
 
@@ -57,6 +65,7 @@ for n in "$@"; do
 		--concurrency "${CONCURRENCY:-4}" \
 		--operator-bin "$CARGO_TARGET_DIR/$profile_dir/openclaw-operator" \
 		--cluster-dir "$OPENCLAW_CLUSTER_DIR" \
+		--registry "${REGISTRY:-none}" \
 		--out-dir target/scale || rc=$?
 done
 exit "$rc"

@@ -76,6 +76,63 @@ struct Args {
     /// Parallel create requests.
     #[arg(long, default_value_t = 8)]
     create_parallelism: usize,
+    /// Turn auto-update on in every instance, against a real OCI registry started here on
+    /// loopback (`hack/registry/build.sh`) in this auth mode, and count what the operator asks
+    /// it. The repository holds the instances' tag and older ones: nothing to update.
+    #[arg(long, value_enum, default_value_t = RegistryMode::None)]
+    registry: RegistryMode,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum RegistryMode {
+    /// No registry; auto-update as in the sample.
+    None,
+    /// Anonymous pulls.
+    Anonymous,
+    /// Bearer tokens from a token service, anonymous pull (as ghcr.io and Docker Hub).
+    Token,
+}
+
+/// The repository (anonymous pull in every auth mode) and the tags the harness pushes.
+const SCALE_REPOSITORY: &str = "public/openclaw";
+const SCALE_TAGS: &[&str] = &["2026.9.6", "2026.9.5", "2026.5.18", "latest"];
+
+/// Requests the registry and its token service answered.
+fn registry_served(registry: Option<&testkit::registry::Registry>) -> u64 {
+    registry.map_or(0, |r| {
+        r.access_log().len() as u64 + r.token_service().map_or(0, |t| t.requests())
+    })
+}
+
+/// Starts the registry of `--registry` and points `sample` at it with auto-update on.
+fn start_registry(
+    mode: RegistryMode,
+    sample: &mut OpenClawInstance,
+) -> anyhow::Result<Option<testkit::registry::Registry>> {
+    use testkit::registry::{Auth, Options, Registry, Tools};
+    let auth = match mode {
+        RegistryMode::None => return Ok(None),
+        RegistryMode::Anonymous => Auth::Anonymous,
+        RegistryMode::Token => Auth::Token,
+    };
+    let tools = Tools::locate().context(
+        "the registry tools are not built: run hack/registry/build.sh \
+         (or set OPENCLAW_REGISTRY_BIN_DIR)",
+    )?;
+    let registry = Registry::start(&tools, Options { auth, tls: false })?;
+    registry.push_tags(SCALE_REPOSITORY, SCALE_TAGS)?;
+    let mut value = serde_json::to_value(&*sample)?;
+    value["spec"]["image"] = serde_json::json!({
+        "repository": registry.repository(SCALE_REPOSITORY),
+        "tag": SCALE_TAGS[0],
+    });
+    value["spec"]["autoUpdate"] = serde_json::json!({"enabled": true});
+    *sample = serde_json::from_value(value)?;
+    log(format!(
+        "registry ({mode:?}) on {}: {SCALE_REPOSITORY} with tags {SCALE_TAGS:?}; auto-update on",
+        registry.host()
+    ));
+    Ok(Some(registry))
 }
 
 #[tokio::main]
@@ -133,8 +190,10 @@ async fn run(args: Args) -> anyhow::Result<bool> {
 
     let sample_text = std::fs::read_to_string(&args.sample)
         .with_context(|| format!("reading {}", args.sample.display()))?;
-    let sample: OpenClawInstance = serde_saphyr::from_str(&sample_text)
+    let mut sample: OpenClawInstance = serde_saphyr::from_str(&sample_text)
         .with_context(|| format!("parsing {}", args.sample.display()))?;
+    // Dropped (stopped) at the end of the run.
+    let registry = start_registry(args.registry, &mut sample)?;
     let secrets_needed = secret_refs(&sample);
 
     let namespaces = args.namespaces.clamp(1, args.instances.max(1));
@@ -172,7 +231,17 @@ async fn run(args: Args) -> anyhow::Result<bool> {
     ));
     let samples = proc_stats::sample_every(pid, Duration::from_millis(500));
 
-    let result = measure(&args, &client, &sample, namespaces, timeout, pid, started).await;
+    let result = measure(
+        &args,
+        &client,
+        &sample,
+        namespaces,
+        timeout,
+        pid,
+        started,
+        registry.as_ref(),
+    )
+    .await;
 
     // Stop the operator (SIGTERM, then kill) whatever happened.
     if let Some(p) = rustix::process::Pid::from_raw(pid as i32) {
@@ -207,6 +276,7 @@ async fn run(args: Args) -> anyhow::Result<bool> {
         operator_requests: audit.by_phase,
         steady_write_requests: audit.steady_writes,
         all_clients_requests: measured.all_clients,
+        registry_requests: measured.registry_requests,
     };
     let out = args.out_dir.join(format!("{}.json", args.instances));
     std::fs::write(&out, serde_json::to_string_pretty(&report)?)?;
@@ -242,8 +312,10 @@ struct Measured {
     phases: Phases,
     summary: Summary,
     all_clients: BTreeMap<String, BTreeMap<String, u64>>,
+    registry_requests: Option<BTreeMap<String, u64>>,
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn measure(
     args: &Args,
     client: &Client,
@@ -252,6 +324,7 @@ async fn measure(
     timeout: Duration,
     pid: u32,
     started: Timestamp,
+    registry: Option<&testkit::registry::Registry>,
 ) -> anyhow::Result<Measured> {
     let mut all_clients = BTreeMap::new();
     // Let the operator list and watch first, so its start-up is not mixed into the converge.
@@ -286,6 +359,7 @@ async fn measure(
     };
 
     let metrics_before = apiserver_requests(client).await?;
+    let registry_before = registry_served(registry);
     let converge_start = Timestamp::now();
     let t0 = Instant::now();
     log(format!("creating {} instances", args.instances));
@@ -340,6 +414,7 @@ async fn measure(
     let converge_secs = t0.elapsed().as_secs_f64();
     watch.abort();
     let metrics_converged = apiserver_requests(client).await?;
+    let registry_converged = registry_served(registry);
     all_clients.insert(
         "converge".to_string(),
         diff(&metrics_before, &metrics_converged),
@@ -361,10 +436,12 @@ async fn measure(
 
     tokio::time::sleep(Duration::from_secs(args.settle_secs)).await;
     let metrics_steady_start = apiserver_requests(client).await?;
+    let registry_steady_start = registry_served(registry);
     let steady_start = Timestamp::now();
     tokio::time::sleep(Duration::from_secs(args.steady_secs)).await;
     let steady_end = Timestamp::now();
     let metrics_steady_end = apiserver_requests(client).await?;
+    let registry_steady_end = registry_served(registry);
     all_clients.insert(
         "steady".to_string(),
         diff(&metrics_steady_start, &metrics_steady_end),
@@ -419,6 +496,19 @@ async fn measure(
         },
         summary,
         all_clients,
+        registry_requests: registry.map(|_| {
+            BTreeMap::from([
+                ("converge".to_string(), registry_converged - registry_before),
+                (
+                    "settle".to_string(),
+                    registry_steady_start - registry_converged,
+                ),
+                (
+                    "steady".to_string(),
+                    registry_steady_end - registry_steady_start,
+                ),
+            ])
+        }),
     })
 }
 

@@ -122,6 +122,9 @@ pub struct Report {
     /// `apiserver_request_total` deltas by phase and verb, every client (operator, harness,
     /// kube-controller-manager, scheduler, kwok): context only.
     pub all_clients_requests: BTreeMap<String, BTreeMap<String, u64>>,
+    /// With `--registry`: requests the registry and its token service answered, by phase.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub registry_requests: Option<BTreeMap<String, u64>>,
 }
 
 fn verbs(m: Option<&BTreeMap<String, u64>>) -> String {
@@ -229,6 +232,17 @@ impl Report {
             "all clients, steady",
             verbs(self.all_clients_requests.get("steady")),
         );
+        if let Some(r) = &self.registry_requests {
+            row(
+                "registry requests converge / settle / steady",
+                format!(
+                    "{} / {} / {}",
+                    r.get("converge").copied().unwrap_or(0),
+                    r.get("settle").copied().unwrap_or(0),
+                    r.get("steady").copied().unwrap_or(0)
+                ),
+            );
+        }
         t
     }
 }
