@@ -59,8 +59,9 @@ application/vnd.docker.distribution.manifest.list.v2+json, \
 application/vnd.docker.distribution.manifest.v2+json";
 
 /// Errors of the registry resolver; the messages name the registry and, where there is one,
-/// the HTTP status.
-#[derive(Debug, thiserror::Error)]
+/// the HTTP status. `Clone`: the checks of one repository that wait for the same fetch share its
+/// answer, a failure too.
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum Error {
     /// `spec.image.repository` cannot be read.
     #[error("invalid image repository {repository:?}: {reason}")]
@@ -242,10 +243,18 @@ struct CacheKey {
 /// When a tag list was fetched, and the list.
 type CachedTags = (Instant, Arc<Vec<String>>);
 
+/// A tag-list fetch in progress; every check of the same key that misses the cache meanwhile
+/// waits for it instead of sending its own requests.
+type Inflight = Arc<tokio::sync::OnceCell<Result<Arc<Vec<String>>, Error>>>;
+
 struct Inner {
     ttl: Duration,
     requests: AtomicU64,
     cache: Mutex<HashMap<CacheKey, CachedTags>>,
+    /// Fetches in progress (single flight): the instances of one repository that reconcile at
+    /// the same time (the operator's start, a fleet created at once) send one fetch, not one
+    /// each. The entry goes when the fetch ends; only a success enters `cache`.
+    inflight: Mutex<HashMap<CacheKey, Inflight>>,
     clients: Mutex<HashMap<u64, HttpClient>>,
     schemes: Mutex<HashMap<String, &'static str>>,
     /// Authorizations that answered a challenge, per (host, repository, credentials
@@ -318,6 +327,7 @@ impl Resolver {
                 ttl,
                 requests: AtomicU64::new(0),
                 cache: Mutex::new(HashMap::new()),
+                inflight: Mutex::new(HashMap::new()),
                 clients: Mutex::new(HashMap::new()),
                 schemes: Mutex::new(HashMap::new()),
                 tokens: Mutex::new(HashMap::new()),
@@ -360,15 +370,7 @@ impl Resolver {
             .map(|(_, tags)| Arc::clone(tags));
         let (tags, from_cache) = match cached {
             Some(tags) => (tags, true),
-            None => {
-                let tags = Arc::new(self.list_tags(&repo, req).await?);
-                let mut cache = lock(&self.inner.cache);
-                // Expired entries go when a new one comes (the map stays as large as the set
-                // of repositories checked within one TTL).
-                cache.retain(|_, (at, _)| at.elapsed() < self.inner.ttl);
-                cache.insert(key, (Instant::now(), Arc::clone(&tags)));
-                (tags, false)
-            }
+            None => self.fetch_shared(key, &repo, req).await?,
         };
         match version::latest_stable(tags.iter().map(String::as_str), constraint.as_ref()) {
             Some(tag) => Ok(Latest {
@@ -380,6 +382,43 @@ impl Resolver {
                 constraint: req.constraint.map(str::to_string),
             }),
         }
+    }
+
+    /// The tag list of `key`, fetched once for every check that waits for it; whether this
+    /// call sent no request itself (it waited for another's fetch).
+    async fn fetch_shared(
+        &self,
+        key: CacheKey,
+        repo: &Repository,
+        req: &Request<'_>,
+    ) -> Result<(Arc<Vec<String>>, bool), Error> {
+        let cell: Inflight = Arc::clone(lock(&self.inner.inflight).entry(key.clone()).or_default());
+        // Set by whichever caller runs the fetch (another takes over if that caller is
+        // cancelled); a std atomic so that the future stays `Send`.
+        let fetched_here = std::sync::atomic::AtomicBool::new(false);
+        let result = cell
+            .get_or_init(|| async {
+                fetched_here.store(true, Ordering::Relaxed);
+                self.list_tags(repo, req).await.map(Arc::new)
+            })
+            .await
+            .clone();
+        let fetched_here = fetched_here.load(Ordering::Relaxed);
+        if fetched_here {
+            if let Ok(tags) = &result {
+                let mut cache = lock(&self.inner.cache);
+                // Expired entries go when a new one comes (the map stays as large as the set
+                // of repositories checked within one TTL).
+                cache.retain(|_, (at, _)| at.elapsed() < self.inner.ttl);
+                cache.insert(key.clone(), (Instant::now(), Arc::clone(tags)));
+            }
+            // After the cache entry: a check that comes in between finds one or the other.
+            let mut inflight = lock(&self.inner.inflight);
+            if inflight.get(&key).is_some_and(|c| Arc::ptr_eq(c, &cell)) {
+                inflight.remove(&key);
+            }
+        }
+        result.map(|tags| (tags, !fetched_here))
     }
 
     /// Whether `tag` exists in the repository (`HEAD` on its manifest; 404 is `false`). Never

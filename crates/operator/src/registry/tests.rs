@@ -236,6 +236,11 @@ fn realms() {
 /// TLS handshakes (the resolver's HTTPS probe) are closed. Returns the port and the request
 /// lines it saw.
 fn scripted(answers: Vec<String>) -> (u16, Arc<Mutex<Vec<String>>>) {
+    scripted_after(answers, Duration::ZERO)
+}
+
+/// [`scripted`], answering each request `delay` after reading it.
+fn scripted_after(answers: Vec<String>, delay: Duration) -> (u16, Arc<Mutex<Vec<String>>>) {
     use std::io::{Read as _, Write as _};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -266,6 +271,7 @@ fn scripted(answers: Vec<String>) -> (u16, Arc<Mutex<Vec<String>>>) {
             let answer = answers.next().unwrap_or_else(|| {
                 "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n".into()
             });
+            std::thread::sleep(delay);
             let _ = stream.write_all(answer.as_bytes());
         }
     });
@@ -277,6 +283,72 @@ fn answer(status: &str, headers: &str, body: &str) -> String {
         "HTTP/1.1 {status}\r\nConnection: close\r\nContent-Length: {}\r\n{headers}\r\n{body}",
         body.len()
     )
+}
+
+/// Checks of one repository that miss the cache together send one fetch and share its answer:
+/// a success (then cached), and a failure (not cached: the next check asks again).
+#[tokio::test]
+async fn concurrent_checks_of_one_repository_share_one_fetch() {
+    let (port, seen) = scripted_after(
+        vec![
+            answer(
+                "200 OK",
+                "Content-Type: application/json\r\n",
+                r#"{"name":"x","tags":["1.0.0","1.1.0"]}"#,
+            ),
+            answer("429 Too Many Requests", "Retry-After: 7\r\n", ""),
+            answer(
+                "200 OK",
+                "Content-Type: application/json\r\n",
+                r#"{"name":"y","tags":["2.0.0"]}"#,
+            ),
+        ],
+        Duration::from_millis(300),
+    );
+    let x = format!("127.0.0.1:{port}/x");
+    let y = format!("127.0.0.1:{port}/y");
+    let resolver = Resolver::new(DEFAULT_TTL).unwrap();
+    let request = |repository| Request {
+        repository,
+        credentials: None,
+        ca_bundle: None,
+        constraint: None,
+    };
+    let (req_x, req_y) = (request(&x), request(&y));
+
+    let answers = futures::future::join_all((0..8).map(|_| resolver.latest(&req_x))).await;
+    let tags: Vec<_> = answers
+        .iter()
+        .map(|a| a.as_ref().unwrap().tag.as_str())
+        .collect();
+    assert_eq!(tags, ["1.1.0"; 8]);
+    let fetched = answers
+        .iter()
+        .filter(|a| !a.as_ref().unwrap().from_cache)
+        .count();
+    assert_eq!(fetched, 1, "one caller fetched, seven waited");
+    assert_eq!(seen.lock().unwrap().len(), 1);
+    // Cached now.
+    assert!(resolver.latest(&req_x).await.unwrap().from_cache);
+    assert_eq!(seen.lock().unwrap().len(), 1);
+
+    let answers = futures::future::join_all((0..4).map(|_| resolver.latest(&req_y))).await;
+    for a in &answers {
+        assert_eq!(
+            a.as_ref().unwrap_err().retry_after(),
+            Some(Duration::from_secs(7))
+        );
+    }
+    assert_eq!(
+        seen.lock().unwrap().len(),
+        2,
+        "the 429 is shared, not repeated"
+    );
+    assert!(lock(&resolver.inner.inflight).is_empty());
+    // The failure is not cached.
+    let latest = resolver.latest(&req_y).await.unwrap();
+    assert_eq!((latest.tag.as_str(), latest.from_cache), ("2.0.0", false));
+    assert_eq!(seen.lock().unwrap().len(), 3);
 }
 
 #[tokio::test]
