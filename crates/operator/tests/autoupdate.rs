@@ -302,6 +302,21 @@ impl Env {
         format!("{}:{tag}", self.registry.repository(REPO))
     }
 
+    /// Applies the instance on `tag` with `auto_update`, waits until it runs on `tag` and its
+    /// first registry check is recorded; returns that status.
+    async fn run_checked(
+        &self,
+        tag: &str,
+        auto_update: serde_json::Value,
+    ) -> OpenClawInstanceStatus {
+        self.apply(self.spec(tag, auto_update)).await;
+        self.running_on(tag).await;
+        self.wait("checked", common::TIMEOUT, |s| {
+            au(s).last_check_time.is_some()
+        })
+        .await
+    }
+
     /// Running on `tag`: phase Running, the StatefulSet on the image.
     async fn running_on(&self, tag: &str) {
         self.wait(&format!("Running on {tag}"), LONG, |s| {
@@ -376,14 +391,7 @@ async fn an_update_is_backed_up_migrated_rolled_out_and_confirmed_through_restar
     env.registry.push_tags(REPO, &["2026.9.5"]).unwrap();
     env.credentials().await;
     write(&env.volume, "before.txt", "state of 2026.9.5");
-    env.apply(env.spec("2026.9.5", json!({"enabled": true})))
-        .await;
-    env.running_on("2026.9.5").await;
-    let s = env
-        .wait("checked", common::TIMEOUT, |s| {
-            au(s).last_check_time.is_some()
-        })
-        .await;
+    let s = env.run_checked("2026.9.5", json!({"enabled": true})).await;
     assert_eq!(au(&s).latest_version.as_deref(), Some("2026.9.5"));
     assert_eq!(au(&s).current_version.as_deref(), Some("2026.9.5"));
 
@@ -501,15 +509,10 @@ async fn a_broken_version_is_rolled_back_with_its_data_and_pauses_the_third_time
     env.registry.push_tags(REPO, &["2026.9.6"]).unwrap();
     env.credentials().await;
     write(&env.volume, "before.txt", "state of 2026.9.6");
-    env.apply(env.spec(
+    env.run_checked(
         "2026.9.6",
         json!({"enabled": true, "healthCheckTimeout": "2m"}),
-    ))
-    .await;
-    env.running_on("2026.9.6").await;
-    env.wait("checked", common::TIMEOUT, |s| {
-        au(s).last_check_time.is_some()
-    })
+    )
     .await;
 
     // Two rollbacks happened before (the breaker counts consecutive ones).
@@ -857,15 +860,10 @@ async fn a_failed_rollback_restore_holds_the_workload_until_it_works() {
         .lock()
         .unwrap()
         .insert("rollback-restore".into(), 1);
-    env.apply(env.spec(
+    env.run_checked(
         "2026.9.6",
         json!({"enabled": true, "healthCheckTimeout": "2m"}),
-    ))
-    .await;
-    env.running_on("2026.9.6").await;
-    env.wait("checked", common::TIMEOUT, |s| {
-        au(s).last_check_time.is_some()
-    })
+    )
     .await;
     env.registry.push_tags(REPO, &["2026.9.999"]).unwrap();
     tokio::time::sleep(Duration::from_secs(2)).await;
